@@ -1,0 +1,36 @@
+/**
+ * Chapter 01 — WebSocket URIs (RFC 6455 §3)
+ *
+ * Exercise: take a ws:// or wss:// URI apart into what a client needs to
+ * connect (host and port), to secure the connection (wss or not) and to ask
+ * for the right resource (path and query). Then build the Host header value.
+ *
+ * Page: docs/chapters/01-urls.md · Tests: tests/01-urls.test.ts
+ * Check: npm run grade -- 1
+ */
+import { NotImplementedError } from "../lib/not-implemented.ts";
+import type { WebSocketUrl } from "../lib/websocket-url.ts";
+
+/**
+ * Parses a WebSocket URI (RFC 6455 §3).
+ *
+ * `ws://example.com/chat` → `{ secure: false, host: "example.com", port: 80, resourceName: "/chat" }`
+ *
+ * Throws a `TypeError` if `input` is not a string, and a `SyntaxError` whose
+ * message names the problem for anything else that is not a ws:/wss: URI:
+ * another scheme, a relative URI, a fragment, user info, a missing host or a bad port.
+ */
+export function parseWebSocketUrl(input: string): WebSocketUrl {
+  throw new NotImplementedError("parseWebSocketUrl in chapters/01-urls.ts");
+}
+
+/**
+ * The value of the `Host` header for this URI (RFC 6455 §4.1, item 4):
+ * the host, then ":port" unless the port is the scheme's default; an IPv6
+ * address goes back into brackets.
+ *
+ * `{ secure: true, host: "::1", port: 8443 }` → `"[::1]:8443"`
+ */
+export function hostHeader(url: WebSocketUrl): string {
+  throw new NotImplementedError("hostHeader in chapters/01-urls.ts");
+}

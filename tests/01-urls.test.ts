@@ -1,0 +1,135 @@
+import { describe, expect, test } from "vitest";
+import { hostHeader, parseWebSocketUrl } from "@workbook/01-urls";
+import type { WebSocketUrl } from "../lib/websocket-url.ts";
+import { expectThrows } from "./helpers/errors.ts";
+
+/** Parses `input` and compares all four parts, saying which part is wrong. */
+function expectParsed(input: string, expected: WebSocketUrl, rule: string): void {
+  const got = parseWebSocketUrl(input);
+  for (const part of ["secure", "host", "port", "resourceName"] as const) {
+    expect(got[part], `${rule}: ${part} of ${input} should be ${JSON.stringify(expected[part])}`).toEqual(expected[part]);
+  }
+}
+
+describe("parseWebSocketUrl", () => {
+  test("§3: the notes' example wss://example.com:443/websocket/demo?foo=bar taken apart", () => {
+    expectParsed(
+      "wss://example.com:443/websocket/demo?foo=bar",
+      { secure: true, host: "example.com", port: 443, resourceName: "/websocket/demo?foo=bar" },
+      "wss means TLS; the resource name is the path with its query",
+    );
+  });
+
+  test("§3 MUST: ws without a port uses port 80", () => {
+    expectParsed("ws://example.com/chat", { secure: false, host: "example.com", port: 80, resourceName: "/chat" }, "§3");
+  });
+
+  test("§3 MUST: wss without a port uses port 443", () => {
+    expectParsed("wss://example.com/chat", { secure: true, host: "example.com", port: 443, resourceName: "/chat" }, "§3");
+  });
+
+  test("§3: an explicit port is used as given", () => {
+    expectParsed("ws://localhost:8080/", { secure: false, host: "localhost", port: 8080, resourceName: "/" }, "§3");
+    expectParsed("wss://127.0.0.1:9/x", { secure: true, host: "127.0.0.1", port: 9, resourceName: "/x" }, "§3");
+  });
+
+  test("§3: ws://host:/ with an empty port means the default port", () => {
+    expectParsed("ws://example.com:/", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "RFC 3986 §3.2.3");
+  });
+
+  test("§3 MUST: an empty path becomes / in the resource name", () => {
+    expectParsed("ws://example.com", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "§3");
+  });
+
+  test("§3 MUST: the query is kept, with its ?, even with an empty path", () => {
+    expectParsed(
+      "ws://example.com?room=1&user=a",
+      { secure: false, host: "example.com", port: 80, resourceName: "/?room=1&user=a" },
+      "§3: resource name = path (or /) + ? + query",
+    );
+    expectParsed("ws://example.com/a/b/?q", { secure: false, host: "example.com", port: 80, resourceName: "/a/b/?q" }, "§3");
+  });
+
+  test("§3: the scheme and the host are case-insensitive", () => {
+    expectParsed(
+      "WSS://Example.COM/Path",
+      { secure: true, host: "example.com", port: 443, resourceName: "/Path" },
+      "RFC 3986 §3.1, §3.2.2: scheme and host are case-insensitive, the path is not",
+    );
+  });
+
+  test("§3: an IPv6 address is written in brackets; the host comes back without them", () => {
+    expectParsed("ws://[::1]:8080/echo", { secure: false, host: "::1", port: 8080, resourceName: "/echo" }, "RFC 3986 §3.2.2");
+    expectParsed(
+      "wss://[2001:DB8::7]/",
+      { secure: true, host: "2001:db8::7", port: 443, resourceName: "/" },
+      "RFC 3986 §3.2.2",
+    );
+  });
+
+  test("§3 MUST: other schemes are refused with a SyntaxError naming the scheme", () => {
+    for (const input of ["http://example.com/", "https://example.com/", "ftp://example.com/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} is not a ws: or wss: URI`, /scheme|ws/i);
+    }
+  });
+
+  test("§3 MUST NOT: a fragment is refused with a SyntaxError, even an empty one", () => {
+    for (const input of ["ws://example.com/chat#top", "ws://example.com/#", "wss://example.com#x"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a fragment`, /fragment/i);
+    }
+  });
+
+  test("§3: relative URIs are refused with a SyntaxError", () => {
+    for (const input of ["/chat", "example.com/chat", "//example.com/chat", ""]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `"${input}" is not an absolute ws: URI`);
+    }
+  });
+
+  test("§3: a missing host is refused with a SyntaxError", () => {
+    for (const input of ["ws:///chat", "ws://:80/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has no host`, /host/i);
+    }
+  });
+
+  test("§3: a port that is not 1..65535 is refused with a SyntaxError naming the port", () => {
+    for (const input of ["ws://example.com:0/", "ws://example.com:65536/", "ws://example.com:http/", "ws://example.com:-1/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a bad port`, /port/i);
+    }
+  });
+
+  test("§3: user info (user@host) is not part of a ws URI and is refused", () => {
+    expectThrows(() => parseWebSocketUrl("ws://alice@example.com/"), SyntaxError, "the ws-URI grammar has no user info");
+  });
+
+  test("§3: whitespace must be percent-encoded and is refused", () => {
+    expectThrows(() => parseWebSocketUrl("ws://example.com/a b"), SyntaxError, "a space cannot appear in a request line");
+  });
+
+  test("a value that is not a string is a caller's mistake: TypeError", () => {
+    expectThrows(() => parseWebSocketUrl(42 as unknown as string), TypeError, "parseWebSocketUrl(42)");
+  });
+});
+
+describe("hostHeader", () => {
+  const url = (secure: boolean, host: string, port: number): WebSocketUrl => ({ secure, host, port, resourceName: "/" });
+
+  test("§4.1 MUST: the Host header omits the port when it is the scheme's default", () => {
+    expect(hostHeader(url(false, "example.com", 80)), "ws on port 80: Host is just the name").toBe("example.com");
+    expect(hostHeader(url(true, "example.com", 443)), "wss on port 443: Host is just the name").toBe("example.com");
+  });
+
+  test("§4.1 MUST: the Host header carries any other port", () => {
+    expect(hostHeader(url(false, "example.com", 8080)), "ws on port 8080").toBe("example.com:8080");
+    expect(hostHeader(url(true, "example.com", 80)), "wss on port 80 is not the default for wss").toBe("example.com:80");
+    expect(hostHeader(url(false, "example.com", 443)), "ws on port 443 is not the default for ws").toBe("example.com:443");
+  });
+
+  test("§4.1: an IPv6 address goes back into brackets in the Host header", () => {
+    expect(hostHeader(url(false, "::1", 8080)), "IPv6 host with a port").toBe("[::1]:8080");
+    expect(hostHeader(url(true, "2001:db8::7", 443)), "IPv6 host on the default port").toBe("[2001:db8::7]");
+  });
+
+  test("§3, §4.1: parse and Host header together, for a URL you type", () => {
+    expect(hostHeader(parseWebSocketUrl("ws://127.0.0.1:9001/echo")), "ws://127.0.0.1:9001/echo").toBe("127.0.0.1:9001");
+  });
+});

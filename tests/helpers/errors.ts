@@ -1,0 +1,52 @@
+/**
+ * Assertions about errors that tell the reader what was expected in protocol
+ * terms, and what their code did instead (returned, or threw something else,
+ * such as the stub's NotImplementedError).
+ */
+import { expect } from "vitest";
+import { ProtocolError, type FailureCode } from "../../lib/errors.ts";
+
+type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
+
+/** Runs `fn` and returns what it threw, or a note that it did not throw. */
+function outcome(fn: () => unknown): { threw: true; error: unknown } | { threw: false; value: unknown } {
+  try {
+    return { threw: false, value: fn() };
+  } catch (error) {
+    return { threw: true, error };
+  }
+}
+
+function describe(result: ReturnType<typeof outcome>): string {
+  if (!result.threw) return `it returned ${JSON.stringify(result.value) ?? String(result.value)}`;
+  const e = result.error;
+  return e instanceof Error ? `it threw ${e.name}: ${e.message}` : `it threw ${String(e)}`;
+}
+
+/**
+ * Expects `fn` to throw an instance of `errorClass` whose message matches
+ * `mentions` (the message should name the problem). `rule` says why, in
+ * protocol terms: it is the first thing the reader sees when this fails.
+ */
+export function expectThrows<E extends Error>(
+  fn: () => unknown,
+  errorClass: ErrorClass<E>,
+  rule: string,
+  mentions?: RegExp,
+): E {
+  const result = outcome(fn);
+  const ok = result.threw && result.error instanceof errorClass;
+  expect(ok, `${rule}: expected a ${errorClass.name}, but ${describe(result)}`).toBe(true);
+  const error = (result as { error: E }).error;
+  if (mentions !== undefined) {
+    expect(error.message, `${rule}: the ${errorClass.name}'s message should mention ${mentions}`).toMatch(mentions);
+  }
+  return error;
+}
+
+/** Expects `fn` to fail the connection with a ProtocolError carrying close code `code` (RFC 6455 §7.4.1). */
+export function expectProtocolError(fn: () => unknown, code: FailureCode, rule: string): ProtocolError {
+  const error = expectThrows(fn, ProtocolError, `${rule} (close code ${code})`);
+  expect(error.code, `${rule}: the ProtocolError should carry close code ${code}, it carries ${error.code}`).toBe(code);
+  return error;
+}
