@@ -1,0 +1,40 @@
+import { existsSync } from "node:fs";
+import { resolve } from "node:path";
+import { defineConfig, type DefaultTheme } from "vitepress";
+import { curriculum } from "../scripts/lib/curriculum.ts";
+
+const docs = resolve(import.meta.dirname, "../docs");
+
+/** Every chapter of the curriculum; those without a page yet say so instead of linking. */
+function chapterItems(): DefaultTheme.SidebarItem[] {
+  return curriculum.map((c) => {
+    const text = `${String(c.number).padStart(2, "0")} · ${c.title}`;
+    return existsSync(resolve(docs, `chapters/${c.id}.md`))
+      ? { text, link: `/chapters/${c.id}` }
+      : { text: `${text} <span class="soon">coming soon</span>` };
+  });
+}
+
+export default defineConfig({
+  srcDir: "docs",
+  title: "The WebSocket Workbook",
+  description: "Learn RFC 6455 by building it: read a chapter, write the code, grade yourself.",
+  cleanUrls: true,
+  lastUpdated: false,
+  markdown: { lineNumbers: false },
+  themeConfig: {
+    nav: [
+      { text: "Getting started", link: "/guide/getting-started" },
+      { text: "Chapters", link: "/chapters/00-overview" },
+      { text: "Errata", link: "/reference/errata" },
+    ],
+    sidebar: [
+      { text: "Guide", items: [{ text: "Getting started", link: "/guide/getting-started" }] },
+      { text: "Chapters", items: chapterItems() },
+      { text: "Reference", items: [{ text: "Errata of the source notes", link: "/reference/errata" }] },
+    ],
+    search: { provider: "local" },
+    outline: { level: [2, 3] },
+    footer: { message: "Every rule is cited from RFC 6455; the prose is the workbook's own." },
+  },
+});

@@ -1,0 +1,27 @@
+/**
+ * Close status codes by name (RFC 6455 §7.4.1, and the IANA "WebSocket Close
+ * Code Number Registry" for 1012-1014). Whether a code may be *sent* in a
+ * close frame is chapter 06's exercise.
+ */
+export const CloseCode = {
+  Normal: 1000,
+  GoingAway: 1001,
+  ProtocolError: 1002,
+  UnsupportedData: 1003,
+  /** Reserved (1004): no meaning defined. */
+  Reserved: 1004,
+  /** Reported by APIs when a close frame had no code; never sent (§7.1.5). */
+  NoStatusReceived: 1005,
+  /** Reported by APIs when the connection dropped without a close frame; never sent (§7.1.5). */
+  AbnormalClosure: 1006,
+  InvalidPayloadData: 1007,
+  PolicyViolation: 1008,
+  MessageTooBig: 1009,
+  MandatoryExtension: 1010,
+  InternalError: 1011,
+  ServiceRestart: 1012,
+  TryAgainLater: 1013,
+  BadGateway: 1014,
+  /** Reported by APIs when the TLS handshake failed; never sent (§7.4.1). */
+  TlsHandshake: 1015,
+} as const;
