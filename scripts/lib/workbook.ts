@@ -2,6 +2,7 @@
  * Where things are in the workbook, and which chapters are present on disk.
  * Every script finds files through here.
  */
+import { execFileSync } from "node:child_process";
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -56,5 +57,14 @@ export function writePristineStubs(): void {
   for (const c of withExercise()) {
     mkdirSync(dirname(paths.pristine(c)), { recursive: true });
     writeFileSync(paths.pristine(c), pristineStub(c));
+  }
+}
+
+/** The stub of a chapter as committed in git (HEAD), or undefined if it is not committed. */
+export function committedStub(c: Chapter): string | undefined {
+  try {
+    return execFileSync("git", ["show", `HEAD:${shown(paths.stub(c))}`], { cwd: root, encoding: "utf8", stdio: "pipe" });
+  } catch {
+    return undefined;
   }
 }

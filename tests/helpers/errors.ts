@@ -3,7 +3,7 @@
  * terms, and what their code did instead (returned, or threw something else,
  * such as the stub's NotImplementedError).
  */
-import { expect } from "vitest";
+import { assert, expect } from "vitest";
 import { ProtocolError, type FailureCode } from "../../lib/errors.ts";
 
 type ErrorClass<E extends Error> = abstract new (...args: never[]) => E;
@@ -35,9 +35,10 @@ export function expectThrows<E extends Error>(
   mentions?: RegExp,
 ): E {
   const result = outcome(fn);
-  const ok = result.threw && result.error instanceof errorClass;
-  expect(ok, `${rule}: expected a ${errorClass.name}, but ${describe(result)}`).toBe(true);
-  const error = (result as { error: E }).error;
+  if (!result.threw || !(result.error instanceof errorClass)) {
+    assert.fail(`${rule}: expected a ${errorClass.name}, but ${describe(result)}`);
+  }
+  const error = result.error;
   if (mentions !== undefined) {
     expect(error.message, `${rule}: the ${errorClass.name}'s message should mention ${mentions}`).toMatch(mentions);
   }

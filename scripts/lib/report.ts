@@ -1,0 +1,80 @@
+/**
+ * What the grader and the watcher print: the progress table, a chapter's
+ * failures in full, and the next thing to do.
+ */
+import { curriculum, type Chapter } from "./curriculum.ts";
+import { isGreen, passedCount, type ChapterOutcome } from "./run-tests.ts";
+import { bold, cyan, dim, green, red, yellow } from "./terminal.ts";
+import { paths, shown } from "./workbook.ts";
+
+const two = (n: number) => String(n).padStart(2, "0");
+
+function status(o: ChapterOutcome): string {
+  if (o.loadError !== undefined) return red("✘ does not load");
+  if (isGreen(o)) return green("✔ done");
+  return passedCount(o) === 0 ? red("✘ to do") : yellow("… in progress");
+}
+
+/** One row per chapter present: number, title, tests passed / total, status. */
+export function progressTable(outcomes: readonly ChapterOutcome[], showReadOnly: boolean): string {
+  const width = Math.max(...curriculum.map((c) => c.title.length));
+  const rows = [dim(`  #  ${"Chapter".padEnd(width)}   Tests  Status`)];
+  for (const chapter of curriculum) {
+    const outcome = outcomes.find((o) => o.chapter === chapter);
+    if (outcome === undefined) {
+      // Chapter 00 has a page but no exercise: listed so the table follows the site.
+      if (showReadOnly && chapter.number === 0) rows.push(`  ${two(0)} ${chapter.title.padEnd(width)}       –  ${dim("read only")}`);
+      continue;
+    }
+    const score = `${passedCount(outcome)}/${outcome.tests.length}`;
+    rows.push(`  ${two(chapter.number)} ${chapter.title.padEnd(width)} ${score.padStart(7)}  ${status(outcome)}`);
+  }
+  const total = outcomes.reduce((n, o) => n + o.tests.length, 0);
+  const passed = outcomes.reduce((n, o) => n + passedCount(o), 0);
+  rows.push(dim(`     ${"".padEnd(width)} ${`${passed}/${total}`.padStart(7)}`));
+  return rows.join("\n");
+}
+
+/** The failing tests of a chapter with their rule and message (the first `inFull` in full), then the passing ones. */
+export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
+  const out: string[] = [];
+  if (outcome.loadError !== undefined) {
+    out.push(red(bold(`${shown(paths.test(outcome.chapter))} could not run:`)), outcome.loadError, "");
+  }
+  for (const [i, test] of outcome.tests.filter((t) => !t.passed).entries()) {
+    out.push(`${red("✘")} ${bold(test.fullName)}`, ...(i < inFull ? [indent(test.failure), ""] : []));
+  }
+  for (const test of outcome.tests.filter((t) => t.passed)) out.push(`${green("✔")} ${dim(test.fullName)}`);
+  return out.join("\n");
+}
+
+const indent = (text: string) =>
+  text
+    .split("\n")
+    .map((line) => `    ${line}`)
+    .join("\n");
+
+/** Where to go next: the stub, the page and the command of the first unfinished chapter. */
+export function nextStep(outcomes: readonly ChapterOutcome[]): string {
+  const next = outcomes.find((o) => !isGreen(o));
+  if (next === undefined) {
+    return green(bold("Every chapter passes. ")) + "Compare your code with the reference: npm run solution -- <N>";
+  }
+  return [
+    bold(`Next: chapter ${two(next.chapter.number)} · ${next.chapter.title}`),
+    `  read   ${cyan(shown(paths.page(next.chapter)))}  (on the site: npm start → /chapters/${next.chapter.id})`,
+    `  edit   ${cyan(shown(paths.stub(next.chapter)))}`,
+    `  check  ${cyan(`npm run grade -- ${next.chapter.number}`)}  (every failing test, in full)`,
+  ].join("\n");
+}
+
+/** What to take away from a chapter that just turned green. */
+export function greenNote(chapter: Chapter): string {
+  return [
+    green(bold(`✔ Chapter ${two(chapter.number)} · ${chapter.title}: all tests pass.`)),
+    chapter.notice === "" ? "" : `  What to notice: ${chapter.notice}`,
+    `  Compare with the reference: ${cyan(`npm run solution -- ${chapter.number}`)}`,
+  ]
+    .filter((line) => line !== "")
+    .join("\n");
+}

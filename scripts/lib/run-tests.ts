@@ -1,0 +1,72 @@
+/**
+ * Runs chapters' test files through vitest's Node API, in this process
+ * (no extra `npx`/`node` start-up: feedback for one chapter in about two
+ * seconds), against one implementation tree, and returns plain results.
+ */
+import { relative } from "node:path";
+import { createVitest } from "vitest/node";
+import type { Chapter } from "./curriculum.ts";
+import { paths, root, type Implementation } from "./workbook.ts";
+
+export interface TestOutcome {
+  /** The test's name: it starts with the rule it checks ("§4.2.2 MUST: ..."). */
+  name: string;
+  /** "describe > test", for a full listing. */
+  fullName: string;
+  passed: boolean;
+  /** What went wrong, ready to print (message, diff, where). Empty if passed. */
+  failure: string;
+}
+
+export interface ChapterOutcome {
+  chapter: Chapter;
+  tests: TestOutcome[];
+  /** The test file could not even load (a syntax error in the reader's file, say). */
+  loadError: string | undefined;
+}
+
+export const passedCount = (o: ChapterOutcome) => o.tests.filter((t) => t.passed).length;
+export const isGreen = (o: ChapterOutcome) => o.loadError === undefined && o.tests.length > 0 && o.tests.every((t) => t.passed);
+
+/** Runs the test files of `chapters` against `impl` (see vitest.config.ts). */
+export async function runChapters(chapters: readonly Chapter[], impl: Implementation): Promise<ChapterOutcome[]> {
+  // vitest.config.ts reads this when the config is loaded, i.e. in createVitest below.
+  process.env.WORKBOOK_IMPL = impl;
+  // An empty reporter: the grader prints its own report.
+  const vitest = await createVitest("test", { root, watch: false, reporters: [{}], silent: true });
+  try {
+    const files = chapters.map((c) => paths.test(c));
+    const run = await vitest.start(files);
+    return chapters.map((chapter) => {
+      const module = run.testModules.find((m) => m.moduleId === paths.test(chapter));
+      if (module === undefined) return { chapter, tests: [], loadError: "the test file did not run" };
+      const tests = Array.from(module.children.allTests(), (test): TestOutcome => {
+        const result = test.result();
+        return {
+          name: test.name,
+          fullName: test.fullName,
+          passed: result.state === "passed",
+          failure: result.state === "failed" ? result.errors.map(formatError).join("\n") : "",
+        };
+      });
+      const moduleErrors = module.errors();
+      const loadError = moduleErrors.length > 0 ? moduleErrors.map(formatError).join("\n") : undefined;
+      return { chapter, tests, loadError };
+    });
+  } finally {
+    await vitest.close();
+  }
+}
+
+/** An error as the reader should see it: the message, the diff if any, and where in the tests. */
+function formatError(error: { message: string; name?: string; diff?: string; stacks?: { file: string; line: number }[] }): string {
+  const lines = [error.name && !error.message.startsWith(error.name) && error.name !== "AssertionError" ? `${error.name}: ${error.message}` : error.message];
+  if (error.diff) lines.push(error.diff);
+  const frames = (error.stacks ?? []).map((s) => `${relative(root, s.file)}:${s.line}`);
+  // The outermost frame in a test file is the line of the test itself.
+  const inTests = frames.filter((f) => f.startsWith("tests/") && !f.startsWith("tests/helpers/")).at(-1);
+  const inReaderCode = frames.find((f) => f.startsWith("chapters/"));
+  if (inReaderCode) lines.push(`  thrown at ${inReaderCode}`);
+  if (inTests) lines.push(`  checked at ${inTests}`);
+  return lines.join("\n");
+}

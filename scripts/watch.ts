@@ -1,0 +1,104 @@
+/**
+ * npm run watch [-- --manual]
+ *
+ * Runs the tests of the first unfinished chapter, then again every time a
+ * stub in chapters/ is saved; when the chapter turns green it says what to
+ * notice and moves on to the next one. Enter re-runs by hand; with --manual
+ * only Enter does (for editors and network folders whose saves send no file
+ * events). q then Enter quits.
+ */
+import { watch } from "node:fs";
+import { join } from "node:path";
+import { createInterface } from "node:readline";
+import { failures, greenNote, progressTable } from "./lib/report.ts";
+import { isGreen, passedCount, runChapters, type ChapterOutcome } from "./lib/run-tests.ts";
+import { bold, cyan, dim } from "./lib/terminal.ts";
+import { paths, root, shown, withExercise } from "./lib/workbook.ts";
+import type { Chapter } from "./lib/curriculum.ts";
+
+const manual = process.argv.includes("--manual");
+const chapters = withExercise();
+
+/** Only real stub files count: editors' swap, backup and lock files ("x.ts.swp", "x.ts~", ".#x.ts", "4913") do not. */
+const isStub = (name: string) => /^\d\d-[a-z0-9-]+\.ts$/.test(name);
+
+let current: Chapter | undefined;
+let running = false;
+let again = false;
+let lastNote = "";
+
+function screen(outcome: ChapterOutcome): void {
+  if (process.stdout.isTTY) process.stdout.write("\x1bc"); // a fresh screen each run, like rustlings
+  const chapter = outcome.chapter;
+  console.log(bold(`npm run watch · chapter ${String(chapter.number).padStart(2, "0")} · ${chapter.title}`));
+  console.log(`edit ${cyan(shown(paths.stub(chapter)))} · read ${cyan(shown(paths.page(chapter)))}\n`);
+  if (lastNote !== "") console.log(`${lastNote}\n`);
+  lastNote = ""; // shown once, above the chapter that comes next
+  // The first few failures in full, the rest by name: one thing at a time.
+  console.log(failures(outcome, 3));
+  console.log(`\n${bold(`${passedCount(outcome)}/${outcome.tests.length} tests pass`)}`);
+  console.log(
+    dim(
+      manual
+        ? "Manual mode: press Enter to re-run the tests, q then Enter to quit."
+        : "Watching chapters/: every save re-runs the tests. Enter re-runs by hand, q then Enter quits.\n" +
+            "Saving does nothing? Some editors and network folders send no file events: use npm run watch -- --manual",
+    ),
+  );
+}
+
+/** Runs the current chapter; while it is green, notes it and moves on to the next. */
+async function runCurrent(): Promise<void> {
+  if (running) {
+    again = true; // a save during a run: run once more when this one ends
+    return;
+  }
+  running = true;
+  try {
+    while (current !== undefined) {
+      console.log(dim(`\nrunning the tests of ${shown(paths.test(current))}…`));
+      const [outcome] = await runChapters([current], "chapters");
+      if (outcome === undefined) return;
+      if (!isGreen(outcome)) {
+        screen(outcome);
+        break;
+      }
+      lastNote = greenNote(current);
+      current = chapters[chapters.indexOf(current) + 1];
+      if (current === undefined) finish([outcome]);
+    }
+  } finally {
+    running = false;
+  }
+  if (again) {
+    again = false;
+    await runCurrent();
+  }
+}
+
+function finish(outcomes: ChapterOutcome[]): never {
+  if (lastNote !== "") console.log(`\n${lastNote}`);
+  console.log(`\n${bold("Every chapter with an exercise passes.")} Well done.\n`);
+  console.log(progressTable(outcomes, false));
+  process.exit(0);
+}
+
+// Start at the first chapter that is not green yet.
+const all = await runChapters(chapters, "chapters");
+current = all.find((o) => !isGreen(o))?.chapter;
+if (current === undefined) finish(all);
+
+if (!manual) {
+  let timer: NodeJS.Timeout | undefined;
+  watch(join(root, "chapters"), (_event, name) => {
+    if (name === null || !isStub(name)) return;
+    // Editors often write a file in several steps: wait for the burst to end.
+    clearTimeout(timer);
+    timer = setTimeout(() => void runCurrent(), 150);
+  });
+}
+createInterface({ input: process.stdin }).on("line", (line) => {
+  if (line.trim().toLowerCase() === "q") process.exit(0);
+  void runCurrent();
+});
+await runCurrent();
