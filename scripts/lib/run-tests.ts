@@ -6,6 +6,7 @@
 import { relative } from "node:path";
 import { createVitest } from "vitest/node";
 import type { Chapter } from "./curriculum.ts";
+import { plainUnlessTerminal } from "./terminal.ts";
 import { paths, root, type Implementation } from "./workbook.ts";
 
 export interface TestOutcome {
@@ -61,7 +62,7 @@ export async function runChapters(chapters: readonly Chapter[], impl: Implementa
 /** An error as the reader should see it: the message, the diff if any, and where in the tests. */
 function formatError(error: { message: string; name?: string; diff?: string; stacks?: { file: string; line: number }[] }): string {
   const lines = [error.name && !error.message.startsWith(error.name) && error.name !== "AssertionError" ? `${error.name}: ${error.message}` : error.message];
-  if (error.diff) lines.push(error.diff);
+  if (error.diff) lines.push(plainUnlessTerminal(error.diff));
   const frames = (error.stacks ?? []).map((s) => `${relative(root, s.file)}:${s.line}`);
   // The outermost frame in a test file is the line of the test itself.
   const inTests = frames.filter((f) => f.startsWith("tests/") && !f.startsWith("tests/helpers/")).at(-1);

@@ -1,7 +1,10 @@
 /** Colours for the terminal, only when it is one (and NO_COLOR is not set). */
-import { styleText } from "node:util";
+import { stripVTControlCharacters, styleText } from "node:util";
 
 const useColour = process.stdout.isTTY === true && process.env.NO_COLOR === undefined;
+
+/** Text that may carry colour codes (vitest's diffs do), made plain when the output is not a terminal. */
+export const plainUnlessTerminal = (text: string) => (useColour ? text : stripVTControlCharacters(text));
 type Style = Parameters<typeof styleText>[0];
 const paint = (style: Style) => (text: string) => (useColour ? styleText(style, text) : text);
 
