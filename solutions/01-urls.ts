@@ -60,14 +60,23 @@ export function parseWebSocketUrl(input: string): WebSocketUrl {
 
   const { host, port } = parseAuthority(authority, DEFAULT_PORTS[scheme]);
 
-  // The resource name is the path ("/" if empty) and the query, with its "?".
-  const resourceName = rest.startsWith("/") ? rest : `/${rest}`;
+  // The resource name is the path ("/" if empty), then "?" and the query if
+  // the query is not empty (RFC 6455 §3). Characters beyond ASCII cannot go
+  // in a request line: they travel percent-encoded as UTF-8, as browsers do.
+  const [path = "", query = ""] = splitOnce(rest.replace(/[^\u0000-\u007f]+/g, encodeURIComponent), "?");
+  const resourceName = (path === "" ? "/" : path) + (query === "" ? "" : `?${query}`);
 
   return { secure: scheme === "wss", host, port, resourceName };
   // #endregion
 }
 
 // #region reference-only
+/** "a?b?c" → ["a", "b?c"]: only the first "?" starts the query. */
+function splitOnce(text: string, separator: string): [string, string | undefined] {
+  const at = text.indexOf(separator);
+  return at === -1 ? [text, undefined] : [text.slice(0, at), text.slice(at + 1)];
+}
+
 /** Splits "host", "host:port", "[v6]" or "[v6]:port", checking each part. */
 function parseAuthority(authority: string, defaultPort: number): { host: string; port: number } {
   let host: string;

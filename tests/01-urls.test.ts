@@ -50,6 +50,19 @@ describe("parseWebSocketUrl", () => {
     expectParsed("ws://example.com/a/b/?q", { secure: false, host: "example.com", port: 80, resourceName: "/a/b/?q" }, "§3");
   });
 
+  test("§3 MUST: an empty query adds no ? to the resource name", () => {
+    expectParsed("ws://example.com/chat?", { secure: false, host: "example.com", port: 80, resourceName: "/chat" }, "§3: \"?\" only if the query is non-empty");
+    expectParsed("ws://example.com?", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "§3");
+  });
+
+  test("§3: characters beyond ASCII are percent-encoded as UTF-8 in the resource name", () => {
+    expectParsed(
+      "ws://example.com/café?q=ü",
+      { secure: false, host: "example.com", port: 80, resourceName: "/caf%C3%A9?q=%C3%BC" },
+      "a request line is ASCII: é travels as %C3%A9 (RFC 3986 §2.5)",
+    );
+  });
+
   test("§3: the scheme and the host are case-insensitive", () => {
     expectParsed(
       "WSS://Example.COM/Path",

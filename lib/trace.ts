@@ -1,0 +1,49 @@
+/**
+ * Frames and handshakes as a reader would draw them, for `--trace` on the
+ * echo server and client (stderr, so stdout stays the client's contract).
+ *
+ *   ← client  FIN text  MASK 37 fa 21 3d  len 5 (7-bit)  48 65 6c 6c 6f  "Hello"
+ */
+import { opcodeName, type Frame } from "./frame.ts";
+
+const PREVIEW_BYTES = 16;
+
+/** Which length field a payload of `n` bytes needs (RFC 6455 §5.2). */
+export function lengthEncoding(n: number): "7-bit" | "16-bit" | "64-bit" {
+  return n <= 125 ? "7-bit" : n <= 0xffff ? "16-bit" : "64-bit";
+}
+
+const hexBytes = (bytes: Uint8Array) => Array.from(bytes, (b) => b.toString(16).padStart(2, "0")).join(" ");
+
+/** The payload's first bytes in hex, and as text when they decode as UTF-8. */
+function preview(payload: Uint8Array): string {
+  if (payload.length === 0) return "(empty)";
+  const head = payload.subarray(0, PREVIEW_BYTES);
+  const more = payload.length > PREVIEW_BYTES ? " …" : "";
+  let text = "";
+  try {
+    const decoded = new TextDecoder("utf-8", { fatal: true }).decode(head);
+    if (!/[\u0000-\u001f\u007f]/.test(decoded)) text = `  ${JSON.stringify(decoded)}${more}`;
+  } catch {
+    // not text (or cut inside a character): the hex says it all
+  }
+  return `${hexBytes(head)}${more}${text}`;
+}
+
+/** One line per frame: direction, FIN, RSV, opcode, MASK and key, length and its encoding, payload. */
+export function describeFrame(frame: Frame, direction: string): string {
+  const rsv = [frame.rsv1, frame.rsv2, frame.rsv3].map((bit, i) => (bit ? `RSV${i + 1} ` : "")).join("");
+  const fin = frame.fin ? "FIN" : "---";
+  const mask = frame.maskKey === undefined ? "unmasked" : `MASK ${hexBytes(frame.maskKey)}`;
+  const length = `len ${frame.payload.length} (${lengthEncoding(frame.payload.length)})`;
+  return `${direction}  ${fin} ${rsv}${opcodeName(frame.opcode).padEnd(12)} ${mask}  ${length}  ${preview(frame.payload)}`;
+}
+
+/** An HTTP head (request or response), each line prefixed with the direction. */
+export function describeHead(head: string, direction: string): string {
+  return head
+    .trimEnd()
+    .split("\r\n")
+    .map((line) => `${direction}  ${line}`)
+    .join("\n");
+}
