@@ -16,6 +16,7 @@ export default defineConfig({
   },
   test: {
     include: ["tests/**/*.test.ts"],
+    setupFiles: ["tests/helpers/setup.ts"],
     // Every wait is bounded: a test that hangs fails with a timeout instead.
     testTimeout: 10_000,
     hookTimeout: 10_000,

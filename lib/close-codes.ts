@@ -10,9 +10,9 @@ export const CloseCode = {
   UnsupportedData: 1003,
   /** Reserved (1004): no meaning defined. */
   Reserved: 1004,
-  /** Reported by APIs when a close frame had no code; never sent (§7.1.5). */
+  /** Reported by APIs when a close frame had no code; never sent (§7.4.1). */
   NoStatusReceived: 1005,
-  /** Reported by APIs when the connection dropped without a close frame; never sent (§7.1.5). */
+  /** Reported by APIs when the connection dropped without a close frame; never sent (§7.4.1). */
   AbnormalClosure: 1006,
   InvalidPayloadData: 1007,
   PolicyViolation: 1008,
@@ -25,3 +25,16 @@ export const CloseCode = {
   /** Reported by APIs when the TLS handshake failed; never sent (§7.4.1). */
   TlsHandshake: 1015,
 } as const;
+
+/** What a close frame says, decoded: the status code and the reason (RFC 6455 §7.1.5, §7.1.6). */
+export interface CloseStatus {
+  code: number;
+  /** UTF-8 text, "" when the frame carried none. */
+  reason: string;
+}
+
+/**
+ * The longest close reason, in bytes of UTF-8: a control frame carries at
+ * most 125 bytes (RFC 6455 §5.5), and the status code takes 2 of them.
+ */
+export const MAX_CLOSE_REASON_BYTES = 123;

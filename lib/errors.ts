@@ -37,3 +37,13 @@ export class ProtocolError extends Error {
 export class HandshakeError extends Error {
   override name = "HandshakeError";
 }
+
+/**
+ * The caller asked for something the connection's state does not allow:
+ * sending before the opening handshake completed or after a close frame was
+ * sent (RFC 6455 §5.5.1: no data frames after a close). Named after the
+ * WebSocket API's DOMException of the same name.
+ */
+export class InvalidStateError extends Error {
+  override name = "InvalidStateError";
+}

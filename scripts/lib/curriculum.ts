@@ -40,11 +40,51 @@ export const curriculum: readonly Chapter[] = [
       "The accept value proves that the server read this very request: a cache or a plain HTTP server cannot produce it. " +
       "Everything before the 101 is ordinary HTTP, which is why WebSockets pass through the same ports and proxies.",
   },
-  { number: 3, id: "03-masking", title: "Masking", rfc: "§5.3, §10.3", notice: "" },
-  { number: 4, id: "04-frames", title: "Frames", rfc: "§5.2, §5.5, §5.6", notice: "" },
-  { number: 5, id: "05-messages", title: "Messages: fragmentation and UTF-8", rfc: "§5.4, §5.6, §8.1", notice: "" },
-  { number: 6, id: "06-closing", title: "The closing handshake", rfc: "§5.5.1, §7", notice: "" },
-  { number: 7, id: "07-connection", title: "A connection, sans-I/O", rfc: "§4–§7", notice: "" },
+  {
+    number: 3,
+    id: "03-masking",
+    title: "Masking",
+    rfc: "§5.3, §10.3",
+    notice:
+      "Masking is an XOR with a key the frame itself carries: it hides nothing from anyone who can read the frame. " +
+      "Its job is to make the bytes on the wire unpredictable to the script that chose the payload, so no proxy can be tricked into reading them as HTTP: that is why every frame needs a fresh random key, and why one function both masks and unmasks.",
+  },
+  {
+    number: 4,
+    id: "04-frames",
+    title: "Frames",
+    rfc: "§5.2, §5.5, §5.6",
+    notice:
+      "A frame header is 2 to 14 bytes, and its first two bytes decide its size: the 7-bit length says whether 0, 2 or 8 more length bytes follow, the MASK bit whether 4 key bytes do. " +
+      "That is why a parser can refuse a malformed or oversized frame before reading any payload, and why any chunking of the stream must give the same frames.",
+  },
+  {
+    number: 5,
+    id: "05-messages",
+    title: "Messages: fragmentation and UTF-8",
+    rfc: "§5.4, §5.6, §8.1",
+    notice:
+      "The assembler never needs the whole message to judge it: the order of opcodes, a running byte count and a tiny UTF-8 state are enough to fail a bad message at its first bad fragment. " +
+      "Control frames can slip between fragments only because they are never fragmented themselves.",
+  },
+  {
+    number: 6,
+    id: "06-closing",
+    title: "The closing handshake",
+    rfc: "§5.5.1, §7",
+    notice:
+      "A close frame is a tiny, strict format: two bytes of code in network order, then at most 123 bytes of UTF-8. " +
+      "Some codes never travel: 1005, 1006 and 1015 exist so an API can report what happened, which is why an empty payload reads as 1005 but a peer that sends 1005 has broken the protocol.",
+  },
+  {
+    number: 7,
+    id: "07-connection",
+    title: "A connection, sans-I/O",
+    rfc: "§4–§7",
+    notice:
+      "Every decision of the protocol now lives in one class that never touches a socket: the same bytes in give the same events and the same bytes out, however TCP cuts them. " +
+      "The server and the client that follow are thin shells that only move bytes.",
+  },
   { number: 8, id: "08-echo-server", title: "The echo server", rfc: "§4.2, §7", notice: "" },
   { number: 9, id: "09-echo-client", title: "The echo client", rfc: "§4.1, §7", notice: "" },
   { number: 10, id: "10-ws-library", title: "The ws library", rfc: "", notice: "" },

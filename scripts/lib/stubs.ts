@@ -4,7 +4,9 @@
  *
  * In a solution file,
  * - `// #region solution` … `// #endregion` marks the body of something the
- *   reader writes; the stub gets `throw new NotImplementedError(...)` instead;
+ *   reader writes; the stub gets `throw new NotImplementedError(...)` instead.
+ *   It opens the body: the function or method it belongs to is found on the
+ *   lines above it, and names the error;
  * - `// #region reference-only` … `// #endregion` marks helpers, constants and
  *   private state of the reference; the stub leaves them out.
  * (Editors fold `#region` blocks, so a learner can read a solution's outline first.)
@@ -12,7 +14,7 @@
 const REGION = /^\s*\/\/ #region (solution|reference-only)\s*$/;
 const END = /^\s*\/\/ #endregion\b/;
 const FUNCTION = /^\s*(?:export\s+)?(?:async\s+)?function\*?\s+([A-Za-z_$][\w$]*)/;
-const METHOD = /^\s*(?:(?:public|static|async|get|set|override)\s+)*([A-Za-z_$][\w$]*)\s*(?:<[^>]*>)?\(/;
+const METHOD = /^\s*(?:(?:public|static|async|get|set|override)\s+)*(?!(?:if|for|while|switch|catch|return)\b)([A-Za-z_$][\w$]*)\s*(?:<[^>]*>)?\(/;
 const CLASS = /^\s*(?:export\s+)?(?:abstract\s+)?class\s+([A-Za-z_$][\w$]*)/;
 const STUB_IMPORT = 'import { NotImplementedError } from "../lib/not-implemented.ts";';
 
@@ -35,8 +37,13 @@ export function makeStub(source: string, file: string): string {
     }
     i = end; // a reference-only block simply disappears
   }
-  // Removed blocks leave blank lines on both sides: keep one.
-  return insertImport(out).join("\n").replace(/\n{3,}/g, "\n\n");
+  // Removed blocks leave blank lines on both sides: keep one,
+  // and a class whose private state was removed neither opens nor closes on an empty line.
+  return insertImport(out)
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n")
+    .replace(/\{\n\n/g, "{\n")
+    .replace(/\n\n(\s*)\}/g, "\n$1}");
 }
 
 /** "computeAccept", "FrameParser.push" or "new FrameParser": what the region is the body of. */

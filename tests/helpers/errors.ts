@@ -17,8 +17,17 @@ function outcome(fn: () => unknown): { threw: true; error: unknown } | { threw: 
   }
 }
 
+/** A returned value, short: bytes as hex (at most 16 of them), the rest as JSON. */
+function show(value: unknown): string {
+  if (value instanceof Uint8Array) {
+    const head = Array.from(value.subarray(0, 16), (b) => b.toString(16).padStart(2, "0")).join(" ");
+    return `${value.length} bytes [${head}${value.length > 16 ? " …" : ""}]`;
+  }
+  return JSON.stringify(value) ?? String(value);
+}
+
 function describe(result: ReturnType<typeof outcome>): string {
-  if (!result.threw) return `it returned ${JSON.stringify(result.value) ?? String(result.value)}`;
+  if (!result.threw) return `it returned ${show(result.value)}`;
   const e = result.error;
   return e instanceof Error ? `it threw ${e.name}: ${e.message}` : `it threw ${String(e)}`;
 }

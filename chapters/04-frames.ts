@@ -1,0 +1,92 @@
+/**
+ * Chapter 04 — Frames (RFC 6455 §5.2, §5.5, §5.6)
+ *
+ * Exercise: the two directions of the wire format. `encodeFrame` turns a frame
+ * into bytes; `FrameParser` turns bytes, in whatever pieces TCP delivers them,
+ * back into frames, and fails the connection on anything RFC 6455 forbids.
+ *
+ * What a frame *means* (messages, close frames, who must mask) comes in the
+ * next chapters; this one is about getting every bit in the right place.
+ *
+ * Page: docs/chapters/04-frames.md · Tests: tests/04-frames.test.ts
+ * Check: npm run grade -- 4
+ */
+import { NotImplementedError } from "../lib/not-implemented.ts";
+import { ProtocolError } from "../lib/errors.ts";
+import { Opcode, isControl, opcodeName, type Frame } from "../lib/frame.ts";
+import { applyMask } from "./03-masking.ts";
+
+/**
+ * What `encodeFrame` takes: a `Frame` whose FIN defaults to true (a whole
+ * message in one frame) and whose RSV bits default to false (no extension).
+ */
+export interface FrameInit {
+  fin?: boolean;
+  rsv1?: boolean;
+  rsv2?: boolean;
+  rsv3?: boolean;
+  opcode: number;
+  payload: Uint8Array;
+  /** Given: the frame is masked with this 4-byte key (a client's frames, §5.3). */
+  maskKey?: Uint8Array | undefined;
+}
+
+/**
+ * The largest payload a `FrameParser` accepts unless told otherwise: 64 MiB.
+ * RFC 6455 allows up to 2^63 - 1 bytes in a frame (§5.2); a receiver picks
+ * what it can afford to hold in memory and refuses more with 1009 (§7.4.1).
+ */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+/**
+ * The bytes of one frame (RFC 6455 §5.2), masked if `frame.maskKey` is given.
+ * The payload passed in is left as it was: the frame gets a masked copy.
+ *
+ * `encodeFrame({ opcode: 0x1, payload: new TextEncoder().encode("Hello") })` → 81 05 48 65 6c 6c 6f
+ *
+ * Throws a `RangeError` for what no sender may put on the wire: an opcode
+ * outside 0..15, a masking key that is not 4 bytes, or a control frame
+ * (opcode 8 and up) that is fragmented (fin false) or carries more than 125
+ * bytes (§5.5). RSV bits and reserved opcodes are encoded as given: extensions
+ * define them, and the tests need such frames to feed to the parser.
+ */
+export function encodeFrame(frame: FrameInit): Uint8Array {
+  throw new NotImplementedError("encodeFrame in chapters/04-frames.ts");
+}
+
+/**
+ * Reads frames out of a byte stream (RFC 6455 §5.2). Feed it the bytes as
+ * they arrive; `push` returns the frames they completed, in order, payloads
+ * unmasked. Any way of cutting the stream into pieces gives the same frames.
+ *
+ * It fails the connection by throwing a `ProtocolError`:
+ * - 1002 for a frame no peer may send without an extension: an RSV bit set,
+ *   a reserved opcode (0x3-0x7, 0xB-0xF); a control frame that is fragmented
+ *   or longer than 125 bytes (§5.5); a 64-bit length with its top bit set;
+ *   a length not in its shortest encoding (§5.2);
+ * - 1009 as soon as a header announces more than `maxPayload` bytes, before
+ *   any of the payload is buffered (§7.4.1, §10.4).
+ * After an error the stream is broken: every later `push` throws the same error.
+ *
+ * Who must mask (clients) and who must not (servers) is checked by the
+ * connection, in chapter 07: this parser accepts both and reports `maskKey`.
+ *
+ * `push` keeps a reference to the bytes it is given until their frame is
+ * complete: do not modify them after pushing. It never modifies them itself.
+ */
+export class FrameParser {
+  /**
+   * `maxPayload`: the largest payload accepted in one frame, in bytes
+   * (default `DEFAULT_MAX_PAYLOAD`, 64 MiB). A `RangeError` if it is not a
+   * whole number ≥ 0.
+   */
+  constructor(options: { maxPayload?: number } = {}) {
+    throw new NotImplementedError("new FrameParser in chapters/04-frames.ts");
+  }
+
+  /** Adds `bytes` to the stream; returns the frames completed so far (often none, sometimes several). */
+  push(bytes: Uint8Array): Frame[] {
+    throw new NotImplementedError("FrameParser.push in chapters/04-frames.ts");
+  }
+}
+

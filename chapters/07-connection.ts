@@ -1,0 +1,113 @@
+/**
+ * Chapter 07 — A connection as a state machine (RFC 6455 §4–§7), sans-I/O
+ *
+ * Exercise: everything an endpoint decides, with no socket in sight. Bytes
+ * received go in and come out as events (message, ping, pong, close); sending
+ * text, binary, a ping or a close queues bytes to write. The echo server and
+ * client of the next chapters only move bytes between a socket and this class.
+ *
+ *   CONNECTING --open()--> OPEN --close()--> CLOSING --peer's close--> CLOSED
+ *                           |                                            ^
+ *                           +---- peer's close (answered) / failure -----+
+ *
+ * Page: docs/chapters/07-connection.md · Tests: tests/07-connection.test.ts
+ * Check: npm run grade -- 7
+ */
+import { NotImplementedError } from "../lib/not-implemented.ts";
+import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../lib/close-codes.ts";
+import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
+import { Opcode, type Frame } from "../lib/frame.ts";
+import type { Message } from "../lib/message.ts";
+import { createMaskKey } from "./03-masking.ts";
+import { encodeFrame, FrameParser } from "./04-frames.ts";
+import { MessageAssembler } from "./05-messages.ts";
+import { encodeClosePayload, parseClosePayload } from "./06-closing.ts";
+
+/** Which end of the connection this is: it decides who masks (RFC 6455 §5.1). */
+export type Role = "client" | "server";
+
+/** The four states of the WebSocket API's readyState (RFC 6455 §4.1, §7). */
+export type ConnectionState = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
+
+/** What the application hears about, in the order it happened. */
+export type ConnectionEvent =
+  | { type: "message"; message: Message }
+  /** A ping arrived; the pong was already queued (§5.5.2). */
+  | { type: "ping"; payload: Uint8Array }
+  | { type: "pong"; payload: Uint8Array }
+  /**
+   * The connection is closed. `clean`: both close frames were exchanged.
+   * `code` is the peer's (1005 if its frame had none), 1006 if the TCP
+   * connection ended without a closing handshake, or ours if we failed the
+   * connection, with the `error` that made us.
+   */
+  | { type: "close"; code: number; reason: string; clean: boolean; error?: ProtocolError };
+
+export interface ConnectionOptions {
+  /** The largest message accepted, in bytes; a larger one fails the connection with 1009. */
+  maxMessageSize?: number;
+  /** Where a client's masking keys come from: `createMaskKey` unless a test needs fixed ones. */
+  maskKey?: () => Uint8Array;
+  /** Sees every frame received ("in") and sent ("out"): for `--trace`. */
+  onFrame?: (frame: Frame, direction: "in" | "out") => void;
+}
+
+export class Connection {
+  constructor(role: Role, options: ConnectionOptions = {}) {
+    throw new NotImplementedError("new Connection in chapters/07-connection.ts");
+  }
+
+  /** CONNECTING until `open()`, then OPEN, CLOSING after our close frame, CLOSED at the end. */
+  get state(): ConnectionState {
+    throw new NotImplementedError("Connection.state in chapters/07-connection.ts");
+  }
+
+  /** The opening handshake succeeded (chapter 02): frames may flow (§4.1, §4.2.2). */
+  open(): void {
+    throw new NotImplementedError("Connection.open in chapters/07-connection.ts");
+  }
+
+  /**
+   * Feeds bytes read from the socket; returns the events they complete.
+   * Answers pings and close frames by queueing bytes (see `bytesToSend`).
+   * A protocol error does not throw: it queues a close frame with the
+   * error's code and ends in a `close` event; later bytes are ignored.
+   */
+  receive(bytes: Uint8Array): ConnectionEvent[] {
+    throw new NotImplementedError("Connection.receive in chapters/07-connection.ts");
+  }
+
+  /**
+   * The peer ended the TCP connection. Unless the closing handshake was
+   * complete, that is an abnormal closure, reported as 1006 (§7.1.5, §7.4.1).
+   */
+  receiveEnd(): ConnectionEvent[] {
+    throw new NotImplementedError("Connection.receiveEnd in chapters/07-connection.ts");
+  }
+
+  /** Queues a message as one frame: text as a text frame, bytes as a binary frame (§5.6). */
+  send(message: Message): void {
+    throw new NotImplementedError("Connection.send in chapters/07-connection.ts");
+  }
+
+  /** Queues a ping (at most 125 bytes of payload, §5.5). */
+  ping(payload: Uint8Array = new Uint8Array(0)): void {
+    throw new NotImplementedError("Connection.ping in chapters/07-connection.ts");
+  }
+
+  /**
+   * Starts the closing handshake: queues a close frame and moves to CLOSING,
+   * where no more data may be sent (§5.5.1, §7.1.2). The connection is
+   * CLOSED when the peer's close frame arrives. Closing twice does nothing.
+   * A code that may not be sent, or a reason over 123 bytes, is a RangeError.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    throw new NotImplementedError("Connection.close in chapters/07-connection.ts");
+  }
+
+  /** The bytes to write to the socket, in order, since the last call (then forgotten here). */
+  bytesToSend(): Uint8Array[] {
+    throw new NotImplementedError("Connection.bytesToSend in chapters/07-connection.ts");
+  }
+}
+

@@ -1,0 +1,308 @@
+/**
+ * Chapter 04 — Frames (RFC 6455 §5.2, §5.5, §5.6)
+ *
+ * Exercise: the two directions of the wire format. `encodeFrame` turns a frame
+ * into bytes; `FrameParser` turns bytes, in whatever pieces TCP delivers them,
+ * back into frames, and fails the connection on anything RFC 6455 forbids.
+ *
+ * What a frame *means* (messages, close frames, who must mask) comes in the
+ * next chapters; this one is about getting every bit in the right place.
+ *
+ * Page: docs/chapters/04-frames.md · Tests: tests/04-frames.test.ts
+ * Check: npm run grade -- 4
+ */
+import { ProtocolError } from "../lib/errors.ts";
+import { Opcode, isControl, opcodeName, type Frame } from "../lib/frame.ts";
+import { applyMask } from "./03-masking.ts";
+
+/**
+ * What `encodeFrame` takes: a `Frame` whose FIN defaults to true (a whole
+ * message in one frame) and whose RSV bits default to false (no extension).
+ */
+export interface FrameInit {
+  fin?: boolean;
+  rsv1?: boolean;
+  rsv2?: boolean;
+  rsv3?: boolean;
+  opcode: number;
+  payload: Uint8Array;
+  /** Given: the frame is masked with this 4-byte key (a client's frames, §5.3). */
+  maskKey?: Uint8Array | undefined;
+}
+
+/**
+ * The largest payload a `FrameParser` accepts unless told otherwise: 64 MiB.
+ * RFC 6455 allows up to 2^63 - 1 bytes in a frame (§5.2); a receiver picks
+ * what it can afford to hold in memory and refuses more with 1009 (§7.4.1).
+ */
+export const DEFAULT_MAX_PAYLOAD = 64 * 1024 * 1024;
+
+// #region reference-only
+/** §5.5: a control frame carries at most 125 bytes, so its length always fits the 7-bit field. */
+const MAX_CONTROL_PAYLOAD = 125;
+/** §5.2: 126 and 127 in the 7-bit field announce a 16-bit or a 64-bit length. */
+const LENGTH_16 = 126;
+const LENGTH_64 = 127;
+/** §5.2: the opcodes RFC 6455 defines; the other ten are reserved. */
+const DEFINED_OPCODES = new Set<number>(Object.values(Opcode));
+// #endregion
+
+/**
+ * The bytes of one frame (RFC 6455 §5.2), masked if `frame.maskKey` is given.
+ * The payload passed in is left as it was: the frame gets a masked copy.
+ *
+ * `encodeFrame({ opcode: 0x1, payload: new TextEncoder().encode("Hello") })` → 81 05 48 65 6c 6c 6f
+ *
+ * Throws a `RangeError` for what no sender may put on the wire: an opcode
+ * outside 0..15, a masking key that is not 4 bytes, or a control frame
+ * (opcode 8 and up) that is fragmented (fin false) or carries more than 125
+ * bytes (§5.5). RSV bits and reserved opcodes are encoded as given: extensions
+ * define them, and the tests need such frames to feed to the parser.
+ */
+export function encodeFrame(frame: FrameInit): Uint8Array {
+  // #region solution
+  const { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, opcode, payload, maskKey } = frame;
+  if (!(payload instanceof Uint8Array)) throw new TypeError("a frame's payload must be a Uint8Array");
+  if (!Number.isInteger(opcode) || opcode < 0x0 || opcode > 0xf) {
+    throw new RangeError(`an opcode is 4 bits, 0 to 15, not ${opcode} (RFC 6455 §5.2)`);
+  }
+  if (maskKey !== undefined && maskKey.length !== 4) {
+    throw new RangeError(`a masking key is 4 bytes, this one is ${maskKey.length} (RFC 6455 §5.3)`);
+  }
+  if (isControl(opcode) && payload.length > MAX_CONTROL_PAYLOAD) {
+    throw new RangeError(`a ${opcodeName(opcode)} frame carries at most 125 bytes, not ${payload.length} (RFC 6455 §5.5)`);
+  }
+  if (isControl(opcode) && !fin) {
+    throw new RangeError(`a ${opcodeName(opcode)} frame cannot be fragmented: fin must be true (RFC 6455 §5.5)`);
+  }
+
+  // §5.2: the shortest length encoding that fits is the only one allowed.
+  const length = payload.length;
+  const lengthSize = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
+  const keyAt = 2 + lengthSize;
+  const payloadAt = keyAt + (maskKey === undefined ? 0 : 4);
+
+  const bytes = new Uint8Array(payloadAt + length);
+  const header = new DataView(bytes.buffer);
+  bytes[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (rsv2 ? 0x20 : 0) | (rsv3 ? 0x10 : 0) | opcode;
+  const maskBit = maskKey === undefined ? 0 : 0x80;
+  if (lengthSize === 0) {
+    bytes[1] = maskBit | length;
+  } else if (lengthSize === 2) {
+    bytes[1] = maskBit | LENGTH_16;
+    header.setUint16(2, length); // DataView writes big-endian, network byte order (§5.2)
+  } else {
+    bytes[1] = maskBit | LENGTH_64;
+    header.setBigUint64(2, BigInt(length)); // a JS length is < 2^53: the top bit is 0
+  }
+
+  bytes.set(payload, payloadAt);
+  if (maskKey !== undefined) {
+    bytes.set(maskKey, keyAt);
+    // Mask the copy, never the caller's payload: once a frame is being sent,
+    // the application must not be able to change it (§10.3).
+    applyMask(bytes.subarray(payloadAt), maskKey);
+  }
+  return bytes;
+  // #endregion
+}
+
+// #region reference-only
+/** A header read off the wire, waiting for its payload. */
+interface Header {
+  fin: boolean;
+  rsv1: boolean;
+  rsv2: boolean;
+  rsv3: boolean;
+  opcode: number;
+  length: number;
+  maskKey: Uint8Array | undefined;
+}
+// #endregion
+
+/**
+ * Reads frames out of a byte stream (RFC 6455 §5.2). Feed it the bytes as
+ * they arrive; `push` returns the frames they completed, in order, payloads
+ * unmasked. Any way of cutting the stream into pieces gives the same frames.
+ *
+ * It fails the connection by throwing a `ProtocolError`:
+ * - 1002 for a frame no peer may send without an extension: an RSV bit set,
+ *   a reserved opcode (0x3-0x7, 0xB-0xF); a control frame that is fragmented
+ *   or longer than 125 bytes (§5.5); a 64-bit length with its top bit set;
+ *   a length not in its shortest encoding (§5.2);
+ * - 1009 as soon as a header announces more than `maxPayload` bytes, before
+ *   any of the payload is buffered (§7.4.1, §10.4).
+ * After an error the stream is broken: every later `push` throws the same error.
+ *
+ * Who must mask (clients) and who must not (servers) is checked by the
+ * connection, in chapter 07: this parser accepts both and reports `maskKey`.
+ *
+ * `push` keeps a reference to the bytes it is given until their frame is
+ * complete: do not modify them after pushing. It never modifies them itself.
+ */
+export class FrameParser {
+  // #region reference-only
+  readonly #maxPayload: number;
+  /** Bytes received and not yet part of a returned frame, in arrival order: never concatenated. */
+  #chunks: Uint8Array[] = [];
+  #buffered = 0;
+  /** The header of the frame whose payload we are waiting for, if any. */
+  #header: Header | undefined;
+  #failure: ProtocolError | undefined;
+  // #endregion
+  /**
+   * `maxPayload`: the largest payload accepted in one frame, in bytes
+   * (default `DEFAULT_MAX_PAYLOAD`, 64 MiB). A `RangeError` if it is not a
+   * whole number ≥ 0.
+   */
+  constructor(options: { maxPayload?: number } = {}) {
+    // #region solution
+    const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
+    if (!Number.isSafeInteger(maxPayload) || maxPayload < 0) {
+      throw new RangeError(`maxPayload is a number of bytes, a whole number ≥ 0, not ${maxPayload}`);
+    }
+    this.#maxPayload = maxPayload;
+    // #endregion
+  }
+
+  /** Adds `bytes` to the stream; returns the frames completed so far (often none, sometimes several). */
+  push(bytes: Uint8Array): Frame[] {
+    // #region solution
+    if (this.#failure !== undefined) throw this.#failure;
+    if (!(bytes instanceof Uint8Array)) throw new TypeError("push takes the bytes received, as a Uint8Array");
+    if (bytes.length > 0) {
+      this.#chunks.push(bytes);
+      this.#buffered += bytes.length;
+    }
+
+    const frames: Frame[] = [];
+    try {
+      for (;;) {
+        this.#header ??= this.#readHeader();
+        if (this.#header === undefined || this.#buffered < this.#header.length) break;
+        frames.push(this.#readPayload(this.#header));
+        this.#header = undefined;
+      }
+    } catch (error) {
+      if (error instanceof ProtocolError) this.#failure = error;
+      throw error;
+    }
+    return frames;
+    // #endregion
+  }
+  // #region reference-only
+
+  /** The next frame's header, consumed from the stream; undefined while it is incomplete. */
+  #readHeader(): Header | undefined {
+    if (this.#buffered < 2) return undefined;
+    const [b0 = 0, b1 = 0] = this.#peek(2);
+    const fin = (b0 & 0x80) !== 0;
+    const rsv1 = (b0 & 0x40) !== 0;
+    const rsv2 = (b0 & 0x20) !== 0;
+    const rsv3 = (b0 & 0x10) !== 0;
+    const opcode = b0 & 0x0f;
+    const masked = (b1 & 0x80) !== 0;
+    const length7 = b1 & 0x7f;
+
+    // Everything the first two bytes can get wrong fails right away (§5.2, §5.5).
+    if (rsv1 || rsv2 || rsv3) {
+      throw new ProtocolError(1002, "an RSV bit is set, but no extension was negotiated to give it a meaning (RFC 6455 §5.2)");
+    }
+    if (!DEFINED_OPCODES.has(opcode)) {
+      throw new ProtocolError(1002, `opcode 0x${opcode.toString(16)} is reserved: no frame may use it yet (RFC 6455 §5.2)`);
+    }
+    if (isControl(opcode) && !fin) {
+      throw new ProtocolError(1002, `a ${opcodeName(opcode)} frame with FIN clear: control frames are never fragmented (RFC 6455 §5.5)`);
+    }
+    if (isControl(opcode) && length7 > MAX_CONTROL_PAYLOAD) {
+      throw new ProtocolError(1002, `a ${opcodeName(opcode)} frame longer than 125 bytes (RFC 6455 §5.5)`);
+    }
+
+    const lengthSize = length7 === LENGTH_16 ? 2 : length7 === LENGTH_64 ? 8 : 0;
+    const size = 2 + lengthSize + (masked ? 4 : 0);
+    if (this.#buffered < size) return undefined;
+
+    const header = this.#peek(size);
+    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+    let length = length7;
+    if (lengthSize === 2) {
+      length = view.getUint16(2);
+      if (length <= 125) throw nonMinimal(length, "16");
+    } else if (lengthSize === 8) {
+      const length64 = view.getBigUint64(2);
+      if (length64 >> 63n !== 0n) {
+        throw new ProtocolError(1002, "the 64-bit payload length has its most significant bit set (RFC 6455 §5.2)");
+      }
+      if (length64 <= 0xffffn) throw nonMinimal(Number(length64), "64");
+      // Compared as a BigInt: a length above 2^53 is not exact as a number.
+      if (length64 > BigInt(this.#maxPayload)) throw tooBig(length64, this.#maxPayload);
+      length = Number(length64);
+    }
+    // Refuse before buffering a single payload byte: the header is enough (§10.4).
+    if (length > this.#maxPayload) throw tooBig(length, this.#maxPayload);
+
+    const maskKey = masked ? header.slice(size - 4, size) : undefined;
+    this.#consume(size);
+    return { fin, rsv1, rsv2, rsv3, opcode, length, maskKey };
+  }
+
+  /** The frame for `header`, its payload copied out of the stream once and unmasked. */
+  #readPayload(header: Header): Frame {
+    const payload = new Uint8Array(header.length);
+    let filled = 0;
+    while (filled < header.length) {
+      const chunk = this.#chunks[0]!;
+      const take = Math.min(chunk.length, header.length - filled);
+      payload.set(chunk.subarray(0, take), filled);
+      filled += take;
+      this.#consume(take);
+    }
+    // Masking is its own inverse (§5.3): the receiver applies the same XOR.
+    if (header.maskKey !== undefined) applyMask(payload, header.maskKey);
+
+    const { fin, rsv1, rsv2, rsv3, opcode, maskKey } = header;
+    const frame: Frame = { fin, rsv1, rsv2, rsv3, opcode, payload };
+    if (maskKey !== undefined) frame.maskKey = maskKey;
+    return frame;
+  }
+
+  /** The first `n` buffered bytes (n ≤ 14: a header): a view if they sit in one chunk, else a small copy. */
+  #peek(n: number): Uint8Array {
+    const first = this.#chunks[0]!;
+    if (first.length >= n) return first.subarray(0, n);
+    const bytes = new Uint8Array(n);
+    let filled = 0;
+    for (const chunk of this.#chunks) {
+      if (filled === n) break;
+      const take = Math.min(chunk.length, n - filled);
+      bytes.set(chunk.subarray(0, take), filled);
+      filled += take;
+    }
+    return bytes;
+  }
+
+  /** Drops the first `n` buffered bytes. */
+  #consume(n: number): void {
+    this.#buffered -= n;
+    while (n > 0) {
+      const chunk = this.#chunks[0]!;
+      if (chunk.length > n) {
+        this.#chunks[0] = chunk.subarray(n);
+        return;
+      }
+      this.#chunks.shift();
+      n -= chunk.length;
+    }
+  }
+  // #endregion
+}
+
+// #region reference-only
+function nonMinimal(length: number, bits: "16" | "64"): ProtocolError {
+  return new ProtocolError(1002, `a ${length}-byte payload announced with a ${bits}-bit length: the shortest encoding must be used (RFC 6455 §5.2)`);
+}
+
+function tooBig(length: number | bigint, max: number): ProtocolError {
+  return new ProtocolError(1009, `a frame announces ${length} bytes of payload, more than the ${max} this endpoint accepts (RFC 6455 §7.4.1)`);
+}
+// #endregion

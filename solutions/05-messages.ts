@@ -1,0 +1,274 @@
+/**
+ * Chapter 05 — Messages: fragmentation and UTF-8 (RFC 6455 §5.4, §5.6, §8.1)
+ *
+ * Exercise: the layer between frames and messages. Receiving, a
+ * `MessageAssembler` takes data frames in order and hands back a whole
+ * message when the final fragment arrives, checking on the way that the
+ * fragments follow each other properly (§5.4), that a text message is valid
+ * UTF-8 (§5.6, §8.1) and that the message stays under a size limit (§10.4).
+ * Sending, `fragmentMessage` cuts a message into frames.
+ *
+ * The UTF-8 check is its own small state machine, `Utf8Validator`, fed one
+ * fragment at a time so that bad text fails as soon as its first bad byte
+ * arrives, not after the whole message has been buffered.
+ *
+ * Page: docs/chapters/05-messages.md · Tests: tests/05-messages.test.ts
+ * Check: npm run grade -- 5
+ */
+import { ProtocolError } from "../lib/errors.ts";
+import { isControl, Opcode, opcodeName, type Frame } from "../lib/frame.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, type Message } from "../lib/message.ts";
+
+// #region reference-only
+const encoder = new TextEncoder();
+// The bytes are already validated: `fatal` only guards against a bug here.
+// `ignoreBOM` keeps a leading U+FEFF, which is part of the message's text.
+const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+// #endregion
+
+/**
+ * Checks that a stream of bytes is UTF-8 (RFC 3629 §4), one chunk at a time.
+ * A code point may be split across chunks: `push(E2 82)` then `push(AC)` is
+ * "€". Throws a `ProtocolError` with close code 1007 (RFC 6455 §8.1, §7.4.1)
+ * at the first byte that cannot be part of valid UTF-8:
+ * - a byte that can never appear: C0, C1 (only overlong forms start with
+ *   them) and F5..FF (they would encode more than U+10FFFF);
+ * - a continuation byte (80..BF) where a lead byte was expected;
+ * - a lead byte not followed by enough continuation bytes;
+ * - a second byte outside the narrower ranges after E0 (A0..BF, else
+ *   overlong), ED (80..9F, else a surrogate U+D800..DFFF), F0 (90..BF, else
+ *   overlong) and F4 (80..8F, else above U+10FFFF).
+ *
+ * `end()` says the text is over: it throws 1007 if a code point was cut off,
+ * and otherwise makes the validator ready for the next message.
+ */
+export class Utf8Validator {
+  // State between pushes: where we are inside the current code point.
+  // #region reference-only
+  /** Continuation bytes still expected for the current code point (0 between code points). */
+  #needed = 0;
+  /** The range the next continuation byte must fall in: 80..BF, except right after E0, ED, F0, F4. */
+  #lower = 0x80;
+  #upper = 0xbf;
+  /** Bytes seen since the start of the text, so errors can say where. */
+  #offset = 0;
+  // #endregion
+
+  push(bytes: Uint8Array): void {
+    // #region solution
+    // This loop sees every byte of every text message: keep the state in
+    // locals while it runs and store it back once at the end.
+    let needed = this.#needed;
+    let lower = this.#lower;
+    let upper = this.#upper;
+    for (let i = 0; i < bytes.length; i++) {
+      const byte = bytes[i] as number;
+      if (needed > 0) {
+        if (byte < lower || byte > upper) {
+          throw invalidUtf8(this.#offset + i, byte, `expected a continuation byte in ${hex(lower)}..${hex(upper)}`);
+        }
+        needed--;
+        lower = 0x80;
+        upper = 0xbf;
+      } else if (byte <= 0x7f) {
+        // ASCII: a code point on its own.
+      } else if (byte >= 0xc2 && byte <= 0xdf) {
+        needed = 1;
+      } else if (byte >= 0xe0 && byte <= 0xef) {
+        needed = 2;
+        if (byte === 0xe0) lower = 0xa0; // E0 80..9F would be overlong (below U+0800)
+        if (byte === 0xed) upper = 0x9f; // ED A0..BF would be a surrogate, U+D800..DFFF
+      } else if (byte >= 0xf0 && byte <= 0xf4) {
+        needed = 3;
+        if (byte === 0xf0) lower = 0x90; // F0 80..8F would be overlong (below U+10000)
+        if (byte === 0xf4) upper = 0x8f; // F4 90..BF would be above U+10FFFF
+      } else {
+        throw invalidUtf8(this.#offset + i, byte, whyNeverValid(byte));
+      }
+    }
+    this.#needed = needed;
+    this.#lower = lower;
+    this.#upper = upper;
+    this.#offset += bytes.length;
+    // #endregion
+  }
+
+  end(): void {
+    // #region solution
+    if (this.#needed > 0) {
+      throw new ProtocolError(
+        1007,
+        `invalid UTF-8: the text ends in the middle of a code point (${this.#needed} more byte(s) expected) (RFC 6455 §8.1)`,
+      );
+    }
+    this.#offset = 0;
+    // #endregion
+  }
+}
+
+// #region reference-only
+function invalidUtf8(offset: number, byte: number, why: string): ProtocolError {
+  return new ProtocolError(1007, `invalid UTF-8 at byte ${offset} of the text: ${hex(byte)}, ${why} (RFC 6455 §8.1)`);
+}
+
+/** Why a byte can never start a code point (RFC 3629 §4). */
+function whyNeverValid(byte: number): string {
+  if (byte <= 0xbf) return "a continuation byte with no lead byte before it";
+  if (byte <= 0xc1) return "a lead byte that only starts overlong forms of U+0000..007F";
+  return "a lead byte for code points above U+10FFFF";
+}
+
+const hex = (byte: number): string => byte.toString(16).toUpperCase().padStart(2, "0");
+// #endregion
+
+/**
+ * Reassembles messages from data frames (RFC 6455 §5.4), given in the order
+ * they arrived: a text or binary frame starts a message, continuation frames
+ * carry on, and the frame with FIN set ends it. `push` returns the message
+ * when its final frame arrives, and `undefined` before.
+ *
+ * Control frames (close, ping, pong) are not for the assembler: they may
+ * arrive between the fragments of a message, and the connection (chapter 07)
+ * answers them itself. Passing one is a caller's mistake: `TypeError`.
+ *
+ * Throws a `ProtocolError` when the peer breaks the rules:
+ * - 1002: a continuation frame with no message in progress, or a text or
+ *   binary frame while a message is still in progress (§5.4), or a reserved opcode;
+ * - 1007: a text message that is not UTF-8, as soon as the bad byte arrives (§8.1);
+ * - 1009: a message longer than `maxMessageSize` bytes, as soon as the fragment
+ *   that goes over arrives (default `DEFAULT_MAX_MESSAGE_SIZE`; §10.4).
+ * `maxMessageSize` must be a whole number ≥ 0, or `Infinity` (RangeError otherwise).
+ */
+export class MessageAssembler {
+  // State between pushes: the limit, and the message in progress (its type, its fragments so far).
+  // #region reference-only
+  readonly #maxMessageSize: number;
+  /** The message in progress: its type, its fragments so far and their total length. */
+  #type: "text" | "binary" | undefined = undefined;
+  #fragments: Uint8Array[] = [];
+  #size = 0;
+  readonly #utf8 = new Utf8Validator();
+  // #endregion
+
+  constructor(options: { maxMessageSize?: number } = {}) {
+    // #region solution
+    const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
+    if (!(Number.isInteger(max) || max === Infinity) || max < 0) {
+      throw new RangeError(`maxMessageSize must be a whole number of bytes ≥ 0 (or Infinity), got ${max}`);
+    }
+    this.#maxMessageSize = max;
+    // #endregion
+  }
+
+  push(frame: Frame): Message | undefined {
+    // #region solution
+    if (isControl(frame.opcode)) {
+      throw new TypeError(
+        `a ${opcodeName(frame.opcode)} frame is a control frame: the connection handles it, the assembler only takes data frames`,
+      );
+    }
+
+    // §5.4: a message is one text/binary frame, then continuation frames, the last one with FIN.
+    if (frame.opcode === Opcode.Text || frame.opcode === Opcode.Binary) {
+      if (this.#type !== undefined) {
+        throw new ProtocolError(
+          1002,
+          `a ${opcodeName(frame.opcode)} frame arrived while a ${this.#type} message was still in progress: ` +
+            "its fragments must be continuation frames, and messages must not interleave (§5.4)",
+        );
+      }
+      this.#type = frame.opcode === Opcode.Text ? "text" : "binary";
+    } else if (frame.opcode === Opcode.Continuation) {
+      if (this.#type === undefined) {
+        throw new ProtocolError(1002, "a continuation frame arrived with no message in progress to continue (§5.4)");
+      }
+    } else {
+      throw new ProtocolError(1002, `opcode ${opcodeName(frame.opcode)} is not defined and no extension gave it a meaning (§5.2)`);
+    }
+
+    // Check the size before keeping anything: a peer must not make us buffer
+    // more than the limit, however it splits the message (§10.4).
+    const size = this.#size + frame.payload.length;
+    if (size > this.#maxMessageSize) {
+      this.#startOver();
+      throw new ProtocolError(1009, `the message is over the limit of ${this.#maxMessageSize} bytes (§7.4.1, §10.4)`);
+    }
+
+    // Validate text as it arrives, so bad UTF-8 fails now, not at the last fragment.
+    if (this.#type === "text") this.#utf8.push(frame.payload);
+    this.#fragments.push(frame.payload);
+    this.#size = size;
+
+    return frame.fin ? this.#finish() : undefined;
+    // #endregion
+  }
+  // #region reference-only
+
+  /** The final fragment arrived: join the fragments (one copy) and decode text. */
+  #finish(): Message {
+    const type = this.#type;
+    const data = concat(this.#fragments, this.#size);
+    if (type === "text") this.#utf8.end(); // §5.6: the whole message must be valid, so no cut-off code point
+    this.#startOver();
+    return type === "text" ? { type, data: decoder.decode(data) } : { type: "binary", data };
+  }
+
+  #startOver(): void {
+    this.#type = undefined;
+    this.#fragments = [];
+    this.#size = 0;
+  }
+  // #endregion
+}
+
+// #region reference-only
+/** The fragments as one array, copying each byte once (a single fragment needs no copy). */
+function concat(fragments: Uint8Array[], size: number): Uint8Array {
+  if (fragments.length === 1) return fragments[0] as Uint8Array;
+  const joined = new Uint8Array(size);
+  let offset = 0;
+  for (const fragment of fragments) {
+    joined.set(fragment, offset);
+    offset += fragment.length;
+  }
+  return joined;
+}
+// #endregion
+
+/**
+ * Splits a message into frames of at most `maxFramePayload` payload bytes
+ * (RFC 6455 §5.4): the first frame carries the message's opcode (text or
+ * binary), the others are continuation frames, and only the last has FIN set.
+ * An empty message is one empty frame with FIN set. Text is cut by bytes, so a
+ * code point may be split between two frames: the receiver joins them again.
+ *
+ * The frames are unmasked and their RSV bits clear; their payloads are views
+ * into the message's bytes, not copies.
+ * Throws a `RangeError` unless `maxFramePayload` is a whole number ≥ 1 (or Infinity).
+ */
+export function fragmentMessage(message: Message, maxFramePayload: number): Frame[] {
+  // #region solution
+  if (!(Number.isInteger(maxFramePayload) || maxFramePayload === Infinity) || maxFramePayload < 1) {
+    throw new RangeError(`maxFramePayload must be a whole number of bytes ≥ 1, got ${maxFramePayload}`);
+  }
+  const payload = message.type === "text" ? encoder.encode(message.data) : message.data;
+  const opcode = message.type === "text" ? Opcode.Text : Opcode.Binary;
+
+  const frames: Frame[] = [];
+  let start = 0;
+  // do…while: an empty message still needs its one frame.
+  do {
+    const end = Math.min(start + maxFramePayload, payload.length);
+    frames.push({
+      fin: end === payload.length,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: start === 0 ? opcode : Opcode.Continuation,
+      payload: payload.subarray(start, end),
+    });
+    start = end;
+  } while (start < payload.length);
+  return frames;
+  // #endregion
+}

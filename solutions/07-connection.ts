@@ -1,0 +1,241 @@
+/**
+ * Chapter 07 — A connection as a state machine (RFC 6455 §4–§7), sans-I/O
+ *
+ * Exercise: everything an endpoint decides, with no socket in sight. Bytes
+ * received go in and come out as events (message, ping, pong, close); sending
+ * text, binary, a ping or a close queues bytes to write. The echo server and
+ * client of the next chapters only move bytes between a socket and this class.
+ *
+ *   CONNECTING --open()--> OPEN --close()--> CLOSING --peer's close--> CLOSED
+ *                           |                                            ^
+ *                           +---- peer's close (answered) / failure -----+
+ *
+ * Page: docs/chapters/07-connection.md · Tests: tests/07-connection.test.ts
+ * Check: npm run grade -- 7
+ */
+import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../lib/close-codes.ts";
+import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
+import { Opcode, type Frame } from "../lib/frame.ts";
+import type { Message } from "../lib/message.ts";
+import { createMaskKey } from "./03-masking.ts";
+import { encodeFrame, FrameParser } from "./04-frames.ts";
+import { MessageAssembler } from "./05-messages.ts";
+import { encodeClosePayload, parseClosePayload } from "./06-closing.ts";
+
+/** Which end of the connection this is: it decides who masks (RFC 6455 §5.1). */
+export type Role = "client" | "server";
+
+/** The four states of the WebSocket API's readyState (RFC 6455 §4.1, §7). */
+export type ConnectionState = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
+
+/** What the application hears about, in the order it happened. */
+export type ConnectionEvent =
+  | { type: "message"; message: Message }
+  /** A ping arrived; the pong was already queued (§5.5.2). */
+  | { type: "ping"; payload: Uint8Array }
+  | { type: "pong"; payload: Uint8Array }
+  /**
+   * The connection is closed. `clean`: both close frames were exchanged.
+   * `code` is the peer's (1005 if its frame had none), 1006 if the TCP
+   * connection ended without a closing handshake, or ours if we failed the
+   * connection, with the `error` that made us.
+   */
+  | { type: "close"; code: number; reason: string; clean: boolean; error?: ProtocolError };
+
+export interface ConnectionOptions {
+  /** The largest message accepted, in bytes; a larger one fails the connection with 1009. */
+  maxMessageSize?: number;
+  /** Where a client's masking keys come from: `createMaskKey` unless a test needs fixed ones. */
+  maskKey?: () => Uint8Array;
+  /** Sees every frame received ("in") and sent ("out"): for `--trace`. */
+  onFrame?: (frame: Frame, direction: "in" | "out") => void;
+}
+
+export class Connection {
+  // #region reference-only
+  #state: ConnectionState = "CONNECTING";
+  readonly #role: Role;
+  readonly #parser: FrameParser;
+  readonly #assembler: MessageAssembler;
+  readonly #maskKey: () => Uint8Array;
+  readonly #onFrame: (frame: Frame, direction: "in" | "out") => void;
+  /** Bytes waiting for the I/O layer, in order. */
+  #outgoing: Uint8Array[] = [];
+  // #endregion
+
+  constructor(role: Role, options: ConnectionOptions = {}) {
+    // #region solution
+    this.#role = role;
+    const limit = options.maxMessageSize === undefined ? {} : { maxPayload: options.maxMessageSize };
+    this.#parser = new FrameParser(limit);
+    this.#assembler = new MessageAssembler(
+      options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize },
+    );
+    this.#maskKey = options.maskKey ?? createMaskKey;
+    this.#onFrame = options.onFrame ?? (() => {});
+    // #endregion
+  }
+
+  /** CONNECTING until `open()`, then OPEN, CLOSING after our close frame, CLOSED at the end. */
+  get state(): ConnectionState {
+    // #region solution
+    return this.#state;
+    // #endregion
+  }
+
+  /** The opening handshake succeeded (chapter 02): frames may flow (§4.1, §4.2.2). */
+  open(): void {
+    // #region solution
+    if (this.#state !== "CONNECTING") throw new InvalidStateError(`open() on a connection that is ${this.#state}`);
+    this.#state = "OPEN";
+    // #endregion
+  }
+
+  /**
+   * Feeds bytes read from the socket; returns the events they complete.
+   * Answers pings and close frames by queueing bytes (see `bytesToSend`).
+   * A protocol error does not throw: it queues a close frame with the
+   * error's code and ends in a `close` event; later bytes are ignored.
+   */
+  receive(bytes: Uint8Array): ConnectionEvent[] {
+    // #region solution
+    if (this.#state === "CONNECTING") throw new InvalidStateError("receive() before open(): the handshake is not done");
+    const events: ConnectionEvent[] = [];
+    if (this.#state === "CLOSED") return events; // §7.1.1: nothing more is read after the close
+    try {
+      for (const frame of this.#parser.push(bytes)) {
+        this.#onFrame(frame, "in");
+        this.#handle(frame, events);
+        if (this.state === "CLOSED") break; // bytes after the peer's close frame mean nothing
+      }
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      events.push(this.#fail(error));
+    }
+    return events;
+    // #endregion
+  }
+
+  /**
+   * The peer ended the TCP connection. Unless the closing handshake was
+   * complete, that is an abnormal closure, reported as 1006 (§7.1.5, §7.4.1).
+   */
+  receiveEnd(): ConnectionEvent[] {
+    // #region solution
+    if (this.#state === "CLOSED") return [];
+    this.#state = "CLOSED";
+    return [{ type: "close", code: CloseCode.AbnormalClosure, reason: "", clean: false }];
+    // #endregion
+  }
+
+  /** Queues a message as one frame: text as a text frame, bytes as a binary frame (§5.6). */
+  send(message: Message): void {
+    // #region solution
+    this.#requireOpen("send a message");
+    if (message.type === "text") this.#sendFrame(Opcode.Text, new TextEncoder().encode(message.data));
+    else this.#sendFrame(Opcode.Binary, message.data);
+    // #endregion
+  }
+
+  /** Queues a ping (at most 125 bytes of payload, §5.5). */
+  ping(payload: Uint8Array = new Uint8Array(0)): void {
+    // #region solution
+    this.#requireOpen("send a ping");
+    this.#sendFrame(Opcode.Ping, payload);
+    // #endregion
+  }
+
+  /**
+   * Starts the closing handshake: queues a close frame and moves to CLOSING,
+   * where no more data may be sent (§5.5.1, §7.1.2). The connection is
+   * CLOSED when the peer's close frame arrives. Closing twice does nothing.
+   * A code that may not be sent, or a reason over 123 bytes, is a RangeError.
+   */
+  close(code: number = CloseCode.Normal, reason = ""): void {
+    // #region solution
+    if (this.#state === "CLOSING" || this.#state === "CLOSED") return;
+    this.#requireOpen("close");
+    const payload = encodeClosePayload(code, reason); // validates before anything changes
+    this.#sendFrame(Opcode.Close, payload);
+    this.#state = "CLOSING";
+    // #endregion
+  }
+
+  /** The bytes to write to the socket, in order, since the last call (then forgotten here). */
+  bytesToSend(): Uint8Array[] {
+    // #region solution
+    const out = this.#outgoing;
+    this.#outgoing = [];
+    return out;
+    // #endregion
+  }
+
+  // #region reference-only
+  /** One frame, already unmasked by the parser: route it by opcode. */
+  #handle(frame: Frame, events: ConnectionEvent[]): void {
+    // §5.1: a server MUST fail a connection whose client does not mask, and a
+    // client MUST fail one whose server does.
+    const masked = frame.maskKey !== undefined;
+    if (this.#role === "server" && !masked) throw new ProtocolError(1002, "a client must mask every frame (RFC 6455 §5.1)");
+    if (this.#role === "client" && masked) throw new ProtocolError(1002, "a server must not mask its frames (RFC 6455 §5.1)");
+
+    switch (frame.opcode) {
+      case Opcode.Ping:
+        // §5.5.2, §5.5.3: answer with a pong carrying the same payload, as soon
+        // as practical; not once our close frame is out (§5.5.1).
+        if (this.#state === "OPEN") this.#sendFrame(Opcode.Pong, frame.payload);
+        events.push({ type: "ping", payload: frame.payload });
+        return;
+      case Opcode.Pong:
+        events.push({ type: "pong", payload: frame.payload });
+        return;
+      case Opcode.Close: {
+        const { code, reason } = parseClosePayload(frame.payload);
+        // §5.5.1: answer a close frame with one of our own, unless we sent ours
+        // already; echoing the code is what endpoints usually do.
+        if (this.#state === "OPEN") this.#sendFrame(Opcode.Close, code === CloseCode.NoStatusReceived ? new Uint8Array(0) : frame.payload);
+        this.#state = "CLOSED";
+        events.push({ type: "close", code, reason, clean: true });
+        return;
+      }
+      default: {
+        // Data frames (and continuations); control frames were handled above,
+        // so the assembler never sees a ping in the middle of a message (§5.4).
+        const message = this.#assembler.push(frame);
+        if (message !== undefined) events.push({ type: "message", message });
+      }
+    }
+  }
+
+  /** §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code, then stop. */
+  #fail(error: ProtocolError): ConnectionEvent {
+    if (this.#state === "OPEN") {
+      this.#sendFrame(Opcode.Close, encodeClosePayload(error.code, shorten(error.message)));
+    }
+    this.#state = "CLOSED";
+    return { type: "close", code: error.code, reason: error.message, clean: false, error };
+  }
+
+  #requireOpen(action: string): void {
+    if (this.#state !== "OPEN") throw new InvalidStateError(`cannot ${action}: the connection is ${this.#state}`);
+  }
+
+  /** A client masks every frame with a fresh key; a server never masks (§5.1, §5.3). */
+  #sendFrame(opcode: number, payload: Uint8Array): void {
+    const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload };
+    const maskKey = this.#role === "client" ? this.#maskKey() : undefined;
+    this.#onFrame({ ...frame, maskKey }, "out");
+    this.#outgoing.push(encodeFrame({ ...frame, maskKey }));
+  }
+  // #endregion
+}
+
+// #region reference-only
+/** A reason that fits a close frame: at most 123 bytes of UTF-8, cut between characters. */
+function shorten(reason: string): string {
+  const encoder = new TextEncoder();
+  let text = reason;
+  while (encoder.encode(text).length > MAX_CLOSE_REASON_BYTES) text = Array.from(text).slice(0, -1).join("");
+  return text;
+}
+// #endregion

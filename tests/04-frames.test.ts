@@ -1,0 +1,530 @@
+import fc from "fast-check";
+import { assert, describe, expect, test } from "vitest";
+import { DEFAULT_MAX_PAYLOAD, encodeFrame, FrameParser, type FrameInit } from "@workbook/04-frames";
+import { opcodeName, type Frame } from "../lib/frame.ts";
+import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
+import { expectBytes } from "./helpers/frame-dump.ts";
+import { hex, toHex } from "./helpers/hex.ts";
+
+// ---------------------------------------------------------------------------
+// Test data
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+/** `length` bytes that differ from their neighbours, so a byte out of place shows. */
+function pattern(length: number, seed = 1): Uint8Array {
+  const out = new Uint8Array(length);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < length; i++) {
+    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
+    out[i] = x >>> 24;
+  }
+  return out;
+}
+
+function concat(...parts: Uint8Array[]): Uint8Array {
+  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The frame a parser should return for `init`: FIN set and RSV clear unless said otherwise. */
+function frame(init: FrameInit): Frame {
+  const { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, opcode, payload, maskKey } = init;
+  return { fin, rsv1, rsv2, rsv3, opcode, payload, ...(maskKey === undefined ? {} : { maskKey }) };
+}
+
+const HELLO = text("Hello");
+const RFC_KEY = hex("37 fa 21 3d");
+const BINARY_256 = pattern(256, 256);
+const BINARY_64K = pattern(65536, 65536);
+
+/** Every example of RFC 6455 §5.7, as frames and as the bytes on the wire. */
+const RFC_EXAMPLES: { name: string; frames: FrameInit[]; wire: Uint8Array }[] = [
+  {
+    name: 'a single-frame unmasked text message "Hello": 81 05 48 65 6c 6c 6f',
+    frames: [{ opcode: 0x1, payload: HELLO }],
+    wire: hex("81 05 48 65 6c 6c 6f"),
+  },
+  {
+    name: 'a single-frame masked text message "Hello": 81 85 37 fa 21 3d 7f 9f 4d 51 58',
+    frames: [{ opcode: 0x1, payload: HELLO, maskKey: RFC_KEY }],
+    wire: hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
+  },
+  {
+    name: 'a fragmented unmasked text message "Hel" + "lo": 01 03 48 65 6c, 80 02 6c 6f',
+    frames: [
+      { fin: false, opcode: 0x1, payload: text("Hel") },
+      { fin: true, opcode: 0x0, payload: text("lo") },
+    ],
+    wire: hex("01 03 48 65 6c  80 02 6c 6f"),
+  },
+  {
+    name: 'an unmasked ping "Hello": 89 05 48 65 6c 6c 6f',
+    frames: [{ opcode: 0x9, payload: HELLO }],
+    wire: hex("89 05 48 65 6c 6c 6f"),
+  },
+  {
+    name: 'a masked pong "Hello", the answer to that ping: 8a 85 37 fa 21 3d 7f 9f 4d 51 58',
+    frames: [{ opcode: 0xa, payload: HELLO, maskKey: RFC_KEY }],
+    wire: hex("8a 85 37 fa 21 3d 7f 9f 4d 51 58"),
+  },
+  {
+    name: "256 bytes of binary in one unmasked frame: 82 7e 01 00, then the payload",
+    frames: [{ opcode: 0x2, payload: BINARY_256 }],
+    wire: concat(hex("82 7e 01 00"), BINARY_256),
+  },
+  {
+    name: "64 KiB of binary in one unmasked frame: 82 7f 00 00 00 00 00 01 00 00, then the payload",
+    frames: [{ opcode: 0x2, payload: BINARY_64K }],
+    wire: concat(hex("82 7f 00 00 00 00 00 01 00 00"), BINARY_64K),
+  },
+];
+
+/** All the §5.7 examples back to back: one byte stream of eight frames. */
+const RFC_STREAM = concat(...RFC_EXAMPLES.map((e) => e.wire));
+const RFC_STREAM_FRAMES = RFC_EXAMPLES.flatMap((e) => e.frames);
+
+// ---------------------------------------------------------------------------
+// Assertions
+
+const describeFrame = (f: Frame) =>
+  `${opcodeName(f.opcode)}${f.fin ? "" : " (FIN clear)"}, ${f.payload?.length} bytes${f.maskKey ? ", masked" : ""}`;
+
+/**
+ * Runs `parse` (valid bytes into a parser) and compares the frames it returns
+ * with the frames expected, field by field, in protocol terms.
+ */
+function expectFrames(parse: () => unknown, want: FrameInit[], rule: string): void {
+  let got: unknown;
+  try {
+    got = parse();
+  } catch (error) {
+    const e = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    assert.fail(`${rule}: these bytes are valid frames, but the parser threw ${e}`);
+  }
+  expect(Array.isArray(got), `${rule}: push should return an array of frames, it returned ${typeof got}`).toBe(true);
+  const frames = got as Frame[];
+  const expected = want.map(frame);
+  expect(
+    frames.length,
+    `${rule}: expected ${expected.length} frame(s) [${expected.map(describeFrame).join("; ")}], ` +
+      `got ${frames.length} [${frames.map(describeFrame).join("; ")}]`,
+  ).toBe(expected.length);
+  expected.forEach((w, i) => {
+    const g = frames[i]!;
+    const which = `${rule}: frame ${i + 1} of ${expected.length}`;
+    expect(g.fin, `${which}: FIN should be ${w.fin ? 1 : 0} (§5.2)`).toBe(w.fin);
+    for (const bit of ["rsv1", "rsv2", "rsv3"] as const) {
+      expect(g[bit], `${which}: ${bit.toUpperCase()} should be ${w[bit] ? 1 : 0} (§5.2)`).toBe(w[bit]);
+    }
+    expect(
+      g.opcode,
+      `${which}: the opcode should be 0x${w.opcode.toString(16)} (${opcodeName(w.opcode)}), got ${opcodeName(g.opcode)}`,
+    ).toBe(w.opcode);
+    if (w.maskKey === undefined) {
+      expect(g.maskKey, `${which}: the MASK bit is 0, so the frame has no maskKey`).toBeUndefined();
+    } else {
+      expectBytes(g.maskKey, w.maskKey, `${which}: the MASK bit is 1: maskKey is the 4 bytes after the length (§5.2)`, "bytes");
+    }
+    expectBytes(
+      g.payload,
+      w.payload,
+      `${which}: the payload${w.maskKey ? ", unmasked with the frame's key (§5.3)," : ""} should be these ${w.payload.length} bytes`,
+      "bytes",
+    );
+  });
+}
+
+/** Feeds `bytes` to a fresh parser in pieces cut at `cuts`, and returns every frame it completed. */
+function parseInPieces(bytes: Uint8Array, cuts: number[], parser = new FrameParser()): Frame[] {
+  const frames: Frame[] = [];
+  let from = 0;
+  for (const to of [...cuts, bytes.length]) {
+    frames.push(...parser.push(bytes.subarray(from, to)));
+    from = to;
+  }
+  return frames;
+}
+
+// ---------------------------------------------------------------------------
+// Generators
+
+const keys = fc.uint8Array({ minLength: 4, maxLength: 4 });
+/** Mostly short payloads, sometimes the boundaries, sometimes long ones. */
+const lengths = fc.oneof(
+  { arbitrary: fc.nat({ max: 130 }), weight: 6 },
+  { arbitrary: fc.constantFrom(0, 125, 126, 127, 65535, 65536), weight: 1 },
+  { arbitrary: fc.nat({ max: 70_000 }), weight: 1 },
+);
+/**
+ * Any frame a sender may send without an extension: a data frame, or an
+ * unfragmented control frame ≤ 125 bytes. Generated as a short description
+ * (so a failing case prints small) and turned into a frame by `toFrame`.
+ */
+const validFrames = fc.record({
+  kind: fc.oneof(
+    fc.record({ fin: fc.boolean(), opcode: fc.constantFrom(0x0, 0x1, 0x2), length: lengths }),
+    fc.record({ fin: fc.constant(true), opcode: fc.constantFrom(0x8, 0x9, 0xa), length: fc.nat({ max: 125 }) }),
+  ),
+  seed: fc.nat(),
+  maskKey: fc.option(keys, { nil: undefined }),
+});
+type FrameDescription = { kind: { fin: boolean; opcode: number; length: number }; seed: number; maskKey: Uint8Array | undefined };
+const toFrame = ({ kind, seed, maskKey }: FrameDescription): FrameInit => ({
+  fin: kind.fin,
+  opcode: kind.opcode,
+  payload: pattern(kind.length, seed),
+  maskKey,
+});
+/** Where to cut a stream of `n` bytes: sorted positions in 0..n. */
+const cutsFor = (n: number, raw: number[]) => [...new Set(raw.map((c) => c % (n + 1)))].sort((a, b) => a - b);
+
+// ---------------------------------------------------------------------------
+
+describe("encodeFrame", () => {
+  for (const example of RFC_EXAMPLES) {
+    test(`§5.7: ${example.name}`, () => {
+      const bytes = concat(...example.frames.map((f) => encodeFrame(f)));
+      expectBytes(bytes, example.wire, `RFC 6455 §5.7: ${example.name}`);
+    });
+  }
+
+  test("§5.2 MUST: 0..125 bytes fit in the 7-bit payload length of byte 1", () => {
+    for (const length of [0, 1, 125]) {
+      const payload = pattern(length, length);
+      expectBytes(
+        encodeFrame({ opcode: 0x2, payload }),
+        concat(hex(`82 ${length.toString(16).padStart(2, "0")}`), payload),
+        `RFC 6455 §5.2: a ${length}-byte payload has its length in the 7-bit field: byte 1 is 0x${length.toString(16)}`,
+      );
+    }
+  });
+
+  test("§5.2 MUST: 126..65535 bytes use the 16-bit extended length", () => {
+    for (const [length, header] of [
+      [126, "82 7e 00 7e"],
+      [127, "82 7e 00 7f"],
+      [65535, "82 7e ff ff"],
+    ] as const) {
+      const payload = pattern(length, length);
+      expectBytes(
+        encodeFrame({ opcode: 0x2, payload }),
+        concat(hex(header), payload),
+        `RFC 6455 §5.2: a ${length}-byte payload needs the 16-bit extended length: byte 1 is 0x7e (126), then ${length} in 2 bytes, big-endian`,
+      );
+    }
+  });
+
+  test("§5.2 MUST: 65536 bytes and more use the 64-bit extended length, most significant bit 0", () => {
+    for (const [length, header] of [
+      [65536, "82 7f 00 00 00 00 00 01 00 00"],
+      [70000, "82 7f 00 00 00 00 00 01 11 70"],
+    ] as const) {
+      const payload = pattern(length, length);
+      expectBytes(
+        encodeFrame({ opcode: 0x2, payload }),
+        concat(hex(header), payload),
+        `RFC 6455 §5.2: a ${length}-byte payload needs the 64-bit extended length: byte 1 is 0x7f (127), then ${length} in 8 bytes, big-endian`,
+      );
+    }
+  });
+
+  test("§5.2: FIN and RSV1-3 are the top four bits of byte 0, the opcode the low four", () => {
+    const cases: [FrameInit, string, string][] = [
+      [{ fin: false, opcode: 0x1, payload: HELLO }, "01", "FIN clear: a first fragment"],
+      [{ fin: true, opcode: 0x0, payload: HELLO }, "80", "FIN set on a continuation: the last fragment"],
+      [{ rsv1: true, opcode: 0x1, payload: HELLO }, "c1", "RSV1 is bit 0x40"],
+      [{ rsv2: true, opcode: 0x1, payload: HELLO }, "a1", "RSV2 is bit 0x20"],
+      [{ rsv3: true, opcode: 0x1, payload: HELLO }, "91", "RSV3 is bit 0x10"],
+      [{ opcode: 0x3, payload: HELLO }, "83", "a reserved opcode is still 4 bits (for extensions to use)"],
+    ];
+    for (const [init, byte0, why] of cases) {
+      expectBytes(encodeFrame(init), hex(`${byte0} 05 48 65 6c 6c 6f`), `RFC 6455 §5.2: ${why}: byte 0 is 0x${byte0}`);
+    }
+  });
+
+  test("§5.2, §5.3: masked: MASK bit set, the key after the extended length, the payload masked", () => {
+    const payload = pattern(200, 3);
+    const original = payload.slice();
+    const key = hex("01 02 f0 ff");
+    const masked = payload.map((b, i) => b ^ key[i % 4]!);
+    expectBytes(
+      encodeFrame({ opcode: 0x2, payload, maskKey: key }),
+      concat(hex("82 fe 00 c8"), key, masked),
+      "RFC 6455 §5.2: byte 1 is MASK (0x80) | 126, the 16-bit length, then the 4-byte masking key, then the masked payload",
+    );
+    expectBytes(payload, original, "RFC 6455 §10.3: encodeFrame masks a copy; the caller's payload must not change", "bytes");
+  });
+
+  test("§5.2: an empty masked frame is the header and the key, nothing else", () => {
+    expectBytes(
+      encodeFrame({ opcode: 0x1, payload: new Uint8Array(0), maskKey: RFC_KEY }),
+      hex("81 80 37 fa 21 3d"),
+      "RFC 6455 §5.2: a masked frame always carries its key, even with no payload",
+    );
+  });
+
+  test("§5.5 MUST: a control frame may carry up to 125 bytes", () => {
+    const payload = pattern(125, 125);
+    expectBytes(
+      encodeFrame({ opcode: 0x9, payload }),
+      concat(hex("89 7d"), payload),
+      "RFC 6455 §5.5: a 125-byte ping is allowed: byte 1 is 0x7d",
+    );
+  });
+
+  test("§5.5 MUST: a control frame over 125 bytes or fragmented is the caller's mistake: RangeError", () => {
+    for (const opcode of [0x8, 0x9, 0xa]) {
+      expectThrows(
+        () => encodeFrame({ opcode, payload: new Uint8Array(126) }),
+        RangeError,
+        `RFC 6455 §5.5: a ${opcodeName(opcode)} frame carries at most 125 bytes; 126 cannot be sent`,
+      );
+      expectThrows(
+        () => encodeFrame({ opcode, fin: false, payload: new Uint8Array(0) }),
+        RangeError,
+        `RFC 6455 §5.5: a ${opcodeName(opcode)} frame cannot be fragmented (fin: false)`,
+      );
+    }
+  });
+
+  test("§5.2: an opcode outside 0..15 or a key that is not 4 bytes is the caller's mistake: RangeError", () => {
+    for (const opcode of [16, -1, 1.5]) {
+      expectThrows(() => encodeFrame({ opcode, payload: HELLO }), RangeError, `RFC 6455 §5.2: opcode ${opcode} does not fit in 4 bits`);
+    }
+    for (const length of [0, 3, 5]) {
+      expectThrows(
+        () => encodeFrame({ opcode: 0x1, payload: HELLO, maskKey: new Uint8Array(length) }),
+        RangeError,
+        `RFC 6455 §5.3: a masking key is 4 bytes, not ${length}`,
+      );
+    }
+  });
+});
+
+describe("FrameParser", () => {
+  for (const example of RFC_EXAMPLES) {
+    test(`§5.7: parses ${example.name}`, () => {
+      expectFrames(() => new FrameParser().push(example.wire), example.frames, `RFC 6455 §5.7: ${example.name}`);
+    });
+  }
+
+  test("§5.2 MUST: payload lengths at the boundaries 125, 126, 65535, 65536 are read from the right field", () => {
+    for (const [length, header] of [
+      [0, "82 00"],
+      [125, "82 7d"],
+      [126, "82 7e 00 7e"],
+      [65535, "82 7e ff ff"],
+      [65536, "82 7f 00 00 00 00 00 01 00 00"],
+    ] as const) {
+      const payload = pattern(length, length + 1);
+      expectFrames(
+        () => new FrameParser().push(concat(hex(header), payload)),
+        [{ opcode: 0x2, payload }],
+        `RFC 6455 §5.2: header ${header} announces ${length} bytes`,
+      );
+    }
+  });
+
+  test("§5.3: a masked frame comes out unmasked, with its key as maskKey; the pushed bytes are left alone", () => {
+    const payload = pattern(300, 9);
+    const key = hex("9a 00 ff 13");
+    const wire = concat(hex("82 fe 01 2c"), key, payload.map((b, i) => b ^ key[i % 4]!));
+    const pushed = wire.slice();
+    expectFrames(() => new FrameParser().push(pushed), [{ opcode: 0x2, payload, maskKey: key }], "RFC 6455 §5.3: a masked 300-byte frame");
+    expectBytes(pushed, wire, "push must not change the bytes it is given: unmask a copy", "frames");
+  });
+
+  test("§5.2: bytes arrive in pieces: push returns nothing until a frame is complete", () => {
+    const parser = new FrameParser();
+    for (const piece of ["81", "05 48", "65 6c 6c"]) {
+      const got = parser.push(hex(piece));
+      expect(got, `after the bytes up to ${piece}, the frame 81 05 48 65 6c 6c 6f is not complete: push returns []`).toEqual([]);
+    }
+    expectFrames(() => parser.push(hex("6f")), [{ opcode: 0x1, payload: HELLO }], 'the last byte completes the "Hello" frame');
+  });
+
+  test("§5.2: one push holding several frames returns them all, in order", () => {
+    expectFrames(() => new FrameParser().push(RFC_STREAM), RFC_STREAM_FRAMES, "RFC 6455 §5.7: all the examples back to back");
+  });
+
+  test("§5.2: the stream fed one byte at a time gives the same frames", () => {
+    const cuts = Array.from({ length: RFC_STREAM.length - 1 }, (_, i) => i + 1).filter((i) => i < 600 || i % 997 === 0);
+    expectFrames(() => parseInPieces(RFC_STREAM, cuts), RFC_STREAM_FRAMES, "RFC 6455 §5.7 examples, headers fed byte by byte");
+  });
+
+  test("§5.2: any split of a byte stream yields the same frames (property)", () => {
+    fc.assert(
+      fc.property(fc.array(fc.nat(), { maxLength: 12 }), (raw) => {
+        const cuts = cutsFor(RFC_STREAM.length, raw);
+        expectFrames(() => parseInPieces(RFC_STREAM, cuts), RFC_STREAM_FRAMES, `the §5.7 examples cut at [${cuts.join(", ")}]`);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  test("§5.2: frames in a view into a larger buffer (as sockets deliver them) are read at the view's offset", () => {
+    const wire = concat(hex("81 fe 00 80"), RFC_KEY, pattern(128, 5).map((b, i) => b ^ RFC_KEY[i % 4]!));
+    for (const byteOffset of [1, 2, 3, 5]) {
+      const whole = new Uint8Array(byteOffset + wire.length + 3).fill(0xee);
+      whole.set(wire, byteOffset);
+      expectFrames(
+        () => new FrameParser().push(whole.subarray(byteOffset, byteOffset + wire.length)),
+        [{ opcode: 0x1, payload: pattern(128, 5), maskKey: RFC_KEY }],
+        `a frame starting at byteOffset ${byteOffset} of its buffer (read the header with DataView(buffer, byteOffset))`,
+      );
+    }
+  });
+
+  test("§5.2: encodeFrame then FrameParser gives back the frames, however the bytes are split (property)", () => {
+    fc.assert(
+      fc.property(fc.array(validFrames, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 8 }), (described, raw) => {
+        const frames = described.map(toFrame);
+        const wire = concat(...frames.map((f) => encodeFrame(f)));
+        const cuts = cutsFor(wire.length, raw);
+        expectFrames(() => parseInPieces(wire, cuts), frames, `encoded and parsed back, cut at [${cuts.join(", ")}]`);
+      }),
+      { numRuns: 100 },
+    );
+  });
+
+  describe("fails the connection with 1002 (protocol error)", () => {
+    test("§5.2 MUST: an RSV bit set without a negotiated extension", () => {
+      for (const [byte0, bit] of [
+        ["c1", "RSV1"],
+        ["a1", "RSV2"],
+        ["91", "RSV3"],
+        ["f1", "RSV1-3"],
+      ]) {
+        expectProtocolError(
+          () => new FrameParser().push(hex(`${byte0} 05 48 65 6c 6c 6f`)),
+          1002,
+          `RFC 6455 §5.2: ${bit} set (byte 0 = 0x${byte0}) and no extension negotiated`,
+        );
+      }
+    });
+
+    test("§5.2 MUST: a reserved opcode, 0x3-0x7 (non-control) or 0xB-0xF (control)", () => {
+      for (const opcode of [0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
+        expectProtocolError(
+          () => new FrameParser().push(Uint8Array.of(0x80 | opcode, 0x00)),
+          1002,
+          `RFC 6455 §5.2: opcode 0x${opcode.toString(16)} is reserved for further ${opcode < 8 ? "non-control" : "control"} frames`,
+        );
+      }
+    });
+
+    test("§5.5 MUST: a control frame with FIN clear (control frames are never fragmented)", () => {
+      for (const byte0 of ["08", "09", "0a"]) {
+        expectProtocolError(
+          () => new FrameParser().push(hex(`${byte0} 00`)),
+          1002,
+          `RFC 6455 §5.5: ${opcodeName(Number.parseInt(byte0, 16))} frame ${byte0} 00 has FIN clear`,
+        );
+      }
+    });
+
+    test("§5.5 MUST: a control frame with more than 125 bytes of payload", () => {
+      expectProtocolError(
+        () => new FrameParser().push(concat(hex("89 7e 00 7e"), new Uint8Array(126))),
+        1002,
+        "RFC 6455 §5.5: a 126-byte ping",
+      );
+      expectProtocolError(
+        () => new FrameParser().push(concat(hex("88 7e 01 00"), new Uint8Array(256))),
+        1002,
+        "RFC 6455 §5.5: a 256-byte close frame",
+      );
+    });
+
+    test("§5.2 MUST: a 64-bit payload length with its most significant bit set", () => {
+      expectProtocolError(
+        () => new FrameParser().push(hex("82 7f 80 00 00 00 00 00 00 00")),
+        1002,
+        "RFC 6455 §5.2: the 64-bit length 80 00 00 00 00 00 00 00 has its top bit set",
+      );
+    });
+
+    test("§5.2 MUST: a length not in its minimal encoding", () => {
+      const cases: [string, number, string][] = [
+        ["82 7e 00 7d", 125, "125 fits the 7-bit field, not the 16-bit one"],
+        ["82 7e 00 00", 0, "0 fits the 7-bit field, not the 16-bit one"],
+        ["82 7f 00 00 00 00 00 00 00 7d", 125, "125 fits the 7-bit field, not the 64-bit one"],
+        ["82 7f 00 00 00 00 00 00 ff ff", 65535, "65535 fits the 16-bit field, not the 64-bit one"],
+      ];
+      for (const [header, length, why] of cases) {
+        expectProtocolError(
+          () => new FrameParser().push(concat(hex(header), new Uint8Array(length))),
+          1002,
+          `RFC 6455 §5.2: header ${header}: ${why}`,
+        );
+      }
+    });
+
+    test("§7.1.7: after failing, the parser stays failed: later pushes throw too", () => {
+      const parser = new FrameParser();
+      expectProtocolError(() => parser.push(hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
+      expectProtocolError(
+        () => parser.push(hex("81 05 48 65 6c 6c 6f")),
+        1002,
+        "RFC 6455 §7.1.7: once the connection is failed, no more frames are read from the stream",
+      );
+    });
+  });
+
+  describe("fails the connection with 1009 (message too big)", () => {
+    test("§7.4.1: as soon as a header announces more than maxPayload, before any payload arrives", () => {
+      expectProtocolError(
+        () => new FrameParser({ maxPayload: 1000 }).push(hex("82 7e 03 e9")),
+        1009,
+        "RFC 6455 §7.4.1: the header 82 7e 03 e9 announces 1001 bytes, over maxPayload 1000; refuse it before buffering the payload",
+      );
+      expectProtocolError(
+        () => new FrameParser({ maxPayload: 1000 }).push(concat(hex("82 fe 03 e9"), RFC_KEY)),
+        1009,
+        "RFC 6455 §7.4.1: a masked header announcing 1001 bytes, over maxPayload 1000",
+      );
+      expectProtocolError(
+        () => new FrameParser({ maxPayload: 4 }).push(hex("81 05")),
+        1009,
+        "RFC 6455 §7.4.1: a 5-byte payload over maxPayload 4 (the limit holds for 7-bit lengths too)",
+      );
+    });
+
+    test("§7.4.1: a payload of exactly maxPayload bytes is accepted", () => {
+      const payload = pattern(1000, 1000);
+      expectFrames(
+        () => new FrameParser({ maxPayload: 1000 }).push(concat(hex("82 7e 03 e8"), payload)),
+        [{ opcode: 0x2, payload }],
+        "a 1000-byte frame with maxPayload 1000",
+      );
+    });
+
+    test("§7.4.1: the default maxPayload is DEFAULT_MAX_PAYLOAD; a 1 TiB header is refused at once", () => {
+      expectProtocolError(
+        () => new FrameParser().push(hex("82 7f 00 00 01 00 00 00 00 00")),
+        1009,
+        "RFC 6455 §7.4.1: a header announcing 2^40 bytes (1 TiB)",
+      );
+      const header = (n: number) => concat(hex("82 7f 00 00 00 00"), Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
+      expectProtocolError(
+        () => new FrameParser().push(header(DEFAULT_MAX_PAYLOAD + 1)),
+        1009,
+        `RFC 6455 §7.4.1: a header announcing DEFAULT_MAX_PAYLOAD + 1 = ${DEFAULT_MAX_PAYLOAD + 1} bytes`,
+      );
+      const got = new FrameParser().push(header(DEFAULT_MAX_PAYLOAD));
+      expect(got, `a header announcing exactly DEFAULT_MAX_PAYLOAD (${toHex(header(DEFAULT_MAX_PAYLOAD))}) is fine: wait for the payload`).toEqual([]);
+    });
+  });
+
+  test("a maxPayload that is not a whole number ≥ 0 is the caller's mistake: RangeError", () => {
+    for (const maxPayload of [-1, 1.5, Number.NaN]) {
+      expectThrows(() => new FrameParser({ maxPayload }), RangeError, `new FrameParser({ maxPayload: ${maxPayload} })`);
+    }
+  });
+});
