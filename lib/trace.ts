@@ -30,13 +30,22 @@ function preview(payload: Uint8Array): string {
   return `${hexBytes(head)}${more}${text}`;
 }
 
+/** A close frame's payload read as the RFC lays it out (§5.5.1): code, then reason. */
+function closePreview(payload: Uint8Array): string {
+  if (payload.length < 2) return preview(payload);
+  const code = (payload[0]! << 8) | payload[1]!;
+  const reason = new TextDecoder().decode(payload.subarray(2));
+  return `${hexBytes(payload.subarray(0, 2))}  code ${code}${reason === "" ? "" : ` ${JSON.stringify(reason)}`}`;
+}
+
 /** One line per frame: direction, FIN, RSV, opcode, MASK and key, length and its encoding, payload. */
 export function describeFrame(frame: Frame, direction: string): string {
   const rsv = [frame.rsv1, frame.rsv2, frame.rsv3].map((bit, i) => (bit ? `RSV${i + 1} ` : "")).join("");
   const fin = frame.fin ? "FIN" : "---";
   const mask = frame.maskKey === undefined ? "unmasked" : `MASK ${hexBytes(frame.maskKey)}`;
   const length = `len ${frame.payload.length} (${lengthEncoding(frame.payload.length)})`;
-  return `${direction}  ${fin} ${rsv}${opcodeName(frame.opcode).padEnd(12)} ${mask}  ${length}  ${preview(frame.payload)}`;
+  const payload = frame.opcode === 0x8 ? closePreview(frame.payload) : preview(frame.payload);
+  return `${direction}  ${fin} ${rsv}${opcodeName(frame.opcode).padEnd(12)} ${mask}  ${length}  ${payload}`;
 }
 
 /** An HTTP head (request or response), each line prefixed with the direction. */

@@ -1,0 +1,273 @@
+import { get } from "node:http";
+import { afterEach, describe, expect, test } from "vitest";
+import type WebSocket from "ws";
+import { createEchoServer, handshakeResponse, type EchoServer, type EchoServerOptions } from "@workbook/08-echo-server";
+import {
+  clientFrame,
+  eventually,
+  openWs,
+  RawClient,
+  upgradeRequest,
+  within,
+  wsClosed,
+  wsMessages,
+} from "./helpers/peers.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+// Everything a test starts is stopped after it, whatever happened.
+const servers: EchoServer[] = [];
+const clients: { close(): void }[] = [];
+afterEach(async () => {
+  for (const client of clients.splice(0)) client.close();
+  await Promise.all(servers.splice(0).map((server) => within(server.close(), 3_000, "stopping the server")));
+});
+
+async function start(options: EchoServerOptions = {}): Promise<{ server: EchoServer; url: string }> {
+  const server = createEchoServer(options);
+  servers.push(server);
+  const url = await server.listen(0, "127.0.0.1");
+  return { server, url };
+}
+async function wsClient(url: string, options?: WebSocket.ClientOptions): Promise<WebSocket> {
+  const ws = await openWs(url, options);
+  clients.push({ close: () => ws.terminate() });
+  return ws;
+}
+async function rawClient(url: string, request?: string): Promise<RawClient> {
+  const raw = request === undefined ? await RawClient.upgraded(url) : await RawClient.connect(url, request);
+  clients.push({ close: () => raw.socket.destroy() });
+  return raw;
+}
+/** The status line and headers of a plain HTTP GET. */
+function httpGet(url: string): Promise<{ status: number; body: string }> {
+  return within(
+    new Promise((resolve, reject) => {
+      get(url.replace("ws:", "http:"), (res) => {
+        let body = "";
+        res.on("data", (chunk) => (body += chunk));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body }));
+      }).on("error", reject);
+    }),
+    2_000,
+    "a plain HTTP GET",
+  );
+}
+
+describe("handshakeResponse", () => {
+  test("§4.2.2 MUST: 101 Switching Protocols with Upgrade, Connection and Sec-WebSocket-Accept", () => {
+    const response = handshakeResponse({ ok: true, accept: "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=" });
+    expect(response, "the RFC's sample response, byte for byte, ending with an empty line").toBe(
+      "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n" +
+        "Sec-WebSocket-Accept: s3pPLMBiTxaQ9kYGzzhZRbK+xOo=\r\n\r\n",
+    );
+  });
+
+  test("§4.2.1, §4.4: a refusal carries its status, its headers, the reason, and Connection: close", () => {
+    const response = handshakeResponse({
+      ok: false,
+      status: 426,
+      reason: "this server speaks 13",
+      headers: { "Sec-WebSocket-Version": "13" },
+    });
+    const [head = "", body] = response.split("\r\n\r\n");
+    expect(head.split("\r\n")[0], "the status line").toBe("HTTP/1.1 426 Upgrade Required");
+    expect(head, "the refusal's own headers").toMatch(/\r\nSec-WebSocket-Version: 13(\r\n|$)/);
+    expect(head, "the connection ends after the refusal").toMatch(/\r\nConnection: close(\r\n|$)/i);
+    expect(body, "the reason is the body").toBe("this server speaks 13\n");
+    expect(head, "Content-Length counts the body's bytes").toMatch(/\r\nContent-Length: 22(\r\n|$)/i);
+  });
+});
+
+describe("echoing", () => {
+  test("§5.6: text comes back as text, binary as binary, in order (a ws client)", async () => {
+    const { url } = await start();
+    const ws = await wsClient(url);
+    const echoes = wsMessages(ws, 3);
+    ws.send("héllo");
+    ws.send(Buffer.from([0, 1, 2, 255]));
+    ws.send("");
+    const got = await echoes;
+    expect(got.map((m) => [m.isBinary, m.data.toString("hex")]), "each echo in order, with its type").toEqual([
+      [false, Buffer.from("héllo").toString("hex")],
+      [true, "000102ff"],
+      [false, ""],
+    ]);
+  });
+
+  test("§5.2: a 1 MiB message comes back whole", async () => {
+    const { url } = await start();
+    const ws = await wsClient(url);
+    const big = Buffer.alloc(1024 * 1024, 7);
+    big[12345] = 1;
+    const echoes = wsMessages(ws, 1);
+    ws.send(big);
+    const [echo] = await echoes;
+    expect(echo?.data.equals(big), "the 1 MiB echo must equal what was sent").toBe(true);
+  });
+
+  test("§5.4: a fragmented message is echoed whole, as one frame", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x1, text("Hel"), { fin: false }));
+    raw.socket.write(clientFrame(0x9, text("!"))); // a ping between the fragments
+    raw.socket.write(clientFrame(0x0, text("lo")));
+    await eventually(() => raw.frames.length >= 2, 2_000, "the pong and the echo");
+    const [pong, echo] = raw.frames;
+    expect(pong?.opcode, "the ping in the middle is answered at once with a pong (§5.5.2)").toBe(0xa);
+    expect(echo && { fin: echo.fin, opcode: echo.opcode, text: new TextDecoder().decode(echo.payload) }, "one text frame").toEqual({
+      fin: true,
+      opcode: 0x1,
+      text: "Hello",
+    });
+    expect(echo?.maskKey, "§5.1 MUST NOT: a server never masks").toBeUndefined();
+  });
+
+  test("§5.5.2 MUST: a ping is answered with a pong carrying the same payload", async () => {
+    const { url } = await start();
+    const ws = await wsClient(url);
+    const pong = within(new Promise<Buffer>((resolve) => ws.once("pong", resolve)), 2_000, "a pong");
+    ws.ping("are you there?");
+    expect((await pong).toString(), "the pong's payload is the ping's").toBe("are you there?");
+  });
+});
+
+describe("closing", () => {
+  test("§5.5.1, §7.1.1: the client's close is answered with its code; the server closes TCP", async () => {
+    const closes: { code: number; clean: boolean }[] = [];
+    const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
+    const ws = await wsClient(url);
+    const closed = wsClosed(ws);
+    ws.close(4000, "done");
+    expect(await closed, "the ws client sees the server's answer: the same code").toEqual({ code: 4000, reason: "done" });
+    await eventually(() => server.connectionCount === 0, 2_000, "the server closing the TCP connection");
+    expect(closes, "the server reports a clean close with 4000").toEqual([{ code: 4000, clean: true }]);
+  });
+
+  test("§7.1.1, §7.4.1: close() says 1001 going away to every client, then stops", async () => {
+    const { server, url } = await start();
+    const [a, b] = await Promise.all([wsClient(url), wsClient(url)]);
+    const closedA = wsClosed(a!);
+    const closedB = wsClosed(b!);
+    await within(server.close(), 2_000, "server.close() with two polite clients");
+    expect((await closedA).code, "client A hears 1001").toBe(1001);
+    expect((await closedB).code, "client B hears 1001").toBe(1001);
+    expect(server.connectionCount, "no socket left").toBe(0);
+  });
+
+  test("§7.1.1: a client that never answers the close frame is dropped after closeTimeout", async () => {
+    const { server, url } = await start({ closeTimeout: 300 });
+    const raw = await rawClient(url);
+    const started = Date.now();
+    await within(server.close(), 2_000, "server.close() with a silent client");
+    expect((await raw.closeFrame()).code, "the silent client was sent 1001").toBe(1001);
+    await eventually(() => raw.closed, 1_000, "the server dropping the silent client");
+    expect(Date.now() - started, "dropped after about closeTimeout (300 ms), not much later").toBeLessThan(1_500);
+  });
+
+  test("§7.1.5: a client that vanishes mid-frame is reported as 1006 and cleaned up", async () => {
+    const closes: number[] = [];
+    const { server, url } = await start({ onClose: ({ code }) => closes.push(code) });
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x1, text("never finished")).subarray(0, 8));
+    await eventually(() => server.connectionCount === 1, 1_000, "the connection being open");
+    raw.socket.destroy();
+    await eventually(() => server.connectionCount === 0, 2_000, "the server cleaning up after a vanished client");
+    expect(closes, "an abnormal closure is reported as 1006").toEqual([1006]);
+  });
+});
+
+describe("bad input fails one connection only", () => {
+  async function expectFailure(frame: Uint8Array, code: number, rule: string, options: EchoServerOptions = {}) {
+    const { server, url } = await start(options);
+    const raw = await rawClient(url);
+    raw.socket.write(frame);
+    expect((await raw.closeFrame()).code, `${rule}: the server's close frame carries ${code}`).toBe(code);
+    await eventually(() => raw.ended, 2_000, `${rule}: the server closing TCP after failing the connection`);
+    // The server keeps serving everybody else.
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("still there?");
+    expect((await echo)[0]?.data.toString(), `${rule}: another client is still echoed`).toBe("still there?");
+    expect(server.connectionCount, "only the new client is connected").toBe(1);
+  }
+
+  test("§5.1 MUST: an unmasked client frame fails the connection with 1002", async () => {
+    await expectFailure(clientFrame(0x1, text("Hello"), { masked: false }), 1002, "an unmasked frame");
+  });
+
+  test("§8.1 MUST: invalid UTF-8 in a text message fails with 1007", async () => {
+    await expectFailure(clientFrame(0x1, new Uint8Array([0x48, 0xc3, 0x28])), 1007, "text with c3 28");
+  });
+
+  test("§5.2 MUST: a reserved opcode fails with 1002", async () => {
+    await expectFailure(clientFrame(0x3, text("?")), 1002, "opcode 0x3");
+  });
+
+  test("§10.4: a frame announcing more than maxMessageSize fails with 1009 before its payload arrives", async () => {
+    // Only the header of a 1 MiB frame: 82 ff 00 00 00 00 00 10 00 00 + key. No payload follows.
+    const header = clientFrame(0x2, new Uint8Array(1024 * 1024)).subarray(0, 14);
+    await expectFailure(header, 1009, "a 1 MiB frame for a 1 KiB limit", { maxMessageSize: 1024 });
+  });
+});
+
+describe("the opening handshake", () => {
+  test("§4.2.1: a plain HTTP request is refused with 426, saying this is a WebSocket endpoint", async () => {
+    const { url } = await start();
+    const { status, body } = await httpGet(url);
+    expect(status, "a GET without Upgrade: websocket").toBe(426);
+    expect(body, "the body says why").toMatch(/websocket/i);
+  });
+
+  test("§4.4: another version is refused with 426 and Sec-WebSocket-Version: 13", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url, upgradeRequest(url).replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8"));
+    await eventually(() => raw.response !== "", 2_000, "the server's answer");
+    expect(raw.response.split("\r\n")[0], "the status line").toBe("HTTP/1.1 426 Upgrade Required");
+    expect(raw.response, "the versions the server speaks").toMatch(/\r\nSec-WebSocket-Version: 13\r\n/i);
+    await eventually(() => raw.ended, 2_000, "the server closing TCP after a refusal");
+  });
+
+  test("§4.2.1: a request that never completes is dropped after handshakeTimeout", async () => {
+    const { server, url } = await start({ handshakeTimeout: 200 });
+    const raw = await rawClient(url, "GET / HTTP/1.1\r\nHost: x\r\n"); // and then nothing
+    await eventually(() => raw.closed, 1_500, "the server dropping a handshake that never ends");
+    await eventually(() => server.connectionCount === 0, 1_000, "no socket left behind");
+  });
+
+  test("§10.2: with an origin allow-list, another Origin gets 403 and an allowed one connects", async () => {
+    const { url } = await start({ origins: ["http://good.example"] });
+    const bad = await rawClient(url, upgradeRequest(url, ["Origin: http://evil.example"]));
+    await eventually(() => bad.response !== "", 2_000, "the answer to a foreign origin");
+    expect(bad.response.split("\r\n")[0], "a foreign origin").toBe("HTTP/1.1 403 Forbidden");
+    const ws = await wsClient(url, { origin: "http://good.example" });
+    expect(ws.readyState, "an allowed origin connects").toBe(ws.OPEN);
+  });
+
+  test("§4.2.2, §9.1: an offered extension is declined: a permessage-deflate client connects without it", async () => {
+    const { url } = await start();
+    const ws = await wsClient(url, { perMessageDeflate: true });
+    expect(ws.extensions, "no Sec-WebSocket-Extensions in the response").toBe("");
+    const echo = wsMessages(ws, 1);
+    ws.send("uncompressed");
+    expect((await echo)[0]?.data.toString(), "and it is echoed").toBe("uncompressed");
+  });
+});
+
+describe("surviving its users", () => {
+  test("backpressure: a client that does not read cannot make the server buffer without bound", async () => {
+    const { url } = await start({ maxMessageSize: 1024 * 1024 });
+    const raw = await rawClient(url);
+    raw.socket.pause(); // this client never reads its echoes
+    const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
+    const total = 1024; // 64 MiB of messages to echo
+    for (let i = 0; i < total; i++) raw.socket.write(frame);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // The kernel's socket buffers absorb a few MiB; a server that kept reading
+    // would have taken all 64 MiB, holding the echoes in its own memory.
+    const notTaken = raw.socket.writableLength;
+    expect(notTaken, `the server stopped reading: ${(notTaken / 2 ** 20).toFixed(1)} MiB are still waiting on the client's side`).toBeGreaterThan(
+      32 * 1024 * 1024,
+    );
+  });
+});
