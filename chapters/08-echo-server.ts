@@ -11,8 +11,10 @@
  * Check: npm run grade -- 8
  */
 import { NotImplementedError } from "../lib/not-implemented.ts";
-import { createServer, STATUS_CODES, type IncomingMessage } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { UpgradeDecision } from "../lib/handshake.ts";
 import { describeFrame, describeHead } from "../lib/trace.ts";
@@ -35,7 +37,7 @@ export interface EchoServerOptions {
 }
 
 export interface EchoServer {
-  /** Starts listening (port 0: any free port); resolves with the server's ws:// URL. */
+  /** Starts listening (port 0: any free port); resolves with the server's ws:// (or wss://) URL. */
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops accepting, sends every open connection a close frame with 1001
@@ -58,8 +60,12 @@ export function handshakeResponse(decision: UpgradeDecision): string {
   throw new NotImplementedError("handshakeResponse in chapters/08-echo-server.ts");
 }
 
-/** An echo server on node:http: every text message comes back as text, every binary one as binary. */
-export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
+/**
+ * An echo server: every text message comes back as text, every binary one as
+ * binary. It runs on a new node:http server, or on the one given: an
+ * https server makes it a wss:// server (chapter 11), with no other change.
+ */
+export function createEchoServer(options: EchoServerOptions = {}, server: HttpServer | HttpsServer = createServer()): EchoServer {
   throw new NotImplementedError("createEchoServer in chapters/08-echo-server.ts");
 }
 

@@ -10,8 +10,10 @@
  * Page: docs/chapters/08-echo-server.md · Tests: tests/08-echo-server.test.ts
  * Check: npm run grade -- 8
  */
-import { createServer, STATUS_CODES, type IncomingMessage } from "node:http";
+import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from "node:http";
+import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
+import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { UpgradeDecision } from "../lib/handshake.ts";
 import { describeFrame, describeHead } from "../lib/trace.ts";
@@ -34,7 +36,7 @@ export interface EchoServerOptions {
 }
 
 export interface EchoServer {
-  /** Starts listening (port 0: any free port); resolves with the server's ws:// URL. */
+  /** Starts listening (port 0: any free port); resolves with the server's ws:// (or wss://) URL. */
   listen(port?: number, host?: string): Promise<string>;
   /**
    * Stops accepting, sends every open connection a close frame with 1001
@@ -82,16 +84,21 @@ export function handshakeResponse(decision: UpgradeDecision): string {
   // #endregion
 }
 
-/** An echo server on node:http: every text message comes back as text, every binary one as binary. */
-export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
+/**
+ * An echo server: every text message comes back as text, every binary one as
+ * binary. It runs on a new node:http server, or on the one given: an
+ * https server makes it a wss:// server (chapter 11), with no other change.
+ */
+export function createEchoServer(options: EchoServerOptions = {}, server: HttpServer | HttpsServer = createServer()): EchoServer {
   // #region solution
   const settings = { ...DEFAULTS, ...options };
   const sockets = new Set<Socket>();
   /** What `close()` calls on each upgraded connection to say goodbye. */
   const goodbyes = new Map<Socket, () => void>();
-  const server = createServer();
+  // Over TLS the socket to watch is the encrypted one, which comes after the TLS handshake.
+  const connectionEvent = server instanceof TlsServer ? "secureConnection" : "connection";
 
-  server.on("connection", (socket: Socket) => {
+  server.on(connectionEvent, (socket: Socket) => {
     sockets.add(socket);
     socket.once("close", () => sockets.delete(socket));
     // A client that never finishes its request must not hold a socket forever.
@@ -129,7 +136,7 @@ export function createEchoServer(options: EchoServerOptions = {}): EchoServer {
           const address = server.address();
           if (address === null || typeof address === "string") return reject(new Error("not a TCP server"));
           const shownHost = address.address.includes(":") ? `[${address.address}]` : address.address;
-          resolve(`ws://${shownHost}:${address.port}/`);
+          resolve(`${server instanceof TlsServer ? "wss" : "ws"}://${shownHost}:${address.port}/`);
         });
       });
     },
