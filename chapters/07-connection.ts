@@ -14,7 +14,7 @@
  * Check: npm run grade -- 7
  */
 import { NotImplementedError } from "../lib/not-implemented.ts";
-import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../lib/close-codes.ts";
+import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
 import type { Message } from "../lib/message.ts";

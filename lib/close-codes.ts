@@ -38,3 +38,20 @@ export interface CloseStatus {
  * most 125 bytes (RFC 6455 §5.5), and the status code takes 2 of them.
  */
 export const MAX_CLOSE_REASON_BYTES = 123;
+
+/**
+ * `reason` cut to fit a close frame: at most 123 bytes of UTF-8, cut between
+ * characters, never inside one. For failure messages, which can be long.
+ */
+export function fitCloseReason(reason: string): string {
+  const encoder = new TextEncoder();
+  if (encoder.encode(reason).length <= MAX_CLOSE_REASON_BYTES) return reason;
+  let fitted = "";
+  let bytes = 0;
+  for (const character of reason) {
+    bytes += encoder.encode(character).length;
+    if (bytes > MAX_CLOSE_REASON_BYTES) break;
+    fitted += character;
+  }
+  return fitted;
+}

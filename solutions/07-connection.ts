@@ -13,7 +13,7 @@
  * Page: docs/chapters/07-connection.md · Tests: tests/07-connection.test.ts
  * Check: npm run grade -- 7
  */
-import { CloseCode, MAX_CLOSE_REASON_BYTES } from "../lib/close-codes.ts";
+import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
 import type { Message } from "../lib/message.ts";
@@ -182,8 +182,10 @@ export class Connection {
     switch (frame.opcode) {
       case Opcode.Ping:
         // §5.5.2, §5.5.3: answer with a pong carrying the same payload, as soon
-        // as practical; not once our close frame is out (§5.5.1).
-        if (this.#state === "OPEN") this.#sendFrame(Opcode.Pong, frame.payload);
+        // as practical, unless the peer's close frame came first (then we are
+        // CLOSED and never get here). After our own close frame a pong may
+        // still go: §5.5.1 stops data frames, not control frames.
+        this.#sendFrame(Opcode.Pong, frame.payload);
         events.push({ type: "ping", payload: frame.payload });
         return;
       case Opcode.Pong:
@@ -210,7 +212,7 @@ export class Connection {
   /** §7.1.7 "Fail the WebSocket Connection": send a close frame with the error's code, then stop. */
   #fail(error: ProtocolError): ConnectionEvent {
     if (this.#state === "OPEN") {
-      this.#sendFrame(Opcode.Close, encodeClosePayload(error.code, shorten(error.message)));
+      this.#sendFrame(Opcode.Close, encodeClosePayload(error.code, fitCloseReason(error.message)));
     }
     this.#state = "CLOSED";
     return { type: "close", code: error.code, reason: error.message, clean: false, error };
@@ -224,18 +226,9 @@ export class Connection {
   #sendFrame(opcode: number, payload: Uint8Array): void {
     const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload };
     const maskKey = this.#role === "client" ? this.#maskKey() : undefined;
-    this.#onFrame({ ...frame, maskKey }, "out");
     this.#outgoing.push(encodeFrame({ ...frame, maskKey }));
+    this.#onFrame({ ...frame, maskKey }, "out"); // after encoding: the trace shows only what really goes out
   }
   // #endregion
 }
 
-// #region reference-only
-/** A reason that fits a close frame: at most 123 bytes of UTF-8, cut between characters. */
-function shorten(reason: string): string {
-  const encoder = new TextEncoder();
-  let text = reason;
-  while (encoder.encode(text).length > MAX_CLOSE_REASON_BYTES) text = Array.from(text).slice(0, -1).join("");
-  return text;
-}
-// #endregion

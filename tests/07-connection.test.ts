@@ -66,7 +66,7 @@ describe("a recorded session, replayed", () => {
     expect(connection.state, "after both close frames the connection is CLOSED").toBe("CLOSED");
   });
 
-  test("§5.4: split at every byte boundary, the session gives the same events and the same replies", () => {
+  test("§5.2: frames arrive in pieces: split at every byte boundary, the session gives the same events and replies", () => {
     for (let at = 0; at <= SESSION.length; at++) {
       const { events, sent } = replay("server", [SESSION.subarray(0, at), SESSION.subarray(at)]);
       expect(events, `input split after byte ${at}: the events must not depend on how TCP cut the bytes`).toEqual(
@@ -76,7 +76,7 @@ describe("a recorded session, replayed", () => {
     }
   });
 
-  test("§5.4: any chunking of the session gives the same events (property)", () => {
+  test("§5.2: frames arrive in pieces: any chunking of the session gives the same events (property)", () => {
     fc.assert(
       fc.property(fc.array(fc.integer({ min: 0, max: SESSION.length }), { maxLength: 12 }), (cuts) => {
         const points = [0, ...cuts.sort((a, b) => a - b), SESSION.length];
@@ -142,6 +142,18 @@ describe("control frames", () => {
       sent,
       fromClient(0xa, text("are you there?")),
       "RFC 6455 §5.5.3: the pong's payload is the ping's; a client masks it",
+    );
+  });
+
+  test("§5.5.2 MUST: a ping is still answered after our close frame went out", () => {
+    const server = openConnection("server");
+    server.close();
+    server.bytesToSend();
+    server.receive(fromClient(0x9, text("still?")));
+    expectBytes(
+      concat(server.bytesToSend()),
+      hex("8a 06 73 74 69 6c 6c 3f"),
+      "RFC 6455 §5.5.2: only a close frame *received* excuses the pong; §5.5.1 stops data frames, not control frames",
     );
   });
 
