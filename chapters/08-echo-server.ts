@@ -24,7 +24,7 @@ import { Connection, type ConnectionEvent } from "./07-connection.ts";
 export interface EchoServerOptions {
   /** The largest message echoed, in bytes; a larger one fails its connection with 1009. Default 16 MiB. */
   maxMessageSize?: number;
-  /** How long a client may take to send its whole upgrade request, in ms. Default 10 s. */
+  /** How long a client may take, from TCP connect, to complete its upgrade request, in ms. Default 10 s. */
   handshakeTimeout?: number;
   /** How long to wait for the client's close frame, then for it to close TCP, in ms. Default 5 s. */
   closeTimeout?: number;

@@ -5,7 +5,8 @@
  * Starts the echo server (the reference, or with --impl chapters your own
  * chapter 08) and prints its ws:// URL on stdout. --trace prints the
  * handshake and every frame on stderr. Ctrl-C (SIGINT) or SIGTERM sends every
- * client a close frame with 1001, waits a bounded time, and exits 0.
+ * client a close frame with 1001, waits a bounded time, and exits 0; a second
+ * Ctrl-C stops at once.
  */
 import { parseArgs } from "node:util";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
@@ -45,7 +46,10 @@ try {
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
-      if (stopping) return;
+      if (stopping) {
+        console.error(red(`${signal} again: stopping at once, without waiting for the clients`));
+        process.exit(1);
+      }
       stopping = true;
       console.error(dim(`${signal}: saying goodbye (1001) to every client`));
       void server.close().then(() => process.exit(0));

@@ -23,7 +23,7 @@ import { Connection, type ConnectionEvent } from "./07-connection.ts";
 export interface EchoServerOptions {
   /** The largest message echoed, in bytes; a larger one fails its connection with 1009. Default 16 MiB. */
   maxMessageSize?: number;
-  /** How long a client may take to send its whole upgrade request, in ms. Default 10 s. */
+  /** How long a client may take, from TCP connect, to complete its upgrade request, in ms. Default 10 s. */
   handshakeTimeout?: number;
   /** How long to wait for the client's close frame, then for it to close TCP, in ms. Default 5 s. */
   closeTimeout?: number;
@@ -95,14 +95,22 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
   const sockets = new Set<Socket>();
   /** What `close()` calls on each upgraded connection to say goodbye. */
   const goodbyes = new Map<Socket, () => void>();
+  /** The handshake deadline of each socket still in its HTTP phase. */
+  const deadlines = new Map<Socket, NodeJS.Timeout>();
   // Over TLS the socket to watch is the encrypted one, which comes after the TLS handshake.
   const connectionEvent = server instanceof TlsServer ? "secureConnection" : "connection";
 
   server.on(connectionEvent, (socket: Socket) => {
     sockets.add(socket);
-    socket.once("close", () => sockets.delete(socket));
-    // A client that never finishes its request must not hold a socket forever.
-    socket.setTimeout(settings.handshakeTimeout, () => socket.destroy());
+    // A client that never finishes its request (or trickles it byte by byte)
+    // must not hold a socket forever: a deadline from connect, not an idle timer.
+    const deadline = setTimeout(() => socket.destroy(), settings.handshakeTimeout);
+    deadlines.set(socket, deadline);
+    socket.once("close", () => {
+      sockets.delete(socket);
+      deadlines.delete(socket);
+      clearTimeout(deadline);
+    });
   });
 
   // A plain HTTP request reached a WebSocket endpoint: the same check explains why it is refused.
@@ -114,13 +122,17 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
   });
 
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
-    socket.setTimeout(0); // the request is complete: the handshake timer's job is done
+    clearTimeout(deadlines.get(socket)); // the request is complete: the deadline's job is done
     const decision = decide(req, settings);
     const response = handshakeResponse(decision);
     settings.trace?.(describeHead(requestHead(req), "← client"));
     settings.trace?.(describeHead(response, "→ client"));
     if (!decision.ok) {
-      socket.end(response); // §4.2.1: refuse, then close: this never became a WebSocket
+      // §4.2.1: refuse, then close: this never became a WebSocket. A client
+      // that keeps its side open is dropped after closeTimeout.
+      socket.end(response);
+      const timer = setTimeout(() => socket.destroy(), settings.closeTimeout);
+      socket.once("close", () => clearTimeout(timer));
       return;
     }
     socket.write(response);
@@ -162,9 +174,11 @@ type Settings = typeof DEFAULTS & EchoServerOptions;
 
 /** Chapter 02's check, after the origin allow-list (RFC 6455 §4.2.2 item 4, §10.2). */
 function decide(req: IncomingMessage, settings: Settings): UpgradeDecision {
-  const origins = settings.origins ?? [];
-  const origin = req.headers.origin?.toLowerCase();
-  if (origins.length > 0 && (origin === undefined || !origins.some((o) => o.toLowerCase() === origin))) {
+  // An origin is scheme://host[:port], lower-case, no path (RFC 6454 §6.2): "http://a.example/" means "http://a.example".
+  const normalize = (origin: string) => origin.toLowerCase().replace(/\/+$/, "");
+  const origins = (settings.origins ?? []).map(normalize);
+  const origin = req.headers.origin === undefined ? undefined : normalize(req.headers.origin);
+  if (origins.length > 0 && (origin === undefined || !origins.includes(origin))) {
     return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed here`, headers: {} };
   }
   return checkUpgradeRequest({ method: req.method ?? "", httpVersion: req.httpVersion, headers: req.headers });
@@ -187,7 +201,6 @@ function serve(socket: Socket, head: Buffer, settings: Settings): () => void {
     onFrame: settings.trace && ((frame, way) => settings.trace?.(describeFrame(frame, way === "in" ? "← client" : "→ client"))),
   });
   connection.open();
-  socket.setNoDelay(true); // echoes are small and latency matters more than batching across reads
   let closeTimer: NodeJS.Timeout | undefined;
   let ended = false;
 

@@ -235,6 +235,29 @@ describe("the opening handshake", () => {
     await eventually(() => server.connectionCount === 0, 1_000, "no socket left behind");
   });
 
+  test("§4.2.1: a request trickled byte by byte is still cut off at handshakeTimeout", async () => {
+    const { server, url } = await start({ handshakeTimeout: 300 });
+    const raw = await rawClient(url, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
+    const started = Date.now();
+    const trickle = setInterval(() => raw.socket.writable && raw.socket.write("a"), 50); // a header that never ends
+    try {
+      await eventually(() => raw.closed, 2_000, "the server dropping a request that never completes");
+    } finally {
+      clearInterval(trickle);
+    }
+    expect(Date.now() - started, "the deadline counts from connect, not from the last byte").toBeLessThan(1_000);
+    await eventually(() => server.connectionCount === 0, 1_000, "no socket left behind");
+  });
+
+  test("§4.2.1: a refused client that keeps its side open is dropped after closeTimeout", async () => {
+    const { server, url } = await start({ closeTimeout: 300 });
+    const request = upgradeRequest(url).replace("Sec-WebSocket-Version: 13", "Sec-WebSocket-Version: 8");
+    const raw = await RawClient.connect(url, request, true); // half-open: we never end our side
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response !== "", 2_000, "the refusal");
+    await eventually(() => server.connectionCount === 0, 2_000, "the server dropping a refused client that stays");
+  });
+
   test("§10.2: with an origin allow-list, another Origin gets 403 and an allowed one connects", async () => {
     const { url } = await start({ origins: ["http://good.example"] });
     const bad = await rawClient(url, upgradeRequest(url, ["Origin: http://evil.example"]));

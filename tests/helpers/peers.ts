@@ -93,10 +93,13 @@ export class RawClient {
     socket.on("error", () => {});
   }
 
-  /** Connects; sends `request` (a whole or partial HTTP head) if given. */
-  static async connect(url: string, request?: string): Promise<RawClient> {
+  /**
+   * Connects; sends `request` (a whole or partial HTTP head) if given.
+   * `allowHalfOpen`: keep our side open when the server ends its side.
+   */
+  static async connect(url: string, request?: string, allowHalfOpen = false): Promise<RawClient> {
     const { hostname, port } = new URL(url);
-    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port) });
+    const socket = connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port), allowHalfOpen });
     await within(new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject)), 2_000, "TCP connect");
     const client = new RawClient(socket);
     if (request !== undefined) socket.write(request);
