@@ -1,7 +1,10 @@
+import { execFile, spawnSync } from "node:child_process";
 import { get } from "node:http";
-import { afterEach, describe, expect, test } from "vitest";
+import { fileURLToPath } from "node:url";
+import { afterEach, assert, describe, expect, test } from "vitest";
 import type WebSocket from "ws";
 import { createEchoServer, handshakeResponse, type EchoServer, type EchoServerOptions } from "@workbook/08-echo-server";
+import { formatResult, runConformance, summary } from "../scripts/lib/conformance.ts";
 import {
   clientFrame,
   eventually,
@@ -292,5 +295,151 @@ describe("surviving its users", () => {
     expect(notTaken, `the server stopped reading: ${(notTaken / 2 ** 20).toFixed(1)} MiB are still waiting on the client's side`).toBeGreaterThan(
       32 * 1024 * 1024,
     );
+  });
+});
+
+/** A new client is echoed, and once it is gone no socket is left: the server is as good as new. */
+async function expectStillServing(server: EchoServer, url: string, after: string): Promise<void> {
+  const ws = await wsClient(url);
+  const echo = wsMessages(ws, 1);
+  ws.send("still there?");
+  expect((await echo)[0]?.data.toString(), `${after}: a new client is still echoed`).toBe("still there?");
+  const closed = wsClosed(ws);
+  ws.close(1000);
+  await closed;
+  await eventually(() => server.connectionCount === 0, 2_000, `${after}: connectionCount back to 0 once every client is gone`);
+}
+
+describe("conformance", () => {
+  // The same cases as `npm run conformance` (scripts/lib/conformance.ts), all required strictly.
+  test("conformance: the server passes every case strictly", async () => {
+    const { url } = await start();
+    const results = await runConformance(url);
+    const notStrict = results.filter((r) => r.verdict !== "OK");
+    if (notStrict.length > 0) {
+      assert.fail(`${summary(results)}. The cases not passed strictly (npm run conformance shows them all):\n${notStrict.map(formatResult).join("\n")}`);
+    }
+  }, 30_000);
+});
+
+// Python's websockets as a real peer: Debian's python3-websockets, run with
+// the system's Python (CI installs it; see .ci/run).
+const PYTHON = "/usr/bin/python3";
+const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
+const pythonClient = fileURLToPath(new URL("./peers/python_client.py", import.meta.url));
+const PYTHON_TIME = 12_000;
+
+/** One line of the Python client's report (tests/peers/python_client.py). */
+interface PythonLine {
+  case: string;
+  sent?: { type: string; bytes: number };
+  echo?: { type: string; bytes: number };
+  equal?: boolean;
+  [field: string]: unknown;
+}
+
+/** Runs the Python client against `url`; killed if it is still running after PYTHON_TIME. */
+function runPythonClient(url: string): Promise<{ status: string; lines: PythonLine[]; stderr: string }> {
+  return new Promise((resolve) => {
+    execFile(PYTHON, [pythonClient, url], { timeout: PYTHON_TIME, killSignal: "SIGKILL" }, (error, stdout, stderr) => {
+      const status = error === null ? "exit 0" : error.killed ? `killed after ${PYTHON_TIME / 1000} s` : `exit ${error.code ?? error.signal}`;
+      const lines = stdout.split("\n").filter((line) => line.startsWith("{")).map((line) => JSON.parse(line) as PythonLine);
+      resolve({ status, lines, stderr });
+    });
+  });
+}
+
+const PYTHON_ECHOES = [
+  "text", "binary", "empty text", "empty binary",
+  "binary 125", "binary 126", "binary 127", "binary 65535", "binary 65536", "text 65536",
+  "binary 16 MiB", "fragmented text", "fragmented binary",
+];
+
+describe("interop", () => {
+  const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+  test.skipIf(!pythonWebsocketsAvailable)(
+    `interop: a Python websockets client: text, binary, empty, 125..65536-byte and 16 MiB messages, fragments, ping, close 4000${skipped}`,
+    async () => {
+      const { url } = await start({ maxMessageSize: 32 * 1024 * 1024 }); // room for the 16 MiB message
+      const { status, lines, stderr } = await runPythonClient(url);
+      const byCase = new Map(lines.map((line) => [line.case, line]));
+      const error = byCase.get("error")?.error;
+      if (error !== undefined || status !== "exit 0") {
+        const done = lines.filter((l) => l.case !== "error").map((l) => l.case).join(", ") || "nothing";
+        assert.fail(`the Python client failed (${status}): ${String(error ?? stderr.trim().split("\n").at(-1))}\nwhat worked before: ${done}`);
+      }
+      expect(byCase.get("handshake")?.extensions, "§9.1: the permessage-deflate that websockets offers is declined").toEqual([]);
+      for (const name of PYTHON_ECHOES) {
+        const line = byCase.get(name);
+        expect(line?.echo, `the Python client's "${name}" message: its echo has the message's type and size`).toEqual(line?.sent ?? "an echo");
+        expect(line?.equal, `the Python client's "${name}" message: the echo equals it byte for byte`).toBe(true);
+      }
+      expect(byCase.get("ping")?.pong, "§5.5.2: websockets' ping got its pong, with the same payload").toBe(true);
+      const close = byCase.get("close");
+      expect({ code: close?.code, reason: close?.reason }, "§5.5.1: the close 4000 is answered with its code and reason").toEqual({
+        code: 4000,
+        reason: "bye from python",
+      });
+      expect(close?.ms, "§7.1.1: the server closes TCP right after the closing handshake (websockets would wait 2 s)").toBeLessThan(1_000);
+    },
+    PYTHON_TIME + 3_000,
+  );
+});
+
+describe("load and faults", () => {
+  test("load: 200 ws clients at once each get their 5 echoes, in order; then connectionCount returns to 0", async () => {
+    const { server, url } = await start();
+    const all = await Promise.all(Array.from({ length: 200 }, () => wsClient(url)));
+    const sent = (i: number) => Array.from({ length: 5 }, (_, j) => `client ${i}, message ${j}`);
+    const echoes = await Promise.all(
+      all.map(async (ws, i) => {
+        const received = wsMessages(ws, 5);
+        // Text and binary in turn: each echo keeps its type.
+        sent(i).forEach((message, j) => ws.send(j % 2 === 0 ? message : Buffer.from(message)));
+        return (await received).map((m) => `${m.isBinary ? "binary" : "text"}: ${m.data.toString()}`);
+      }),
+    );
+    const wrong = echoes.findIndex((got, i) => got.join("\n") !== sent(i).map((m, j) => `${j % 2 === 0 ? "text" : "binary"}: ${m}`).join("\n"));
+    expect(wrong === -1 ? [] : echoes[wrong], `client ${wrong}'s echoes, in the order sent, with their types`).toEqual(
+      wrong === -1 ? [] : sent(wrong).map((m, j) => `${j % 2 === 0 ? "text" : "binary"}: ${m}`),
+    );
+    await Promise.all(
+      all.map((ws) => {
+        const closed = wsClosed(ws);
+        ws.close(1000);
+        return closed;
+      }),
+    );
+    await eventually(() => server.connectionCount === 0, 2_000, "connectionCount back to 0 once the 200 clients closed");
+  }, 15_000);
+
+  test("load: 40 clients killed mid-handshake and 40 killed mid-frame leave no socket behind; the server still serves", async () => {
+    const closes: number[] = [];
+    const { server, url } = await start({ onClose: ({ code }) => closes.push(code) });
+    const request = upgradeRequest(url);
+    const big = clientFrame(0x2, new Uint8Array(100_000));
+    const midHandshake = await Promise.all(Array.from({ length: 40 }, (_, i) => rawClient(url, request.slice(0, 5 + i * 3))));
+    const midFrame = await Promise.all(Array.from({ length: 40 }, () => rawClient(url)));
+    midFrame.forEach((raw, i) => raw.socket.write(big.subarray(0, 1 + i * 997))); // from 1 byte of header to ~39 KB of payload
+    await eventually(() => server.connectionCount === 80, 2_000, "the 80 clients connected");
+    await new Promise((resolve) => setTimeout(resolve, 50)); // let the partial frames reach the server
+    // Killed both ways: a plain close (FIN) and a reset (RST), in turn.
+    [...midHandshake, ...midFrame].forEach((raw, i) => (i % 2 === 0 ? raw.socket.destroy() : raw.socket.resetAndDestroy()));
+    await eventually(() => server.connectionCount === 0, 2_000, "connectionCount back to 0 after 80 clients vanished");
+    expect(closes, "§7.1.5: each of the 40 upgraded clients that vanished is reported as 1006").toEqual(Array(40).fill(1006));
+    await expectStillServing(server, url, "after 80 clients were killed");
+  });
+
+  test("§10.4, §7.4.1: a frame claiming 2^63 - 1 bytes fails with 1009 before any payload; the server survives", async () => {
+    const { server, url } = await start();
+    const raw = await rawClient(url);
+    // 82 ff 7f ff ff ff ff ff ff ff + key: a masked binary frame announcing 2^63 - 1 bytes, and nothing after.
+    const header = clientFrame(0x2, new Uint8Array(65536)).subarray(0, 14);
+    new DataView(header.buffer, header.byteOffset).setBigUint64(2, 2n ** 63n - 1n);
+    raw.socket.write(header);
+    expect((await raw.closeFrame()).code, "the close frame for a 2^63 - 1 byte frame carries 1009 (message too big)").toBe(1009);
+    await eventually(() => raw.ended, 2_000, "the server closing TCP after failing the connection");
+    await eventually(() => server.connectionCount === 0, 2_000, "connectionCount back to 0 after the failed connection");
+    await expectStillServing(server, url, "after a frame claiming 2^63 - 1 bytes");
   });
 });

@@ -85,8 +85,24 @@ export const curriculum: readonly Chapter[] = [
       "Every decision of the protocol now lives in one class that never touches a socket: the same bytes in give the same events and the same bytes out, however TCP cuts them. " +
       "The server and the client that follow are thin shells that only move bytes.",
   },
-  { number: 8, id: "08-echo-server", title: "The echo server", rfc: "§4.2, §7", notice: "" },
-  { number: 9, id: "09-echo-client", title: "The echo client", rfc: "§4.1, §7", notice: "" },
+  {
+    number: 8,
+    id: "08-echo-server",
+    title: "The echo server",
+    rfc: "§4.2, §7",
+    notice:
+      "The server knows almost nothing about WebSockets: " +
+      "every protocol decision lives in chapters 02 and 07. The shell only moves bytes, and puts a limit on everything a client could take from it: time, memory and sockets.",
+  },
+  {
+    number: 9,
+    id: "09-echo-client",
+    title: "The echo client",
+    rfc: "§4.1, §7",
+    notice:
+      "Your client is a thin shell around chapter 07: the only new protocol knowledge is where the HTTP head ends (read it byte-exact and hand whatever follows to the Connection) and who closes TCP. " +
+      "The server closes first; the client waits, but never forever.",
+  },
   { number: 10, id: "10-ws-library", title: "The ws library", rfc: "", notice: "" },
   { number: 11, id: "11-wss", title: "wss: WebSockets over TLS", rfc: "§3, §4.1, §10.6", notice: "" },
 ];

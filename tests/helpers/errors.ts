@@ -60,3 +60,37 @@ export function expectProtocolError(fn: () => unknown, code: FailureCode, rule: 
   expect(error.code, `${rule}: the ProtocolError should carry close code ${code}, it carries ${error.code}`).toBe(code);
   return error;
 }
+
+/**
+ * The async twin of `expectThrows`: expects `promise` to reject with an
+ * instance of `errorClass` whose message matches `mentions`. A promise that
+ * resolves, or rejects with something else (such as the stub's
+ * NotImplementedError), fails with `rule` and what happened instead.
+ */
+export async function expectRejects<E extends Error>(
+  promise: Promise<unknown>,
+  errorClass: ErrorClass<E>,
+  rule: string,
+  mentions?: RegExp,
+): Promise<E> {
+  const result = await promise.then(
+    (value) => ({ threw: false as const, value }),
+    (error: unknown) => ({ threw: true as const, error }),
+  );
+  if (!result.threw || !(result.error instanceof errorClass)) {
+    assert.fail(`${rule}: expected a ${errorClass.name}, but ${describeSettled(result)}`);
+  }
+  const error = result.error;
+  if (mentions !== undefined) {
+    expect(error.message, `${rule}: the ${errorClass.name}'s message should mention ${mentions}`).toMatch(mentions);
+  }
+  return error;
+}
+
+/** "it resolved with a WebSocketClient", "it rejected with NotImplementedError: ..." */
+function describeSettled(result: { threw: true; error: unknown } | { threw: false; value: unknown }): string {
+  if (result.threw) return describe(result).replace(/^it threw/, "it rejected with");
+  const { value } = result;
+  const shown = value instanceof Object && value.constructor !== Object ? `a ${value.constructor.name}` : JSON.stringify(value) ?? String(value);
+  return `it resolved with ${shown}`;
+}

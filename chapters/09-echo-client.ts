@@ -1,0 +1,167 @@
+/**
+ * Chapter 09 — The echo client (RFC 6455 §4.1, §5.1, §7)
+ *
+ * Exercise: a WebSocket client on a real socket, built from your earlier
+ * chapters. Its life has two phases:
+ *
+ *   1. HTTP: open TCP (and TLS for wss:), send the upgrade request of
+ *      chapter 02, read the response head byte by byte up to its empty line,
+ *      check it;
+ *   2. frames: every byte after that empty line goes to the Connection of
+ *      chapter 07, which masks what we send and decides what we receive.
+ *
+ * The socket only moves bytes; every protocol decision is in chapters 01–07.
+ *
+ * Page: docs/chapters/09-echo-client.md · Tests: tests/09-echo-client.test.ts
+ * Check: npm run grade -- 9
+ */
+import { NotImplementedError } from "../lib/not-implemented.ts";
+import { connect as connectTcp, isIP, type Socket } from "node:net";
+import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
+import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
+import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
+import type { UpgradeResponse } from "../lib/handshake.ts";
+import type { Headers } from "../lib/http-headers.ts";
+import type { Message } from "../lib/message.ts";
+import { describeFrame, describeHead } from "../lib/trace.ts";
+import type { WebSocketUrl } from "../lib/websocket-url.ts";
+import { parseWebSocketUrl } from "./01-urls.ts";
+import { checkUpgradeResponse, createClientKey, createUpgradeRequest } from "./02-handshake.ts";
+import { Connection, type ConnectionEvent, type ConnectionState } from "./07-connection.ts";
+
+export interface ClientOptions {
+  /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
+  origin?: string;
+  /** TCP connect, TLS, request and response must all be done within this many ms (default 10 000). */
+  handshakeTimeout?: number;
+  /** How long to wait for the server to end TCP once the closing handshake started (default 5 000 ms, §7.1.1). */
+  closeTimeout?: number;
+  /** The largest message accepted, in bytes; a larger one fails the connection with 1009 (§10.4). */
+  maxMessageSize?: number;
+  /** Sees the handshake request and response and every frame both ways, one line at a time. */
+  trace?: (line: string) => void;
+  /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */
+  tls?: TlsOptions;
+}
+
+/** How a WebSocket ended, as the WebSocket API's CloseEvent reports it (§7.1.5, §7.1.6). */
+export interface CloseInfo extends CloseStatus {
+  /** The closing handshake completed: both close frames were exchanged (§7.1.4). */
+  clean: boolean;
+}
+
+/** `receive()` or `ping()` waited longer than it was allowed to. */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** The largest response head we read: a server that sends more is not answering a handshake. */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** How long `receive()` and `ping()` wait unless told otherwise, in ms. */
+export const DEFAULT_WAIT = 10_000;
+
+/**
+ * Opens a WebSocket to `url` (ws:// over TCP, wss:// over TLS) and resolves
+ * once the opening handshake succeeded (RFC 6455 §4.1).
+ *
+ * Rejects with
+ * - a `SyntaxError` for a URL that is not a WebSocket URI (chapter 01);
+ * - Node's own error for the socket (`ECONNREFUSED`, `ENOTFOUND`, a TLS error), unchanged;
+ * - a `HandshakeError` if the server answers anything but a valid 101 (the
+ *   message names the status and its reason phrase), sends a head larger than
+ *   `MAX_HEAD_BYTES`, closes the connection before answering, or does not
+ *   answer within `handshakeTimeout`.
+ */
+export async function connect(url: string, options: ClientOptions = {}): Promise<WebSocketClient> {
+  throw new NotImplementedError("connect in chapters/09-echo-client.ts");
+}
+
+/**
+ * An open WebSocket, seen from the client: what `connect()` resolves with.
+ * Sync methods throw, async ones reject.
+ */
+export interface WebSocketClient {
+  /**
+   * OPEN, then CLOSING once a close frame was sent or received, CLOSED once
+   * the TCP connection is gone (§7.1.4) — the WebSocket API's readyState.
+   */
+  readonly state: ConnectionState;
+
+  /** Resolves once the TCP connection is closed, however that happened; never rejects. */
+  readonly closed: Promise<CloseInfo>;
+
+  /**
+   * Sends a string as a text message, bytes as a binary message (§5.6),
+   * masked (§5.3). Throws an `InvalidStateError` once our close frame is out (§5.5.1).
+   */
+  send(data: string | Uint8Array): void;
+
+  /**
+   * The next message, in arrival order: messages that arrived before anyone
+   * asked wait in a queue. Rejects with an `InvalidStateError` naming the
+   * close code when the WebSocket has ended and no message is left, and with
+   * a `TimeoutError` after `timeoutMs` (default `DEFAULT_WAIT`).
+   */
+  receive(timeoutMs?: number): Promise<Message>;
+
+  /**
+   * Sends a ping and resolves with the payload of the pong that answers it
+   * (§5.5.2, §5.5.3). Rejects with a `TimeoutError` after `timeoutMs`
+   * (default `DEFAULT_WAIT`), and with an `InvalidStateError` if the
+   * WebSocket ends first.
+   */
+  ping(payload?: string | Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
+
+  /**
+   * Starts the closing handshake (§7.1.2): sends a close frame with `code`
+   * (default 1000) and `reason`, then waits for the server's close frame and
+   * for the server to end TCP (§7.1.1), at most `timeoutMs` (default: the
+   * `closeTimeout` option) before ending it itself. Resolves as `closed`
+   * does: with the server's answer, or 1006 if none came. A code that may not
+   * be sent, or a reason over 123 bytes, rejects with a RangeError. Closing
+   * twice is harmless.
+   */
+  close(code?: number, reason?: string, timeoutMs?: number): Promise<CloseInfo>;
+}
+
+/**
+ * The `WebSocketClient` that `connect()` makes: a client-side `Connection`
+ * (chapter 07) on a `node:net` or `node:tls` socket. It only moves bytes
+ * between the two, and waits, but never forever. The methods do what
+ * `WebSocketClient` says.
+ */
+export class ClientConnection implements WebSocketClient {
+  /**
+   * Takes over `socket` once the opening handshake is done. `rest` holds the
+   * bytes that followed the response head in the same read: already frames.
+   * The socket comes paused, so no byte is read before the listeners are in place.
+   */
+  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}) {
+    throw new NotImplementedError("new ClientConnection in chapters/09-echo-client.ts");
+  }
+
+  get state(): ConnectionState {
+    throw new NotImplementedError("ClientConnection.state in chapters/09-echo-client.ts");
+  }
+
+  get closed(): Promise<CloseInfo> {
+    throw new NotImplementedError("ClientConnection.closed in chapters/09-echo-client.ts");
+  }
+
+  send(data: string | Uint8Array): void {
+    throw new NotImplementedError("ClientConnection.send in chapters/09-echo-client.ts");
+  }
+
+  async receive(timeoutMs: number = DEFAULT_WAIT): Promise<Message> {
+    throw new NotImplementedError("ClientConnection.receive in chapters/09-echo-client.ts");
+  }
+
+  async ping(payload: string | Uint8Array = new Uint8Array(0), timeoutMs: number = DEFAULT_WAIT): Promise<Uint8Array> {
+    throw new NotImplementedError("ClientConnection.ping in chapters/09-echo-client.ts");
+  }
+
+  async close(code: number = CloseCode.Normal, reason = "", timeoutMs?: number): Promise<CloseInfo> {
+    throw new NotImplementedError("ClientConnection.close in chapters/09-echo-client.ts");
+  }
+}

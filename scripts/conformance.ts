@@ -1,0 +1,108 @@
+/**
+ * npm run conformance                          your echo server (chapters/08-echo-server.ts, on your chapters 02-07)
+ * npm run conformance -- --impl solutions      the reference echo server
+ * npm run conformance -- --url ws://HOST:PORT/ any echo server that is already running
+ *
+ * Runs the cases of scripts/lib/conformance.ts against an echo server and
+ * prints one line per case: OK (strict), NON-STRICT (acceptable) or FAILED
+ * (with the chapter whose rule it breaks), then a summary. Without --url the
+ * server is started in this process on 127.0.0.1, on a free port, and
+ * stopped after. Exit status 0 only when no case FAILED.
+ */
+import { parseArgs } from "node:util";
+import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
+import { formatResult, runConformance, summary, type Result } from "./lib/conformance.ts";
+import { loadChapter } from "./lib/impl.ts";
+import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
+import { IMPLEMENTATIONS, type Implementation } from "./lib/workbook.ts";
+
+const colour = { OK: green, "NON-STRICT": yellow, FAILED: red } as const;
+
+/** An echo server to test: the one at --url, or one started here from chapter 08. */
+interface Target {
+  url: string;
+  /** Stops the server if we started it. */
+  stop(): Promise<void>;
+  /** Errors the server threw that nothing caught (a reader's server runs in this process). */
+  thrown: unknown[];
+}
+
+async function startServer(impl: Implementation): Promise<Target> {
+  // The server runs in this process: an error thrown in one of its event
+  // handlers must become a finding of the run, not end it.
+  const thrown: unknown[] = [];
+  process.on("uncaughtException", (error) => thrown.push(error));
+  process.on("unhandledRejection", (error) => thrown.push(error));
+
+  const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", impl);
+  const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024 });
+  const url = await bounded(server.listen(0, "127.0.0.1"), 2_000, "the server's listen()");
+  return { url, thrown, stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
+}
+
+/** `promise`, or an error after `ms`: a reader's server must not hang the runner. */
+function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`${what} did not finish within ${ms / 1000} s`)), ms);
+  });
+  return Promise.race([promise, late]).finally(() => clearTimeout(timer));
+}
+
+function printResult(result: Result, previous: Result | undefined): void {
+  if (result.group !== previous?.group) console.log(`\n${bold(result.group)}`);
+  const line = formatResult(result);
+  console.log(`  ${colour[result.verdict](result.verdict)}${line.slice(result.verdict.length)}`);
+}
+
+/** Where a reader should look when their own server threw. */
+function describeThrown(thrown: unknown[]): string {
+  const first = thrown[0];
+  const text = first instanceof Error ? (first.stack ?? `${first.name}: ${first.message}`) : String(first);
+  const where = text.split("\n").find((line) => line.includes("/chapters/"))?.trim();
+  return `${thrown.length} uncaught error(s) from the server during the run; the first:\n  ${text.split("\n")[0]}${where ? `\n  ${where}` : ""}`;
+}
+
+async function main(): Promise<number> {
+  const { values } = parseArgs({
+    options: { url: { type: "string" }, impl: { type: "string" } },
+  });
+  if (values.url !== undefined && values.impl !== undefined) throw new Error("--url and --impl exclude each other: --url tests a server already running");
+  const impl = (values.impl ?? "chapters") as Implementation;
+  if (!IMPLEMENTATIONS.includes(impl)) throw new Error(`--impl must be one of ${IMPLEMENTATIONS.join(", ")}, not ${impl}`);
+
+  const target: Target =
+    values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl);
+  const which = values.url !== undefined ? "" : impl === "chapters" ? " (your chapters/08-echo-server.ts)" : ` (${impl}/08-echo-server.ts)`;
+  console.log(`conformance of the echo server at ${target.url}${which}`);
+
+  let previous: Result | undefined;
+  const results = await runConformance(target.url, {
+    onResult: (result) => {
+      printResult(result, previous);
+      previous = result;
+    },
+  }).finally(() => target.stop());
+
+  console.log();
+  if (target.thrown.length > 0) console.log(red(describeThrown(target.thrown)), "\n");
+  const failedCount = results.filter((r) => r.verdict === "FAILED").length;
+  console.log(bold(summary(results)));
+  if (failedCount > 0 && impl === "chapters" && values.url === undefined) {
+    console.log(dim("Each FAILED line names the chapter whose rule the server broke: `npm run grade -- N` checks that chapter."));
+  }
+  return failedCount === 0 ? 0 : 1;
+}
+
+try {
+  process.exitCode = await main();
+} catch (error) {
+  const message = (error as Error).message;
+  console.error(red(`npm run conformance: ${message}`));
+  if ((error as Error).name === "NotImplementedError") {
+    console.error(dim("Finish chapter 08 first (npm run grade -- 8), or run the reference: npm run conformance -- --impl solutions"));
+  }
+  process.exitCode = 1;
+}
+// The server (if we started one) is closed; anything still pending must not keep us alive.
+setTimeout(() => process.exit(), 500).unref();

@@ -1,0 +1,454 @@
+/**
+ * Chapter 09 — The echo client (RFC 6455 §4.1, §5.1, §7)
+ *
+ * Exercise: a WebSocket client on a real socket, built from your earlier
+ * chapters. Its life has two phases:
+ *
+ *   1. HTTP: open TCP (and TLS for wss:), send the upgrade request of
+ *      chapter 02, read the response head byte by byte up to its empty line,
+ *      check it;
+ *   2. frames: every byte after that empty line goes to the Connection of
+ *      chapter 07, which masks what we send and decides what we receive.
+ *
+ * The socket only moves bytes; every protocol decision is in chapters 01–07.
+ *
+ * Page: docs/chapters/09-echo-client.md · Tests: tests/09-echo-client.test.ts
+ * Check: npm run grade -- 9
+ */
+import { connect as connectTcp, isIP, type Socket } from "node:net";
+import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
+import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
+import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
+import type { UpgradeResponse } from "../lib/handshake.ts";
+import type { Headers } from "../lib/http-headers.ts";
+import type { Message } from "../lib/message.ts";
+import { describeFrame, describeHead } from "../lib/trace.ts";
+import type { WebSocketUrl } from "../lib/websocket-url.ts";
+import { parseWebSocketUrl } from "./01-urls.ts";
+import { checkUpgradeResponse, createClientKey, createUpgradeRequest } from "./02-handshake.ts";
+import { Connection, type ConnectionEvent, type ConnectionState } from "./07-connection.ts";
+
+export interface ClientOptions {
+  /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
+  origin?: string;
+  /** TCP connect, TLS, request and response must all be done within this many ms (default 10 000). */
+  handshakeTimeout?: number;
+  /** How long to wait for the server to end TCP once the closing handshake started (default 5 000 ms, §7.1.1). */
+  closeTimeout?: number;
+  /** The largest message accepted, in bytes; a larger one fails the connection with 1009 (§10.4). */
+  maxMessageSize?: number;
+  /** Sees the handshake request and response and every frame both ways, one line at a time. */
+  trace?: (line: string) => void;
+  /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */
+  tls?: TlsOptions;
+}
+
+/** How a WebSocket ended, as the WebSocket API's CloseEvent reports it (§7.1.5, §7.1.6). */
+export interface CloseInfo extends CloseStatus {
+  /** The closing handshake completed: both close frames were exchanged (§7.1.4). */
+  clean: boolean;
+}
+
+/** `receive()` or `ping()` waited longer than it was allowed to. */
+export class TimeoutError extends Error {
+  override name = "TimeoutError";
+}
+
+/** The largest response head we read: a server that sends more is not answering a handshake. */
+export const MAX_HEAD_BYTES = 16 * 1024;
+
+/** How long `receive()` and `ping()` wait unless told otherwise, in ms. */
+export const DEFAULT_WAIT = 10_000;
+
+/**
+ * Opens a WebSocket to `url` (ws:// over TCP, wss:// over TLS) and resolves
+ * once the opening handshake succeeded (RFC 6455 §4.1).
+ *
+ * Rejects with
+ * - a `SyntaxError` for a URL that is not a WebSocket URI (chapter 01);
+ * - Node's own error for the socket (`ECONNREFUSED`, `ENOTFOUND`, a TLS error), unchanged;
+ * - a `HandshakeError` if the server answers anything but a valid 101 (the
+ *   message names the status and its reason phrase), sends a head larger than
+ *   `MAX_HEAD_BYTES`, closes the connection before answering, or does not
+ *   answer within `handshakeTimeout`.
+ */
+export async function connect(url: string, options: ClientOptions = {}): Promise<WebSocketClient> {
+  // #region solution
+  const target = parseWebSocketUrl(url);
+  const key = createClientKey();
+  const request = createUpgradeRequest(target, key, options.origin === undefined ? {} : { origin: options.origin });
+  const timeout = options.handshakeTimeout ?? 10_000;
+
+  const socket = openSocket(target, options.tls);
+  try {
+    const { head, rest } = await exchangeHeads(socket, target.secure, request, timeout, options.trace);
+    const response = parseResponseHead(head);
+    // §4.1: any status but 101 is plain HTTP. We neither follow redirects nor
+    // authenticate, so it ends here; the reason phrase helps whoever reads the error.
+    if (response.status !== 101) {
+      throw new HandshakeError(`the server refused the upgrade: HTTP ${response.status} ${response.reason}`.trimEnd());
+    }
+    checkUpgradeResponse(response, key);
+    return new ClientConnection(socket, rest, options);
+  } catch (error) {
+    // §4.1: the client MUST fail the connection; there is no WebSocket yet, so no close frame.
+    socket.destroy();
+    throw error;
+  }
+  // #endregion
+}
+
+// #region reference-only
+/** TCP for ws:, TLS over TCP for wss: (§4.1: the TLS handshake comes before any HTTP). */
+function openSocket(url: WebSocketUrl, tls: TlsOptions = {}): Socket {
+  if (!url.secure) return connectTcp({ host: url.host, port: url.port });
+  // §4.1: a client MUST send the host name in SNI, which may not carry an IP address (RFC 6066 §3).
+  const servername = isIP(url.host) === 0 ? url.host : undefined;
+  return connectTls({ host: url.host, port: url.port, ...(servername === undefined ? {} : { servername }), ...tls });
+}
+
+/**
+ * Sends the request once the socket is up, and reads the response head: the
+ * bytes up to and including the first CRLF CRLF. Whatever came after it in
+ * the same chunk is already WebSocket frames, returned as `rest`. The socket
+ * is left paused, so no byte is lost before the frame reader takes over.
+ */
+function exchangeHeads(
+  socket: Socket,
+  secure: boolean,
+  request: string,
+  timeoutMs: number,
+  trace: ((line: string) => void) | undefined,
+): Promise<{ head: string; rest: Uint8Array }> {
+  return new Promise((resolve, reject) => {
+    let received = Buffer.alloc(0);
+
+    const onReady = () => {
+      trace?.(describeHead(request, "→ server"));
+      socket.write(request);
+    };
+    const onData = (chunk: Buffer) => {
+      received = Buffer.concat([received, chunk]);
+      const end = received.indexOf("\r\n\r\n");
+      const headLength = end === -1 ? received.length : end + 4;
+      if (headLength > MAX_HEAD_BYTES) {
+        return fail(new HandshakeError(`the response head is larger than ${MAX_HEAD_BYTES} bytes: not a handshake`));
+      }
+      if (end === -1) return; // the head continues in a later chunk
+      socket.pause();
+      // HTTP heads are ASCII (RFC 9112 §2.2); latin1 maps each byte to one character.
+      const head = received.subarray(0, end + 4).toString("latin1");
+      trace?.(describeHead(head, "← server"));
+      finish();
+      resolve({ head, rest: received.subarray(end + 4) });
+    };
+    const onEnd = () => fail(new HandshakeError("the server closed the connection before it answered the handshake"));
+    const onTimeout = () =>
+      fail(new HandshakeError(`no handshake within ${timeoutMs} ms (handshakeTimeout): the server did not answer`));
+
+    const ready = secure ? "secureConnect" : "connect";
+    const timer = setTimeout(onTimeout, timeoutMs);
+    socket.once(ready, onReady);
+    socket.on("data", onData);
+    socket.once("end", onEnd);
+    socket.once("error", fail); // ECONNREFUSED and friends pass through as they are
+
+    function finish() {
+      clearTimeout(timer);
+      socket.off(ready, onReady);
+      socket.off("data", onData);
+      socket.off("end", onEnd);
+      socket.off("error", fail);
+    }
+    function fail(error: Error) {
+      finish();
+      reject(error);
+    }
+  });
+}
+
+/** "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n..." → status, reason phrase, headers. */
+function parseResponseHead(head: string): UpgradeResponse & { reason: string } {
+  const [statusLine = "", ...lines] = head.split("\r\n");
+  const status = /^HTTP\/1\.\d (\d{3})(?: (.*))?$/.exec(statusLine);
+  if (status === null) throw new HandshakeError(`the server did not answer with HTTP: "${statusLine}"`);
+
+  const headers: Headers = {};
+  for (const line of lines) {
+    if (line === "") continue;
+    const colon = line.indexOf(":");
+    if (colon <= 0) throw new HandshakeError(`malformed header line in the response: "${line}"`);
+    const name = line.slice(0, colon).trim().toLowerCase();
+    const value = line.slice(colon + 1).trim();
+    const earlier = headers[name];
+    // A repeated header keeps every value; getHeader joins them (RFC 9110 §5.3).
+    headers[name] = earlier === undefined ? value : [earlier, value].flat();
+  }
+  return { status: Number(status[1]), reason: status[2] ?? "", headers };
+}
+
+/** Someone waiting for a value: settling it also stops its timer. */
+interface Waiter<T> {
+  resolve: (value: T) => void;
+  reject: (error: Error) => void;
+}
+
+/**
+ * Puts a waiter, wrapped by `entry`, at the end of `queue` and returns its
+ * promise. Every wait is bounded: after `timeoutMs` the entry leaves the
+ * queue and the promise rejects with a TimeoutError.
+ */
+function enqueue<T, E>(queue: E[], entry: (waiter: Waiter<T>) => E, timeoutMs: number, what: string): Promise<T> {
+  return new Promise((resolve, reject) => {
+    // setTimeout would turn anything it cannot hold (over 2^31 - 1 ms, or NaN) into 1 ms.
+    if (!(timeoutMs >= 0 && timeoutMs <= 2 ** 31 - 1)) {
+      return reject(new RangeError(`a timeout is a number of ms from 0 to 2^31 - 1, not ${timeoutMs}`));
+    }
+    const timer = setTimeout(() => {
+      queue.splice(queue.indexOf(queued), 1);
+      reject(new TimeoutError(`no ${what} within ${timeoutMs} ms`));
+    }, timeoutMs);
+    const queued = entry({
+      resolve: (value) => (clearTimeout(timer), resolve(value)),
+      reject: (error) => (clearTimeout(timer), reject(error)),
+    });
+    queue.push(queued);
+  });
+}
+// #endregion
+
+/**
+ * An open WebSocket, seen from the client: what `connect()` resolves with.
+ * Sync methods throw, async ones reject.
+ */
+export interface WebSocketClient {
+  /**
+   * OPEN, then CLOSING once a close frame was sent or received, CLOSED once
+   * the TCP connection is gone (§7.1.4) — the WebSocket API's readyState.
+   */
+  readonly state: ConnectionState;
+
+  /** Resolves once the TCP connection is closed, however that happened; never rejects. */
+  readonly closed: Promise<CloseInfo>;
+
+  /**
+   * Sends a string as a text message, bytes as a binary message (§5.6),
+   * masked (§5.3). Throws an `InvalidStateError` once our close frame is out (§5.5.1).
+   */
+  send(data: string | Uint8Array): void;
+
+  /**
+   * The next message, in arrival order: messages that arrived before anyone
+   * asked wait in a queue. Rejects with an `InvalidStateError` naming the
+   * close code when the WebSocket has ended and no message is left, and with
+   * a `TimeoutError` after `timeoutMs` (default `DEFAULT_WAIT`).
+   */
+  receive(timeoutMs?: number): Promise<Message>;
+
+  /**
+   * Sends a ping and resolves with the payload of the pong that answers it
+   * (§5.5.2, §5.5.3). Rejects with a `TimeoutError` after `timeoutMs`
+   * (default `DEFAULT_WAIT`), and with an `InvalidStateError` if the
+   * WebSocket ends first.
+   */
+  ping(payload?: string | Uint8Array, timeoutMs?: number): Promise<Uint8Array>;
+
+  /**
+   * Starts the closing handshake (§7.1.2): sends a close frame with `code`
+   * (default 1000) and `reason`, then waits for the server's close frame and
+   * for the server to end TCP (§7.1.1), at most `timeoutMs` (default: the
+   * `closeTimeout` option) before ending it itself. Resolves as `closed`
+   * does: with the server's answer, or 1006 if none came. A code that may not
+   * be sent, or a reason over 123 bytes, rejects with a RangeError. Closing
+   * twice is harmless.
+   */
+  close(code?: number, reason?: string, timeoutMs?: number): Promise<CloseInfo>;
+}
+
+/**
+ * The `WebSocketClient` that `connect()` makes: a client-side `Connection`
+ * (chapter 07) on a `node:net` or `node:tls` socket. It only moves bytes
+ * between the two, and waits, but never forever. The methods do what
+ * `WebSocketClient` says.
+ */
+export class ClientConnection implements WebSocketClient {
+  // #region reference-only
+  readonly #socket: Socket;
+  readonly #connection: Connection;
+  readonly #closeTimeout: number;
+  /** Messages that arrived before anyone asked for them, oldest first. */
+  readonly #inbox: Message[] = [];
+  /** `receive()` calls waiting for a message, oldest first. */
+  readonly #receivers: Waiter<Message>[] = [];
+  /** `ping()` calls waiting for their pong, oldest first. */
+  readonly #pings: { payload: Uint8Array; waiter: Waiter<Uint8Array> }[] = [];
+  /** How the WebSocket ended: set by the Connection's close event. */
+  #ending: CloseInfo | undefined;
+  #tcpClosed = false;
+  #closeTimer: NodeJS.Timeout | undefined;
+  readonly #closed: Promise<CloseInfo>;
+  #resolveClosed: (info: CloseInfo) => void = () => {};
+  // #endregion
+
+  /**
+   * Takes over `socket` once the opening handshake is done. `rest` holds the
+   * bytes that followed the response head in the same read: already frames.
+   * The socket comes paused, so no byte is read before the listeners are in place.
+   */
+  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}) {
+    // #region solution
+    this.#socket = socket;
+    this.#closeTimeout = options.closeTimeout ?? 5_000;
+    this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    const trace = options.trace;
+    this.#connection = new Connection("client", {
+      ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+      ...(trace === undefined ? {} : { onFrame: (frame, way) => trace(describeFrame(frame, way === "in" ? "← server" : "→ server")) }),
+    });
+    this.#connection.open();
+
+    // Frames are small and an echo waits for each one: don't let Nagle's algorithm hold them back.
+    socket.setNoDelay(true);
+    socket.on("data", (chunk: Buffer) => this.#receiveBytes(chunk));
+    // A socket error is followed by "close", which reports 1006 (§7.1.5).
+    socket.on("error", () => {});
+    socket.on("close", () => this.#onTcpClosed());
+    this.#receiveBytes(rest);
+    socket.resume(); // exchangeHeads paused it at the end of the head
+    // #endregion
+  }
+
+  get state(): ConnectionState {
+    // #region solution
+    if (this.#tcpClosed) return "CLOSED";
+    return this.#connection.state === "OPEN" ? "OPEN" : "CLOSING";
+    // #endregion
+  }
+
+  get closed(): Promise<CloseInfo> {
+    // #region solution
+    return this.#closed;
+    // #endregion
+  }
+
+  send(data: string | Uint8Array): void {
+    // #region solution
+    this.#connection.send(typeof data === "string" ? { type: "text", data } : { type: "binary", data });
+    this.#flush();
+    // #endregion
+  }
+
+  async receive(timeoutMs: number = DEFAULT_WAIT): Promise<Message> {
+    // #region solution
+    const queued = this.#inbox.shift();
+    if (queued !== undefined) return queued;
+    // After *our* close frame the server may still send data until it answers
+    // (§5.5.1), so only the end of the WebSocket stops the wait.
+    if (this.#ending !== undefined) throw this.#closedError("receive a message");
+    return enqueue(this.#receivers, (waiter) => waiter, timeoutMs, "message");
+    // #endregion
+  }
+
+  async ping(payload: string | Uint8Array = new Uint8Array(0), timeoutMs: number = DEFAULT_WAIT): Promise<Uint8Array> {
+    // #region solution
+    const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
+    this.#connection.ping(bytes);
+    this.#flush();
+    return enqueue(this.#pings, (waiter) => ({ payload: bytes, waiter }), timeoutMs, "pong");
+    // #endregion
+  }
+
+  async close(code: number = CloseCode.Normal, reason = "", timeoutMs?: number): Promise<CloseInfo> {
+    // #region solution
+    if (this.#connection.state === "OPEN") {
+      this.#connection.close(code, reason);
+      this.#flush();
+      this.#awaitTcpClose(timeoutMs ?? this.#closeTimeout);
+    }
+    return this.#closed;
+    // #endregion
+  }
+
+  // #region reference-only
+  /** Bytes from the socket in, events out; then write what the Connection queued (pongs, close frames). */
+  #receiveBytes(bytes: Uint8Array): void {
+    const events = this.#connection.receive(bytes);
+    this.#flush();
+    for (const event of events) this.#handle(event);
+  }
+
+  #handle(event: ConnectionEvent): void {
+    switch (event.type) {
+      case "message":
+        this.#deliver(event.message);
+        return;
+      case "pong":
+        this.#answerPings(event.payload);
+        return;
+      case "ping":
+        return; // the Connection already queued the pong (§5.5.2)
+      case "close":
+        this.#onWebSocketClosed(event);
+        return;
+    }
+  }
+
+  #deliver(message: Message): void {
+    const receiver = this.#receivers.shift();
+    if (receiver === undefined) this.#inbox.push(message);
+    else receiver.resolve(message);
+  }
+
+  /**
+   * A pong answers the ping with the same payload (§5.5.3) — and every
+   * earlier one, since a peer may answer only the most recent of several
+   * pings. A pong that answers no ping is a heartbeat: nothing to do.
+   */
+  #answerPings(payload: Uint8Array): void {
+    const same = (a: Uint8Array) => a.length === payload.length && a.every((b, i) => b === payload[i]);
+    const answered = this.#pings.findIndex((ping) => same(ping.payload));
+    for (const { waiter } of this.#pings.splice(0, answered + 1)) waiter.resolve(payload);
+  }
+
+  /** No frame will be processed any more: the server's close frame came, or we failed the connection. */
+  #onWebSocketClosed(event: Extract<ConnectionEvent, { type: "close" }>): void {
+    this.#ending = { code: event.code, reason: event.reason, clean: event.clean };
+    const error = this.#closedError("wait any longer");
+    for (const receiver of this.#receivers.splice(0)) receiver.reject(error);
+    for (const { waiter } of this.#pings.splice(0)) waiter.reject(error);
+    if (this.#tcpClosed) return;
+    // §7.1.7: having failed the connection, we close TCP ourselves at once;
+    // after a closing handshake the server closes first (§7.1.1) and we wait.
+    if (event.error !== undefined) this.#socket.end();
+    this.#awaitTcpClose(this.#closeTimeout);
+  }
+
+  /** §7.1.1: the server should close TCP first; if it has not after `timeoutMs`, the client MAY. */
+  #awaitTcpClose(timeoutMs: number): void {
+    if (this.#closeTimer !== undefined || this.#tcpClosed) return;
+    this.#closeTimer = setTimeout(() => this.#socket.destroy(), timeoutMs);
+  }
+
+  #onTcpClosed(): void {
+    this.#tcpClosed = true;
+    clearTimeout(this.#closeTimer);
+    // No close frame before the end of TCP: 1006, abnormal closure (§7.1.5).
+    for (const event of this.#connection.receiveEnd()) this.#handle(event);
+    this.#resolveClosed(this.#ending ?? { code: CloseCode.AbnormalClosure, reason: "", clean: false });
+  }
+
+  /**
+   * Writes what the Connection queued. Node buffers what the network cannot
+   * take yet; an echo client sends little, so it does not wait for "drain".
+   */
+  #flush(): void {
+    if (this.#tcpClosed) return;
+    for (const bytes of this.#connection.bytesToSend()) this.#socket.write(bytes);
+  }
+
+  #closedError(action: string): InvalidStateError {
+    const { code, reason } = this.#ending ?? { code: CloseCode.AbnormalClosure, reason: "" };
+    return new InvalidStateError(`cannot ${action}: the WebSocket is closed (${code}${reason === "" ? "" : ` "${reason}"`})`);
+  }
+  // #endregion
+}

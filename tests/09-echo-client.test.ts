@@ -1,0 +1,524 @@
+import { createHash, randomBytes } from "node:crypto";
+import { once } from "node:events";
+import { createServer as createHttpServer } from "node:http";
+import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { afterEach, describe, expect, test } from "vitest";
+import { WebSocketServer, type WebSocket } from "ws";
+import { connect, TimeoutError, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
+import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
+import { Opcode, type Frame } from "../lib/frame.ts";
+import { expectRejects, expectThrows } from "./helpers/errors.ts";
+// The misbehaving peers speak through the reference chapter 04, so a slip in
+// your frames cannot hide inside the test's own data.
+import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+
+const text = (s: string) => new TextEncoder().encode(s);
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every wait in these tests is bounded: `promise`, or a failure naming `what` after `ms`. */
+async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
+  });
+  try {
+    return await Promise.race([promise, timeout]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Peers and clean-up: every server and client a test makes is closed after it.
+
+const teardown: (() => Promise<void> | void)[] = [];
+const clients: WebSocketClient[] = [];
+
+afterEach(async () => {
+  for (const step of teardown.splice(0).reverse()) await step();
+  // With the servers gone, every client's TCP connection has ended.
+  await Promise.all(clients.splice(0).map((client) => within(client.closed, 1000, "the client to see TCP close")));
+});
+
+/** `connect`, remembering the client for clean-up. */
+async function open(url: string, options: ClientOptions = {}): Promise<WebSocketClient> {
+  const client = await connect(url, options);
+  clients.push(client);
+  return client;
+}
+
+/** A `ws` server on 127.0.0.1 and an ephemeral port; `onConnection` defaults to echoing. */
+async function wsServer(onConnection: (ws: WebSocket) => void = echo): Promise<string> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
+  await once(server, "listening");
+  server.on("connection", onConnection);
+  teardown.push(() => {
+    for (const ws of server.clients) ws.terminate();
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+  return `ws://127.0.0.1:${(server.address() as AddressInfo).port}`;
+}
+
+/** The `ws` echo server: text back as text, binary as binary. */
+function echo(ws: WebSocket): void {
+  ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+}
+
+/** What a `ws` server saw of the client's close: the code and reason of its 'close' event. */
+function closeSeenBy(ws: WebSocket): Promise<{ code: number; reason: string }> {
+  return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
+}
+
+/** Listens on 127.0.0.1, an ephemeral port; destroys its connections and closes at clean-up. */
+async function listen(server: Server): Promise<number> {
+  const sockets = new Set<Socket>();
+  server.on("connection", (socket: Socket) => {
+    sockets.add(socket);
+    socket.on("close", () => sockets.delete(socket));
+  });
+  server.listen(0, "127.0.0.1");
+  await once(server, "listening");
+  teardown.push(() => {
+    for (const socket of sockets) socket.destroy();
+    return new Promise((resolve) => server.close(() => resolve()));
+  });
+  return (server.address() as AddressInfo).port;
+}
+
+interface RawPeer {
+  socket: Socket;
+  /** The client's request head, CRLFs and all. */
+  request: string;
+  /** Its Sec-WebSocket-Key. */
+  key: string;
+}
+
+/**
+ * A raw TCP server that reads the client's request head, then hands the
+ * socket to `onRequest`, which answers (or not) byte by byte.
+ */
+async function rawServer(onRequest: (peer: RawPeer) => void): Promise<string> {
+  const server = createServer((socket) => {
+    socket.setNoDelay(true);
+    let received = "";
+    const onData = (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      const end = received.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      socket.off("data", onData);
+      const request = received.slice(0, end + 4);
+      onRequest({ socket, request, key: /^sec-websocket-key: *(.*)$/im.exec(request)?.[1]?.trim() ?? "" });
+    };
+    socket.on("data", onData);
+    socket.on("error", () => {});
+  });
+  return `ws://127.0.0.1:${await listen(server)}`;
+}
+
+const acceptFor = (key: string) =>
+  createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+
+/** A correct 101 for `key`. */
+const switching = (key: string) =>
+  `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`;
+
+/** A frame as a server sends it: unmasked. */
+const serverFrame = (opcode: number, payload: Uint8Array) => encodeFrame({ opcode, payload });
+
+/** The frames a raw peer receives from the client, decoded by the reference parser, one at a time. */
+function frameReader(socket: Socket): (what: string) => Promise<Frame> {
+  const parser = new FrameParser();
+  const frames: Frame[] = [];
+  let wake = () => {};
+  socket.on("data", (chunk: Buffer) => {
+    frames.push(...parser.push(chunk));
+    wake();
+  });
+  return async (what) => {
+    while (frames.length === 0) await within(new Promise<void>((resolve) => (wake = resolve)), 1000, what);
+    return frames.shift() as Frame;
+  };
+}
+
+/** The close code in a close frame's payload (§5.5.1: 2 bytes, network byte order). */
+const closeCode = (frame: Frame) => (frame.payload.length < 2 ? undefined : ((frame.payload[0] ?? 0) << 8) | (frame.payload[1] ?? 0));
+
+// ---------------------------------------------------------------------------
+
+describe("talking to a real server (the ws package's echo server)", () => {
+  test("§5.6, §6.1, §6.2 MUST: text and binary messages come back in order, text as text and binary as binary", async () => {
+    const client = await open(await wsServer());
+    expect(client.state, "after a successful handshake the client is OPEN").toBe("OPEN");
+    // All three go out before we ask for any: the echoes wait in the client's queue.
+    client.send("Hello");
+    client.send(new Uint8Array([0x00, 0xff, 0x10]));
+    client.send("¡olé! ✓");
+    expect(await client.receive(1000), "first echo: the text message").toEqual({ type: "text", data: "Hello" });
+    expect(await client.receive(1000), "second echo: binary stays binary").toEqual({
+      type: "binary",
+      data: new Uint8Array([0x00, 0xff, 0x10]),
+    });
+    expect(await client.receive(1000), "third echo: non-ASCII text survives UTF-8 both ways").toEqual({
+      type: "text",
+      data: "¡olé! ✓",
+    });
+  });
+
+  test("§5.2: a 1 MiB message travels both ways (64-bit extended length)", async () => {
+    const client = await open(await wsServer());
+    const big = new Uint8Array(randomBytes(1024 * 1024));
+    client.send(big);
+    const echoed = await client.receive(2000);
+    expect(echoed.type, "a binary message comes back binary").toBe("binary");
+    const data = echoed.data as Uint8Array;
+    expect(data.length, "the echo has all 1 048 576 bytes").toBe(big.length);
+    expect(Buffer.from(data).equals(big), "the echo has the same bytes, in the same order").toBe(true);
+  });
+
+  test("§5.5.2, §5.5.3: ping() resolves with the payload of the server's pong", async () => {
+    const client = await open(await wsServer());
+    const payload = await client.ping(text("are you there?"), 1000);
+    expect(Buffer.from(payload).toString(), "a pong carries the ping's payload back").toBe("are you there?");
+  });
+
+  test("§5.5.2, §5.5.3 MUST: a ping from the server is answered with a pong carrying its payload", async () => {
+    let pong: Promise<Buffer> | undefined;
+    const client = await open(
+      await wsServer((ws) => {
+        pong = once(ws, "pong").then(([data]) => data as Buffer);
+        ws.ping("heartbeat 1");
+      }),
+    );
+    const data = await within(pong ?? Promise.reject(new Error("no connection")), 1000, "the client's pong");
+    expect(data.toString(), "the pong's payload is the ping's").toBe("heartbeat 1");
+    expect(client.state, "a ping changes nothing else").toBe("OPEN");
+  });
+
+  test('§7.1.2 MUST: close(1000, "done") sends a close frame — the server sees code and reason, close() resolves with its answer', async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const client = await open(
+      await wsServer((ws) => {
+        echo(ws);
+        seen = closeSeenBy(ws);
+      }),
+    );
+    const closing = client.close(1000, "done");
+    expect(client.state, "§7.1.3: after sending its close frame the client is CLOSING").toBe("CLOSING");
+    const info = await within(closing, 1500, "close() to resolve");
+    expect(info, "close() resolves with the server's close frame (ws echoes the code and reason)").toEqual({
+      code: 1000,
+      reason: "done",
+      clean: true,
+    });
+    expect(await within(seen!, 1000, "the server's close event"), "the ws server received 1000 \"done\"").toEqual({
+      code: 1000,
+      reason: "done",
+    });
+    expect(client.state, "§7.1.4: once TCP is closed the client is CLOSED").toBe("CLOSED");
+    expect(await client.closed, "`closed` resolves the same way").toEqual(info);
+  });
+
+  test('§5.5.1 MUST: a server\'s close (1001 "bye") is answered, and reported by `closed` and by a waiting receive()', async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const client = await open(
+      await wsServer((ws) => {
+        seen = closeSeenBy(ws);
+        setTimeout(() => ws.close(1001, "bye"), 50);
+      }),
+    );
+    const waiting = client.receive(1500);
+    await expectRejects(waiting, InvalidStateError, "a receive() waiting when the server closes rejects, naming the code", /1001/);
+    expect(await within(client.closed, 1500, "`closed`"), "`closed` reports the server's code and reason").toEqual({
+      code: 1001,
+      reason: "bye",
+      clean: true,
+    });
+    expect(
+      await within(seen!, 1000, "the server's close event"),
+      "§5.5.1: the client answered with a close frame of its own (echoing 1001)",
+    ).toEqual({ code: 1001, reason: "bye" });
+  });
+
+  test("§10.4: a message over maxMessageSize fails the connection with 1009", async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const client = await open(
+      await wsServer((ws) => {
+        echo(ws);
+        seen = closeSeenBy(ws);
+      }),
+      { maxMessageSize: 1000 },
+    );
+    client.send(new Uint8Array(2000)); // the echo is 1000 bytes too many
+    const info = await within(client.closed, 1500, "`closed`");
+    expect(info.code, "`closed` reports 1009, message too big").toBe(1009);
+    expect(info.clean, "a failed connection is not a clean close").toBe(false);
+    expect((await within(seen!, 1000, "the server's close event")).code, "the server received a close frame with 1009").toBe(1009);
+  });
+
+  test("§5.5.1 MUST NOT: after close, send() throws and receive() rejects with InvalidStateError", async () => {
+    const client = await open(await wsServer());
+    await within(client.close(), 1500, "close()");
+    expectThrows(() => client.send("too late"), InvalidStateError, "no data frame may follow the close frame");
+    await expectRejects(
+      client.receive(500),
+      InvalidStateError,
+      "no message can come after the close: receive() rejects at once",
+      /1000/,
+    );
+  });
+
+  test("bounded waits: receive(100) rejects with a TimeoutError, and a later message still arrives", async () => {
+    const client = await open(await wsServer());
+    await expectRejects(client.receive(100), TimeoutError, "receive(100) with nothing to receive");
+    client.send("late");
+    expect(await client.receive(500), "the timed-out receive() must not swallow the next message").toEqual({
+      type: "text",
+      data: "late",
+    });
+  });
+
+  test("trace: the request, the response and every frame both ways (what --trace prints)", async () => {
+    const lines: string[] = [];
+    const client = await open(await wsServer(), { trace: (line) => lines.push(line) });
+    client.send("traced");
+    await client.receive(1000);
+    const all = lines.join("\n");
+    expect(all, "the request line of the handshake").toMatch(/GET \/ HTTP\/1\.1/);
+    expect(all, "the status line of the response").toMatch(/HTTP\/1\.1 101 Switching Protocols/);
+    expect(all, "the client's text frame, masked").toMatch(/text.*MASK.*"traced"/);
+    expect(all, "the server's echo, unmasked").toMatch(/text.*unmasked.*"traced"/);
+  });
+});
+
+describe("the opening handshake", () => {
+  test("§4.1 MUST: the request has the GET line, Host with the port, Upgrade, Connection, a fresh key and version 13", async () => {
+    const requests: string[] = [];
+    const url = await rawServer((peer) => {
+      requests.push(peer.request);
+      peer.socket.write(switching(peer.key));
+    });
+    const port = new URL(url).port;
+    await open(`${url}/chat?room=1`, { origin: "http://example.com" });
+    await open(url);
+    const [request = "", second = ""] = requests;
+    const lines = request.split("\r\n");
+    const header = (name: string, inRequest = request) =>
+      inRequest
+        .split("\r\n")
+        .find((line) => line.toLowerCase().startsWith(`${name.toLowerCase()}:`))
+        ?.replace(/^[^:]*:\s*/, "");
+    expect(lines[0], "the request line: GET, the resource name, HTTP/1.1").toBe("GET /chat?room=1 HTTP/1.1");
+    expect(header("Host"), "Host carries the port, which is not the default 80").toBe(`127.0.0.1:${port}`);
+    expect(header("Upgrade")?.toLowerCase(), "Upgrade: websocket").toBe("websocket");
+    expect(header("Connection")?.toLowerCase().split(/\s*,\s*/), "Connection contains the token Upgrade").toContain("upgrade");
+    expect(header("Sec-WebSocket-Key"), "the key is 16 random bytes in base64").toMatch(/^[A-Za-z0-9+/]{22}==$/);
+    expect(header("Sec-WebSocket-Version"), "the version is 13").toBe("13");
+    expect(header("Origin"), "the origin given in the options").toBe("http://example.com");
+    expect(request.endsWith("\r\n\r\n"), "the head ends with an empty line").toBe(true);
+    expect(header("Sec-WebSocket-Key", second), "a second connection has a key of its own").not.toBe(header("Sec-WebSocket-Key"));
+  });
+
+  test("§4.1 MUST: the handshake response may arrive in pieces, and frames in the same chunk as its end are not lost", async () => {
+    const url = await rawServer(async (peer) => {
+      const response = switching(peer.key);
+      peer.socket.write(response.slice(0, 16)); // "HTTP/1.1 101 Swi"
+      await sleep(20);
+      peer.socket.write(response.slice(16, 60));
+      await sleep(20);
+      // The end of the head and two frames in one write: one TCP chunk for the client.
+      peer.socket.write(
+        Buffer.concat([
+          Buffer.from(response.slice(60), "latin1"),
+          serverFrame(Opcode.Text, text("first")),
+          serverFrame(Opcode.Text, text("second")),
+        ]),
+      );
+    });
+    const client = await open(url);
+    expect(await client.receive(500), "the frame right after the empty line").toEqual({ type: "text", data: "first" });
+    expect(await client.receive(500), "the frame after it").toEqual({ type: "text", data: "second" });
+  });
+
+  test("§4.1 MUST: a 400 from a plain HTTP server fails the handshake with a HandshakeError naming the status", async () => {
+    const server = createHttpServer((_, response) => {
+      response.writeHead(400, { "Content-Type": "text/plain" });
+      response.end("this is not a WebSocket endpoint\n");
+    });
+    teardown.push(() => server.closeAllConnections());
+    const port = await listen(server);
+    await expectRejects(
+      open(`ws://127.0.0.1:${port}/`),
+      HandshakeError,
+      "any status but 101 means no WebSocket",
+      /400/,
+    );
+  });
+
+  test("§4.1 MUST: a wrong Sec-WebSocket-Accept fails the handshake", async () => {
+    const url = await rawServer((peer) => peer.socket.write(switching("dGhlIHNhbXBsZSBub25jZQ==")));
+    await expectRejects(
+      open(url),
+      HandshakeError,
+      "the accept value must be computed from *our* key",
+      /accept/i,
+    );
+  });
+
+  test("§4.1: no answer within handshakeTimeout fails with a HandshakeError, and the client hangs up", async () => {
+    let hungUp: Promise<unknown> | undefined;
+    const url = await rawServer((peer) => {
+      hungUp = once(peer.socket, "close"); // and never answer
+    });
+    const started = Date.now();
+    await expectRejects(
+      open(url, { handshakeTimeout: 300 }),
+      HandshakeError,
+      "a server that never answers must not keep the client waiting",
+      /timeout|300 ?ms/i,
+    );
+    expect(Date.now() - started, "the handshake gave up after about 300 ms").toBeLessThan(1500);
+    await within(hungUp!, 1000, "the client to close the TCP connection");
+  });
+
+  test("§10.4 (limits): a response head over 16 KiB fails the handshake instead of filling memory", async () => {
+    const url = await rawServer((peer) =>
+      peer.socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Padding: ${"a".repeat(20 * 1024)}`),
+    );
+    await expectRejects(open(url), HandshakeError, "an endless head is not a handshake", /16384|16 KiB|large/i);
+  });
+
+  test("§4.1 MUST: a refused TCP connection fails: connect() rejects with Node's own error (ECONNREFUSED)", async () => {
+    const probe = createServer();
+    probe.listen(0, "127.0.0.1");
+    await once(probe, "listening");
+    const { port } = probe.address() as AddressInfo;
+    await new Promise((resolve) => probe.close(resolve)); // now nothing listens on `port`
+    const error = await open(`ws://127.0.0.1:${port}/`).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(error, "connect() must reject when nothing listens").toBeInstanceOf(Error);
+    expect(
+      (error as NodeJS.ErrnoException).code,
+      `the socket's error passes through with its code; got ${String(error)}`,
+    ).toBe("ECONNREFUSED");
+  });
+
+  test("§4.1 MUST: an invalid URL (http:) fails before connecting, with chapter 01's SyntaxError", async () => {
+    await expectRejects(connect("http://127.0.0.1/"), SyntaxError, "http: is not a WebSocket scheme", /scheme/);
+  });
+});
+
+describe("frames on the wire (a raw peer)", () => {
+  test("§5.1, §5.3 MUST: the client masks every frame (MASK bit set), with a new key for each", async () => {
+    let firstBytes: Promise<Buffer> | undefined;
+    let next: ((what: string) => Promise<Frame>) | undefined;
+    const url = await rawServer((peer) => {
+      firstBytes = once(peer.socket, "data").then(([chunk]) => chunk as Buffer);
+      next = frameReader(peer.socket);
+      peer.socket.write(switching(peer.key));
+    });
+    const client = await open(url);
+    client.send("one");
+    client.send("two");
+    const raw = await within(firstBytes!, 1000, "the client's first frame");
+    expect((raw[1] ?? 0) & 0x80, "byte 1 of the first frame: the MASK bit (0x80) must be set").toBe(0x80);
+    const one = await next!("the first frame");
+    const two = await next!("the second frame");
+    expect(new TextDecoder().decode(one.payload), "the first frame unmasks to its text").toBe("one");
+    expect(new TextDecoder().decode(two.payload), "the second frame unmasks to its text").toBe("two");
+    expect(one.maskKey, "§5.3: a masked frame carries a 4-byte key").toHaveLength(4);
+    expect(
+      Buffer.from(one.maskKey ?? []).equals(Buffer.from(two.maskKey ?? [])),
+      "§5.3: each frame needs a fresh, unpredictable masking key",
+    ).toBe(false);
+  });
+
+  test("§5.1 MUST: a masked frame from the server fails the connection: close frame 1002, then TCP closed", async () => {
+    let next: ((what: string) => Promise<Frame>) | undefined;
+    let ended: Promise<unknown> | undefined;
+    const url = await rawServer((peer) => {
+      next = frameReader(peer.socket);
+      ended = once(peer.socket, "end");
+      peer.socket.write(switching(peer.key));
+      peer.socket.write(encodeFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
+    });
+    const client = await open(url);
+    const frame = await next!("the client's close frame");
+    expect(frame.opcode, "the client answers with a close frame").toBe(Opcode.Close);
+    expect(frame.maskKey, "§5.1: the client's close frame is masked too").toBeDefined();
+    expect(closeCode(frame), "§7.4.1: the close code for a protocol error is 1002").toBe(1002);
+    await within(ended!, 1000, "§7.1.7: the client to close the TCP connection after failing it");
+    const info = await within(client.closed, 1000, "`closed`");
+    expect(info.code, "`closed` reports 1002").toBe(1002);
+    expect(info.clean, "a failed connection is not a clean close").toBe(false);
+  });
+
+  test("§7.2.1 MUST: TCP dropped in the middle of a frame fails the connection — `closed` resolves with 1006, a waiting receive() rejects", async () => {
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      // A text frame announcing 10 bytes, of which 3 arrive; then the server vanishes.
+      peer.socket.write(new Uint8Array([0x81, 0x0a, 0x68, 0x65, 0x6c]));
+      setTimeout(() => peer.socket.destroy(), 50);
+    });
+    const client = await open(url);
+    await expectRejects(client.receive(1500), InvalidStateError, "no message can come from a dead connection", /1006/);
+    expect(await within(client.closed, 1000, "`closed`"), "no closing handshake: 1006, abnormal closure").toEqual({
+      code: 1006,
+      reason: "",
+      clean: false,
+    });
+    expect(client.state, "the TCP connection is gone").toBe("CLOSED");
+  });
+});
+
+describe("the end of TCP (§7.1.1)", () => {
+  test("§7.1.1 SHOULD: after the closing handshake the client waits for the server to close TCP first", async () => {
+    let clientEndedEarly = false;
+    let stateWhileWaiting = "";
+    let client: WebSocketClient | undefined;
+    const url = await rawServer((peer) => {
+      const next = frameReader(peer.socket);
+      peer.socket.on("end", () => (clientEndedEarly = true));
+      peer.socket.write(switching(peer.key));
+      void next("the client's close frame").then(async (frame) => {
+        peer.socket.write(serverFrame(Opcode.Close, frame.payload)); // answer, echoing the code
+        await sleep(200); // ... and hold TCP open for a while
+        stateWhileWaiting = client?.state ?? "";
+        if (!clientEndedEarly) peer.socket.end(); // the server closes first
+      });
+    });
+    client = await open(url);
+    const info = await within(client.close(1000, "done"), 1500, "close() to resolve");
+    expect(clientEndedEarly, "the client must not close TCP before the server does").toBe(false);
+    expect(stateWhileWaiting, "both close frames exchanged, TCP still up: CLOSING").toBe("CLOSING");
+    expect(info, "close() resolves with the server's answer, cleanly").toEqual({ code: 1000, reason: "done", clean: true });
+    expect(client.state, "TCP is closed: CLOSED").toBe("CLOSED");
+  });
+
+  test("§7.1.1 MAY: a server that never closes TCP is cut off after closeTimeout", async () => {
+    let hungUp: Promise<unknown> | undefined;
+    const url = await rawServer((peer) => {
+      const next = frameReader(peer.socket);
+      hungUp = once(peer.socket, "close");
+      peer.socket.write(switching(peer.key));
+      void next("the client's close frame").then((frame) => peer.socket.write(serverFrame(Opcode.Close, frame.payload)));
+    });
+    const client = await open(url, { closeTimeout: 200 });
+    const info = await within(client.close(1000, "done"), 1500, "close() to give up waiting for the server");
+    expect(info, "the closing handshake did complete: clean, with the server's answer").toEqual({
+      code: 1000,
+      reason: "done",
+      clean: true,
+    });
+    await within(hungUp!, 1000, "the client to close TCP itself");
+  });
+
+  test("§7.1.5: a close frame that is never answered ends as 1006 after closeTimeout", async () => {
+    const url = await rawServer((peer) => peer.socket.write(switching(peer.key))); // then silence
+    const client = await open(url, { closeTimeout: 200 });
+    const info = await within(client.close(), 1500, "close() to give up waiting for the server");
+    expect(info, "no close frame came back: 1006, abnormal closure").toEqual({ code: 1006, reason: "", clean: false });
+    expect(client.state, "the client closed TCP itself").toBe("CLOSED");
+  });
+});
