@@ -20,18 +20,31 @@ export default defineConfig({
   title: "The WebSocket Workbook",
   description: "Learn RFC 6455 by building it: read a chapter, write the code, grade yourself.",
   cleanUrls: true,
+  head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   lastUpdated: false,
   markdown: { lineNumbers: false },
   themeConfig: {
     nav: [
       { text: "Getting started", link: "/guide/getting-started" },
       { text: "Chapters", link: "/chapters/00-overview" },
+      { text: "Tools", link: "/tools" },
       { text: "Errata", link: "/reference/errata" },
     ],
     sidebar: [
       { text: "Guide", items: [{ text: "Getting started", link: "/guide/getting-started" }] },
+      { text: "Tools", items: [{ text: "Inspector, builder, calculator, playground", link: "/tools" }] },
       { text: "Chapters", items: chapterItems() },
-      { text: "Reference", items: [{ text: "Errata of the source notes", link: "/reference/errata" }] },
+      {
+        text: "Reference",
+        items: [
+          { text: "Opcodes", link: "/reference/opcodes" },
+          { text: "Close codes", link: "/reference/close-codes" },
+          { text: "Handshake headers", link: "/reference/handshake-headers" },
+          { text: "Glossary", link: "/reference/glossary" },
+          { text: "RFC coverage map", link: "/reference/coverage" },
+          { text: "Errata of the source notes", link: "/reference/errata" },
+        ],
+      },
     ],
     search: { provider: "local" },
     outline: { level: [2, 3] },

@@ -7,7 +7,7 @@
  * Exit status 0 only when every selected chapter passes.
  */
 import { parseArgs } from "node:util";
-import { failures, nextStep, progressTable } from "./lib/report.ts";
+import { failures, nextStep, progressTable, rulesLine } from "./lib/report.ts";
 import { isGreen, runChapters } from "./lib/run-tests.ts";
 import { chapterNumbers, red } from "./lib/terminal.ts";
 import { chapterByNumber, IMPLEMENTATIONS, withExercise, type Implementation } from "./lib/workbook.ts";
@@ -36,6 +36,7 @@ if (positionals.length > 0) {
   for (const outcome of outcomes) console.log(failures(outcome), "\n");
 }
 console.log(progressTable(outcomes, positionals.length === 0));
+console.log(rulesLine(outcomes, positionals.length === 0));
 console.log();
 console.log(nextStep(outcomes));
 process.exitCode = outcomes.every(isGreen) ? 0 : 1;

@@ -1,20 +1,61 @@
 /**
- * npm start — serves the workbook's site on this machine and prints its address.
+ * npm start — serves the workbook's site on this machine, and beside it the
+ * reference echo server that the site's echo playground talks to. Prints both
+ * addresses. Ctrl-C stops both: the echo server first says goodbye (1001) to
+ * every connection still open.
+ *
+ * The echo server listens on 127.0.0.1, port ECHO_PORT (default 8080), or on
+ * any free port if that one is taken; the site learns its URL through
+ * VITE_ECHO_URL (see .vitepress/theme/components/shared.ts).
  */
 import { createServer } from "vitepress";
-import { bold, cyan } from "./lib/terminal.ts";
+import { createEchoServer, type EchoServer } from "../solutions/08-echo-server.ts";
+import { bold, cyan, dim, red } from "./lib/terminal.ts";
 import { root } from "./lib/workbook.ts";
 
 const host = process.env.HOST ?? "127.0.0.1";
 const port = Number(process.env.PORT ?? 5173);
-const site = await createServer(root, { host, port });
-await site.listen();
-const url = site.resolvedUrls?.local[0] ?? `http://${host}:${port}/`;
-console.log(`\n${bold("The WebSocket Workbook")} is at ${cyan(url)}`);
-console.log("Start with Getting started, then chapter 00. Ctrl-C stops the site.\n");
 
-for (const signal of ["SIGINT", "SIGTERM"] as const) {
-  process.on(signal, () => {
-    void site.close().finally(() => process.exit(0));
-  });
+/** The echo server on the port asked for, or, if it is taken, on any free one. */
+async function startEchoServer(): Promise<{ server: EchoServer; url: string; note: string }> {
+  const wanted = Number(process.env.ECHO_PORT ?? 8080);
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) {
+    throw new Error(`ECHO_PORT=${process.env.ECHO_PORT} is not a TCP port`);
+  }
+  const server = createEchoServer();
+  try {
+    return { server, url: await server.listen(wanted, "127.0.0.1"), note: "" };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+  }
+  const fallback = createEchoServer();
+  const url = await fallback.listen(0, "127.0.0.1");
+  return { server: fallback, url, note: ` (port ${wanted} was taken)` };
+}
+
+try {
+  const echo = await startEchoServer();
+  // Vite hands VITE_* variables of the environment to the page as import.meta.env.
+  process.env.VITE_ECHO_URL = echo.url;
+
+  const site = await createServer(root, { host, port });
+  await site.listen();
+  const url = site.resolvedUrls?.local[0] ?? `http://${host}:${port}/`;
+  console.log(`\n${bold("The WebSocket Workbook")} is at ${cyan(url)}`);
+  console.log(`The echo server for its playground is at ${cyan(echo.url)}${echo.note}`);
+  console.log("Start with Getting started, then chapter 00. Ctrl-C stops both.\n");
+
+  let stopping = false;
+  for (const signal of ["SIGINT", "SIGTERM"] as const) {
+    process.on(signal, () => {
+      if (stopping) process.exit(1); // a second Ctrl-C: do not wait
+      stopping = true;
+      console.log(dim("\nstopping: the echo server says goodbye (1001) to its clients"));
+      void Promise.allSettled([echo.server.close(), site.close()]).then(() => process.exit(0));
+    });
+  }
+} catch (error) {
+  console.error(red(`npm start: ${(error as Error).message}`));
+  process.exit(1);
 }

@@ -7,7 +7,9 @@
  *  5. honesty: every chapter test FAILS on the pristine stubs (a test that
  *     passes there checks nothing, and is named as a defect);
  *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs;
- *  7. site: the VitePress build succeeds (dead links fail it).
+ *  7. site: the VitePress build succeeds (dead links fail it);
+ *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
+ *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work.
  * It ends with one line: "N passed, M failed".
  */
 import { spawnSync } from "node:child_process";
@@ -139,6 +141,23 @@ section("7. the site builds (dead links fail the build)");
 {
   const { status, output } = run("vitepress", ["build"]);
   check(status === 0, "vitepress build", output);
+}
+
+section("8. the site in a real browser (Chromium)");
+{
+  // scripts/site-test.ts prints one line per check ("✔ …" or "✘ …", details indented below): each counts here.
+  const { status, output } = run("tsx", ["scripts/site-test.ts"]);
+  const lines = output.split("\n");
+  let counted = 0;
+  for (const [i, line] of lines.entries()) {
+    const mark = /^(✔|✘) (.*)$/.exec(line);
+    if (mark === null) continue;
+    counted++;
+    const detail: string[] = [];
+    for (let j = i + 1; j < lines.length && /^ {4}/.test(lines[j] ?? ""); j++) detail.push(lines[j]?.slice(4) ?? "");
+    check(mark[1] === "✔", mark[2] ?? "", detail.join("\n"));
+  }
+  if (counted === 0 || (status !== 0 && !output.includes("✘ "))) check(false, "scripts/site-test.ts ran its checks", output);
 }
 
 console.log(`\n${passed} passed, ${failed} failed`);

@@ -248,7 +248,7 @@ describe("encodeFrame", () => {
     }
   });
 
-  test("§5.2, §5.3: masked: MASK bit set, the key after the extended length, the payload masked", () => {
+  test("§5.2, §5.3 MUST: masked: MASK bit set, the key after the extended length, the payload masked", () => {
     const payload = pattern(200, 3);
     const original = payload.slice();
     const key = hex("01 02 f0 ff");
@@ -466,7 +466,7 @@ describe("FrameParser", () => {
       }
     });
 
-    test("§7.1.7: after failing, the parser stays failed: later pushes throw too", () => {
+    test("§7.1.7 MUST NOT: after failing, the parser reads nothing more: later pushes throw too", () => {
       const parser = new FrameParser();
       expectProtocolError(() => parser.push(hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
       expectProtocolError(

@@ -98,7 +98,7 @@ describe("states", () => {
     expect(connection.state, "after open()").toBe("OPEN");
   });
 
-  test("§4.1: nothing is sent or received before the handshake completes", () => {
+  test("§4.1 MUST: nothing is sent or received before the handshake completes", () => {
     const connection = new Connection("server");
     expectThrows(() => connection.send({ type: "text", data: "too early" }), InvalidStateError, "send() while CONNECTING");
     expectThrows(() => connection.receive(SESSION), InvalidStateError, "receive() while CONNECTING");
@@ -180,7 +180,7 @@ describe("closing", () => {
     expectBytes(sent, hex("88 00"), "RFC 6455 §7.4.1: 1005 must never be sent; answer with an empty close frame");
   });
 
-  test("§7.1.2: close() sends a close frame and waits in CLOSING for the peer's", () => {
+  test("§7.1.2 MUST: close() sends a close frame and waits in CLOSING for the peer's", () => {
     const server = openConnection("server");
     server.close(1000, "bye");
     expectBytes(concat(server.bytesToSend()), hex("88 05 03 e8 62 79 65"), "RFC 6455 §5.5.1: a close frame with 1000 \"bye\"");

@@ -136,7 +136,7 @@ describe("echoing", () => {
 });
 
 describe("closing", () => {
-  test("§5.5.1, §7.1.1: the client's close is answered with its code; the server closes TCP", async () => {
+  test("§5.5.1 MUST: the client's close is answered with its code; the server closes TCP first (§7.1.1)", async () => {
     const closes: { code: number; clean: boolean }[] = [];
     const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
     const ws = await wsClient(url);
@@ -261,7 +261,7 @@ describe("the opening handshake", () => {
     await eventually(() => server.connectionCount === 0, 2_000, "the server dropping a refused client that stays");
   });
 
-  test("§10.2: with an origin allow-list, another Origin gets 403 and an allowed one connects", async () => {
+  test("§4.2.2 item 4 MUST: with an origin allow-list (§10.2), another Origin gets 403 and an allowed one connects", async () => {
     const { url } = await start({ origins: ["http://good.example"] });
     const bad = await rawClient(url, upgradeRequest(url, ["Origin: http://evil.example"]));
     await eventually(() => bad.response !== "", 2_000, "the answer to a foreign origin");

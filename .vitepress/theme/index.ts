@@ -1,4 +1,20 @@
+import type { Theme } from "vitepress";
 import DefaultTheme from "vitepress/theme";
+import AcceptCalculator from "./components/AcceptCalculator.vue";
+import CloseCodeLookup from "./components/CloseCodeLookup.vue";
+import EchoPlayground from "./components/EchoPlayground.vue";
+import FrameBuilder from "./components/FrameBuilder.vue";
+import FrameInspector from "./components/FrameInspector.vue";
 import "./custom.css";
 
-export default DefaultTheme;
+/** The default theme, plus the widgets, usable on any page: `<FrameInspector />` (see components/README.md). */
+export default {
+  extends: DefaultTheme,
+  enhanceApp({ app }) {
+    app.component("FrameInspector", FrameInspector);
+    app.component("FrameBuilder", FrameBuilder);
+    app.component("AcceptCalculator", AcceptCalculator);
+    app.component("CloseCodeLookup", CloseCodeLookup);
+    app.component("EchoPlayground", EchoPlayground);
+  },
+} satisfies Theme;

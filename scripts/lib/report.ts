@@ -2,6 +2,7 @@
  * What the grader and the watcher print: the progress table, a chapter's
  * failures in full, and the next thing to do.
  */
+import { rulesMet } from "./coverage.ts";
 import { curriculum, type Chapter } from "./curriculum.ts";
 import { isGreen, passedCount, type ChapterOutcome } from "./run-tests.ts";
 import { bold, cyan, dim, green, red, yellow } from "./terminal.ts";
@@ -33,6 +34,20 @@ export function progressTable(outcomes: readonly ChapterOutcome[], showReadOnly:
   const passed = outcomes.reduce((n, o) => n + passedCount(o), 0);
   rows.push(dim(`     ${"".padEnd(width)} ${`${passed}/${total}`.padStart(7)}`));
   return rows.join("\n");
+}
+
+/**
+ * One line under the table: how many rules of RFC 6455 §4–§7 (lib/rfc-requirements.ts)
+ * the code meets, judged by this run's tests (scripts/lib/coverage.ts). A rule is met
+ * when every test that checks it passed; with only some chapters graded, only the
+ * rules their tests check are counted.
+ */
+export function rulesLine(outcomes: readonly ChapterOutcome[], allChapters: boolean): string {
+  const { total, checked, met } = rulesMet(outcomes.flatMap((o) => o.tests));
+  const where = dim("(see /reference/coverage on the site)");
+  return allChapters
+    ? `Rules your code meets: ${bold(String(met))} of ${total} requirements of RFC 6455 §4–§7 ${where}`
+    : `Rules your code meets: ${bold(String(met))} of the ${checked} requirements of RFC 6455 §4–§7 these tests check ${where}`;
 }
 
 /** The failing tests of a chapter with their rule and message (the first `inFull` in full), then the passing ones. */

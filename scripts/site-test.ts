@@ -1,0 +1,591 @@
+/**
+ * The site in a real browser (Debian's Chromium, driven by playwright-core).
+ *
+ *   tsx scripts/site-test.ts            test the site already built in .vitepress/dist
+ *   tsx scripts/site-test.ts --build    build it first (vitepress build)
+ *
+ * It serves .vitepress/dist itself (node:http on 127.0.0.1, any free port,
+ * clean URLs), starts the reference echo server for the playground, and checks:
+ *  - every built page loads with no console error, no failed request and no broken image;
+ *  - every internal link leads to a page or file that exists, and every #anchor to an element;
+ *  - no page scrolls sideways at 375 px;
+ *  - the widgets of /tools do their job, through their data-widget / data-test hooks.
+ * Screenshots of every page at 1280 and 375 px go to .cache/screenshots/.
+ *
+ * One line per check ("✔ …" or "✘ …", details indented under a failure), then
+ * "N passed, M failed"; exit status 1 on any failure. Every wait is bounded.
+ * scripts/test.ts runs this as its section 8 and counts these lines.
+ */
+import { spawnSync } from "node:child_process";
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { extname, join, normalize, relative, sep } from "node:path";
+import { pathToFileURL } from "node:url";
+import { chromium, type BrowserContext, type Page } from "playwright-core";
+import { createEchoServer } from "../solutions/08-echo-server.ts";
+import { dim, green, red } from "./lib/terminal.ts";
+import { root } from "./lib/workbook.ts";
+
+/** The built site; SITE_DIST points elsewhere (to test this script itself on a doctored copy). */
+const DIST = process.env.SITE_DIST ?? join(root, ".vitepress/dist");
+const SHOTS = join(root, ".cache/screenshots");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = [
+  "--headless",
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+];
+const WIDE = { width: 1280, height: 800 };
+const NARROW = { width: 375, height: 812 };
+/** Pages visited at the same time. */
+const TABS = 4;
+/** The longest any single step may wait. */
+const STEP_MS = 15_000;
+/** The whole run: past this, it stops with a failure rather than hang. */
+const RUN_MS = 110_000;
+
+export interface SiteTestResult {
+  passed: number;
+  failed: number;
+}
+
+// ---------------------------------------------------------------------------
+// Output: one line per check.
+
+let passed = 0;
+let failed = 0;
+function check(ok: boolean, what: string, detail = ""): boolean {
+  if (ok) passed++;
+  else failed++;
+  console.log(`${ok ? green("✔") : red("✘")} ${what}`);
+  if (!ok && detail.trim() !== "") console.log(dim(detail.trimEnd().replace(/^/gm, "    ")));
+  return ok;
+}
+
+// ---------------------------------------------------------------------------
+// A static server for the built site, with VitePress's clean URLs.
+
+const MIME: Record<string, string> = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+  ".png": "image/png",
+  ".jpg": "image/jpeg",
+  ".ico": "image/x-icon",
+  ".woff2": "font/woff2",
+  ".woff": "font/woff",
+  ".txt": "text/plain; charset=utf-8",
+  ".xml": "application/xml",
+};
+
+const isFile = (path: string) => existsSync(path) && statSync(path).isFile();
+
+/** The file a URL path serves: the file itself, `path.html` (clean URLs) or `path/index.html`. */
+export function resolveSitePath(urlPath: string, dist: string): string | undefined {
+  let path: string;
+  try {
+    path = decodeURIComponent(urlPath.split(/[?#]/)[0] ?? "/");
+  } catch {
+    return undefined;
+  }
+  if (path.includes("\0")) return undefined;
+  const absolute = join(dist, normalize(path));
+  if (absolute !== dist && !absolute.startsWith(dist + sep)) return undefined;
+  for (const candidate of [absolute, `${absolute}.html`, join(absolute, "index.html")]) {
+    if (isFile(candidate)) return candidate;
+  }
+  return undefined;
+}
+
+function serveSite(site: string): Promise<{ server: Server; origin: string }> {
+  const server = createServer((request, response) => {
+    const file = resolveSitePath(request.url ?? "/", site);
+    const status = file === undefined ? 404 : 200;
+    const body = file ?? join(site, "404.html");
+    response.writeHead(status, { "Content-Type": MIME[extname(body)] ?? "application/octet-stream", "Cache-Control": "no-store" });
+    if (request.method === "HEAD" || !isFile(body)) return void response.end();
+    createReadStream(body).pipe(response);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const { port } = server.address() as AddressInfo;
+      resolve({ server, origin: `http://127.0.0.1:${port}` });
+    });
+  });
+}
+
+/** Every page of the built site, as its clean URL path ("/", "/chapters/01-urls"). */
+function builtPages(site: string): string[] {
+  const pages: string[] = [];
+  const walk = (dir: string) => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const path = join(dir, entry.name);
+      if (entry.isDirectory()) walk(path);
+      else if (entry.name.endsWith(".html") && path !== join(site, "404.html")) pages.push(path);
+    }
+  };
+  walk(site);
+  return pages
+    .map((file) => `/${relative(site, file).split(sep).join("/")}`.replace(/\.html$/, "").replace(/(^|\/)index$/, "$1"))
+    .sort();
+}
+
+/** A page's URL path as one key, whatever form a link uses ("/a.html", "/a", "/dir/", "/dir/index"). */
+function pageKey(pathname: string): string {
+  let key = pathname.replace(/\.html$/, "").replace(/\/index$/, "/");
+  if (key.length > 1 && key.endsWith("/")) key = key.slice(0, -1);
+  return key === "" ? "/" : key;
+}
+
+const shotName = (path: string) => (path === "/" ? "index" : path.slice(1).replaceAll("/", "-"));
+
+// ---------------------------------------------------------------------------
+// Visiting pages.
+
+interface Visit {
+  errors: string[];
+  ids: string[];
+  links: { href: string; raw: string }[];
+  brokenImages: string[];
+  scrollWidth: number;
+  overflowing: string[];
+}
+
+/**
+ * What `visit` reads in the page once it has loaded: plain JavaScript, kept as a
+ * string, because a function compiled by tsx would call helpers the page lacks.
+ */
+const READ_PAGE = `(() => {
+  const width = window.innerWidth;
+  const describe = (e) =>
+    e.tagName.toLowerCase() + (e.id ? "#" + e.id : "") +
+    (typeof e.className === "string" && e.className.trim() ? "." + e.className.trim().split(/\\s+/).join(".") : "");
+  const overflowing = [];
+  if ((document.scrollingElement ? document.scrollingElement.scrollWidth : 0) > width) {
+    // Where the overflow starts: past the right edge while the parent is not,
+    // and not inside a box that scrolls or clips on its own (wide tables and code blocks do).
+    const past = (e) => e.getBoundingClientRect().right > width + 1;
+    const contained = (e) => {
+      for (let a = e.parentElement; a !== null && a !== document.body; a = a.parentElement) {
+        if (["auto", "scroll", "hidden", "clip"].includes(getComputedStyle(a).overflowX)) return true;
+      }
+      return false;
+    };
+    for (const e of document.querySelectorAll("body *")) {
+      if (!past(e) || e.getBoundingClientRect().width === 0) continue;
+      if (e.parentElement !== null && e.parentElement !== document.body && past(e.parentElement)) continue;
+      if (contained(e)) continue;
+      overflowing.push(describe(e) + " (right edge at " + Math.round(e.getBoundingClientRect().right) + " px)");
+      if (overflowing.length >= 8) break;
+    }
+  }
+  return {
+    ids: Array.from(document.querySelectorAll("[id], a[name]"), (e) => e.id || e.getAttribute("name") || ""),
+    links: Array.from(document.querySelectorAll("a[href]"), (a) => ({ href: a.href, raw: a.getAttribute("href") || "" })),
+    brokenImages: Array.from(document.images).filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.currentSrc || i.src),
+    scrollWidth: document.scrollingElement ? document.scrollingElement.scrollWidth : 0,
+    overflowing,
+  };
+})()`;
+
+/** Opens `path` in a new tab of `context` at `viewport`, waits until it settles, and reads what the checks need. */
+async function visit(context: BrowserContext, origin: string, path: string, viewport: typeof WIDE): Promise<Visit & { page: Page }> {
+  const page = await context.newPage();
+  await page.setViewportSize(viewport);
+  const errors: string[] = [];
+  page.on("console", (message) => {
+    if (message.type() === "error") errors.push(`console error: ${message.text()}`);
+  });
+  page.on("pageerror", (error) => errors.push(`uncaught: ${error.message}`));
+  page.on("requestfailed", (request) => errors.push(`request failed: ${request.url()} (${request.failure()?.errorText ?? "?"})`));
+  page.on("response", (response) => {
+    if (response.status() >= 400) errors.push(`HTTP ${response.status()}: ${response.url()}`);
+  });
+  try {
+    await page.goto(origin + path, { waitUntil: "load", timeout: STEP_MS });
+    // Hydration, lazy chunks and prefetches: wait for the network to go quiet, but not forever.
+    await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => undefined);
+  } catch (error) {
+    errors.push(`navigation: ${(error as Error).message.split("\n")[0]}`);
+  }
+  const read = await page
+    .evaluate<Omit<Visit, "errors">>(READ_PAGE)
+    .catch((error: Error) => {
+      errors.push(`reading the page: ${error.message.split("\n")[0]}`);
+      return { ids: [], links: [], brokenImages: [], scrollWidth: 0, overflowing: [] };
+    });
+  return { page, errors, ...read };
+}
+
+/** Screenshots are taken one at a time: Chromium can tile one tab's full-page capture with another's when two run at once. */
+let screenshotQueue: Promise<unknown> = Promise.resolve();
+function screenshot(page: Page, file: string): Promise<string | undefined> {
+  const taken = screenshotQueue.then(async () => {
+    try {
+      await page.bringToFront();
+      await page.screenshot({ path: file, fullPage: true, timeout: STEP_MS });
+      return undefined;
+    } catch (error) {
+      return (error as Error).message.split("\n")[0];
+    }
+  });
+  screenshotQueue = taken;
+  return taken;
+}
+
+// ---------------------------------------------------------------------------
+// The widgets of /tools.
+
+const norm = (text: string | null | undefined) => (text ?? "").replace(/\s+/g, " ").trim();
+
+async function widgetChecks(context: BrowserContext, origin: string, echoUrl: string, serverCloses: { code: number; reason: string; clean: boolean }[]) {
+  const page = await context.newPage();
+  await page.setViewportSize(WIDE);
+  const errors: string[] = [];
+  page.on("console", (m) => {
+    if (m.type() === "error") errors.push(`console error: ${m.text()}`);
+  });
+  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+  page.setDefaultTimeout(5_000);
+  const step = async (what: string, body: () => Promise<string | undefined>) => {
+    try {
+      const problem = await body();
+      check(problem === undefined, what, problem);
+    } catch (error) {
+      check(false, what, (error as Error).message.split("\n").slice(0, 4).join("\n"));
+    }
+  };
+  const text = (locator: ReturnType<Page["locator"]>) => locator.first().textContent({ timeout: 5_000 }).then(norm);
+  /** Waits until `read()` satisfies `ok`, at most `ms`; returns the last value read. */
+  const until = async <T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 5_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    let value = await read();
+    while (!ok(value) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 50));
+      value = await read();
+    }
+    return value;
+  };
+
+  try {
+    await page.goto(`${origin}/tools`, { waitUntil: "load", timeout: STEP_MS });
+    await page.waitForLoadState("networkidle", { timeout: 5_000 }).catch(() => undefined);
+  } catch (error) {
+    check(false, "/tools loads for the widget checks", (error as Error).message);
+    await page.close();
+    return;
+  }
+
+  const hooks: Record<string, string[]> = {
+    "frame-inspector": ["input", "frame", "field-fin", "field-opcode", "field-mask", "field-length", "field-key", "field-payload-text", "field-close-code", "field-error"],
+    "frame-builder": ["payload", "opcode", "mask", "bytes", "to-inspector"],
+    "accept-calculator": ["key", "accept", "sha1"],
+    "close-code-lookup": ["code", "may-send", "meaning"],
+    "echo-playground": ["url", "connect", "message", "send-text", "send-binary", "close-code", "close-reason", "close", "log", "status"],
+  };
+  const widget = (name: string) => page.locator(`[data-widget="${name}"]`).first();
+  const hook = (name: string, test: string) => widget(name).locator(`[data-test="${test}"]`);
+  // Hooks that exist only once there is something to show are checked in use, below.
+  const shownLater = new Set(["frame", "field-fin", "field-opcode", "field-mask", "field-length", "field-key", "field-payload-text", "field-close-code", "field-error"]);
+
+  for (const [name, tests] of Object.entries(hooks)) {
+    await step(`/tools has the ${name} widget with its hooks`, async () => {
+      if ((await page.locator(`[data-widget="${name}"]`).count()) === 0) return `no element with data-widget="${name}"`;
+      const missing: string[] = [];
+      for (const test of tests.filter((t) => !shownLater.has(t))) {
+        if ((await hook(name, test).count()) === 0) missing.push(`data-test="${test}"`);
+      }
+      return missing.length === 0 ? undefined : `missing inside it: ${missing.join(", ")}`;
+    });
+  }
+
+  const inspector = (test: string) => hook("frame-inspector", test);
+  await step('frame inspector: 81 85 37 fa 21 3d 7f 9f 4d 51 58 is a masked text frame saying "Hello" (RFC 6455 §5.7)', async () => {
+    await inspector("input").fill("81 85 37 fa 21 3d 7f 9f 4d 51 58");
+    const payload = await until(() => text(inspector("field-payload-text")), (t) => t.includes("Hello"));
+    const fields = {
+      frames: String(await inspector("frame").count()),
+      fin: await text(inspector("field-fin")),
+      opcode: await text(inspector("field-opcode")),
+      mask: await text(inspector("field-mask")),
+      length: await text(inspector("field-length")),
+      key: await text(inspector("field-key")),
+      payload,
+    };
+    const problems = [
+      fields.frames === "1" ? "" : `expected 1 frame, saw ${fields.frames}`,
+      /^1\b/.test(fields.fin) ? "" : `FIN should be 1: "${fields.fin}"`,
+      /0x1\b/.test(fields.opcode) ? "" : `opcode should be 0x1: "${fields.opcode}"`,
+      /^1\b/.test(fields.mask) ? "" : `MASK should be 1: "${fields.mask}"`,
+      /\b5\b/.test(fields.length) ? "" : `length should be 5: "${fields.length}"`,
+      /37 fa 21 3d/i.test(fields.key) ? "" : `key should be 37 fa 21 3d: "${fields.key}"`,
+      /"?“?Hello”?"?/.test(payload) && payload.includes("Hello") ? "" : `text should be Hello: "${payload}"`,
+    ].filter((p) => p !== "");
+    return problems.length === 0 ? undefined : problems.join("\n");
+  });
+  await step("frame inspector: 88 02 03 e8 is a close frame with code 1000", async () => {
+    await inspector("input").fill("88 02 03 e8");
+    const code = await until(() => text(inspector("field-close-code")), (t) => t.includes("1000"));
+    return code.includes("1000") ? undefined : `field-close-code says "${code}"`;
+  });
+  await step("frame inspector: a reserved opcode (83 00) is a protocol error, close code 1002", async () => {
+    await inspector("input").fill("83 00");
+    const error = await until(() => text(inspector("field-error")), (t) => t.includes("1002"));
+    return error.includes("1002") ? undefined : `field-error says "${error}"`;
+  });
+
+  const builder = (test: string) => hook("frame-builder", test);
+  const builderHex = async () => norm((await builder("bytes").getAttribute("data-hex")) ?? (await text(builder("bytes"))));
+  await step('frame builder: "Hi there" as an unmasked text frame is 81 08 48 69 20 74 68 65 72 65', async () => {
+    await builder("opcode").selectOption({ value: "1" });
+    if (await builder("mask").isChecked()) await builder("mask").uncheck();
+    await builder("payload").fill("Hi there");
+    const hex = await until(builderHex, (h) => h.toLowerCase().startsWith("81 08"));
+    return hex.toLowerCase() === "81 08 48 69 20 74 68 65 72 65" ? undefined : `bytes: "${hex}"`;
+  });
+  await step("frame builder: its masked bytes decode back to the payload in the inspector (to-inspector)", async () => {
+    await builder("mask").check();
+    await builder("payload").fill("round trip ✓");
+    const hex = await until(builderHex, (h) => /^81 8e\b/i.test(h));
+    if (!/^81 8e\b/i.test(hex)) return `a masked 14-byte text frame should start 81 8e: "${hex}"`;
+    await builder("to-inspector").click();
+    const input = await until(
+      () => inspector("input").inputValue().then(norm),
+      (v) => v.toLowerCase() === hex.toLowerCase(),
+    );
+    if (input.toLowerCase() !== hex.toLowerCase()) return `the inspector's input is "${input}", the builder's bytes "${hex}"`;
+    const payload = await until(() => text(inspector("field-payload-text")), (t) => t.includes("round trip ✓"));
+    return payload.includes("round trip ✓") ? undefined : `the inspector reads "${payload}"`;
+  });
+
+  const accept = (test: string) => hook("accept-calculator", test);
+  await step("accept calculator: dGhlIHNhbXBsZSBub25jZQ== gives s3pPLMBiTxaQ9kYGzzhZRbK+xOo= (RFC 6455 §1.3)", async () => {
+    await accept("key").fill("dGhlIHNhbXBsZSBub25jZQ==");
+    const value = await until(() => text(accept("accept")), (t) => t === "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=");
+    const sha1 = await text(accept("sha1"));
+    if (value !== "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=") return `accept: "${value}"`;
+    // The SHA-1 step, in hex or base64 form, of that same value.
+    return /b3\s*7a\s*4f\s*2c|b37a4f2c/i.test(sha1) ? undefined : `the sha1 step shows "${sha1}", not b3 7a 4f 2c …`;
+  });
+
+  const lookup = (test: string) => hook("close-code-lookup", test);
+  for (const [code, expected] of [
+    ["1005", "no"],
+    ["1000", "yes"],
+    ["4000", "yes"],
+    ["1004", "no"],
+  ] as const) {
+    await step(`close-code lookup: ${code} ${expected === "yes" ? "may" : "may not"} be sent`, async () => {
+      await lookup("code").fill(code);
+      const verdict = await until(() => text(lookup("may-send")), (t) => t.toLowerCase().startsWith(expected));
+      const meaning = await text(lookup("meaning"));
+      if (!verdict.toLowerCase().startsWith(expected)) return `may-send says "${verdict}"`;
+      return meaning === "" ? "meaning is empty" : undefined;
+    });
+  }
+
+  const play = (test: string) => hook("echo-playground", test);
+  const entries = (direction: string, type: string) =>
+    play("log").locator(`[data-test="log-entry"][data-direction="${direction}"][data-type="${type}"]`);
+  const status = () => text(play("status"));
+  await step(`echo playground: connects to the reference echo server (${echoUrl})`, async () => {
+    await play("url").fill(echoUrl);
+    await play("connect").click();
+    const s = await until(status, (t) => t.startsWith("open"));
+    return s.startsWith("open") ? undefined : `status: "${s}"`;
+  });
+  await step("echo playground: a text message comes back as text", async () => {
+    await play("message").fill("hello from the site test");
+    await play("send-text").click();
+    const echoed = await until(() => entries("in", "text").allTextContents().then((all) => all.map(norm)), (all) => all.some((t) => t.includes("hello from the site test")));
+    return echoed.some((t) => t.includes("hello from the site test")) ? undefined : `received: ${JSON.stringify(echoed)}`;
+  });
+  await step("echo playground: a binary message (00 01 fe ff) comes back as binary", async () => {
+    await play("message").fill("00 01 fe ff");
+    await play("send-binary").click();
+    const echoed = await until(() => entries("in", "binary").allTextContents().then((all) => all.map(norm)), (all) => all.some((t) => /00 01 fe ff/i.test(t)));
+    return echoed.some((t) => /00 01 fe ff/i.test(t)) ? undefined : `received: ${JSON.stringify(echoed)}`;
+  });
+  await step('echo playground: close 1000 "bye" completes the closing handshake on both sides', async () => {
+    await play("close-code").fill("1000");
+    await play("close-reason").fill("bye");
+    await play("close").click();
+    const s = await until(status, (t) => t.startsWith("closed"));
+    if (!s.startsWith("closed")) return `status: "${s}"`;
+    if (!/1000/.test(s) || !/wasClean true/.test(s)) return `the browser's close event: "${s}"`;
+    const seen = await until(async () => serverCloses.slice(), (all) => all.length > 0, 3_000);
+    const last = seen.at(-1);
+    if (last === undefined) return "the echo server never saw the connection end";
+    return last.code === 1000 && last.reason === "bye" && last.clean ? undefined : `the echo server saw ${JSON.stringify(last)}`;
+  });
+  await step("echo playground: the browser API sends no pings, and the widget says so instead of offering one", async () => {
+    const pingButtons = await widget("echo-playground").locator('[data-test*="ping"]').count();
+    const explained = /ping/i.test(await text(widget("echo-playground").locator("details")));
+    return pingButtons === 0 && explained ? undefined : `ping controls: ${pingButtons}, explanation shown: ${explained}`;
+  });
+
+  check(errors.length === 0, "/tools: no console errors while the widgets were used", errors.join("\n"));
+  await page.close();
+}
+
+// ---------------------------------------------------------------------------
+
+export async function runSiteTest(options: { build?: boolean } = {}): Promise<SiteTestResult> {
+  passed = 0;
+  failed = 0;
+  if (options.build) {
+    const build = spawnSync(join(root, "node_modules/.bin/vitepress"), ["build"], { cwd: root, encoding: "utf8", timeout: 300_000 });
+    if (!check(build.status === 0, "vitepress build", `${build.stdout}${build.stderr}`)) return { passed, failed };
+  }
+  if (!check(existsSync(join(DIST, "index.html")), "the built site is in .vitepress/dist", "run vitepress build first, or pass --build")) {
+    return { passed, failed };
+  }
+  if (!check(existsSync(CHROMIUM), `Chromium is at ${CHROMIUM}`, "apt-get install chromium (never playwright install)")) {
+    return { passed, failed };
+  }
+
+  const cleanups: (() => Promise<unknown> | unknown)[] = [];
+  const guard = setTimeout(() => {
+    check(false, `the site test finished within ${RUN_MS / 1000} s`);
+    console.log(`\n${passed} passed, ${failed} failed`);
+    process.exit(1);
+  }, RUN_MS);
+  guard.unref();
+
+  try {
+    // A copy of the build, so that a build started meanwhile (npm test, another terminal) can't pull pages away.
+    const site = mkdtempSync(join(tmpdir(), "workbook-site-"));
+    cleanups.push(() => rmSync(site, { recursive: true, force: true }));
+    cpSync(DIST, site, { recursive: true });
+    const { server, origin } = await serveSite(site);
+    cleanups.push(() => new Promise((r) => server.close(r)), () => server.closeAllConnections());
+
+    const serverCloses: { code: number; reason: string; clean: boolean }[] = [];
+    const echo = createEchoServer({ closeTimeout: 2_000, handshakeTimeout: 5_000, onClose: (info) => serverCloses.push(info) });
+    const echoUrl = await echo.listen(0, "127.0.0.1");
+    cleanups.push(() => echo.close());
+
+    const profile = mkdtempSync(join(tmpdir(), "workbook-chromium-"));
+    cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
+    const context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: CHROMIUM_ARGS,
+      viewport: WIDE,
+      timeout: STEP_MS,
+    });
+    cleanups.push(() => context.close());
+    for (const page of context.pages()) await page.close();
+
+    const pages = builtPages(site);
+    mkdirSync(SHOTS, { recursive: true });
+    for (const file of readdirSync(SHOTS)) if (file.endsWith(".png")) rmSync(join(SHOTS, file));
+
+    const idsOf = new Map<string, Set<string>>();
+    const linksOf = new Map<string, { href: string; raw: string }[]>();
+    const shotProblems: string[] = [];
+
+    // Every page at both widths, a few tabs at a time.
+    const jobs = pages.flatMap((path) => [
+      { path, viewport: WIDE },
+      { path, viewport: NARROW },
+    ]);
+    const worker = async () => {
+      for (let job = jobs.shift(); job !== undefined; job = jobs.shift()) {
+        const { path, viewport } = job;
+        const v = await visit(context, origin, path, viewport);
+        if (viewport === WIDE) {
+          idsOf.set(pageKey(path), new Set(v.ids));
+          linksOf.set(path, v.links);
+          const images = v.brokenImages.map((src) => `broken image: ${src}`);
+          check(
+            v.errors.length === 0 && images.length === 0,
+            `${path} loads at 1280 px: no console error, no failed request, no broken image`,
+            [...v.errors, ...images].join("\n"),
+          );
+        } else {
+          check(
+            v.scrollWidth > 0 && v.scrollWidth <= NARROW.width,
+            `${path} fits 375 px: no sideways scrolling (scrollWidth ${v.scrollWidth})`,
+            [...v.overflowing, ...v.errors].join("\n"),
+          );
+        }
+        const problem = await screenshot(v.page, join(SHOTS, `${shotName(path)}-${viewport.width}.png`));
+        if (problem) shotProblems.push(`${path} at ${viewport.width}: ${problem}`);
+        await v.page.close();
+      }
+    };
+    const pagesStarted = Date.now();
+    await Promise.all(Array.from({ length: TABS }, worker));
+    const pagesTook = `${((Date.now() - pagesStarted) / 1000).toFixed(1)} s`;
+
+    // Links and anchors, now that every page's ids are known.
+    const broken: string[] = [];
+    let internal = 0;
+    let anchors = 0;
+    for (const [from, links] of linksOf) {
+      for (const { href, raw } of links) {
+        let url: URL;
+        try {
+          url = new URL(href);
+        } catch {
+          broken.push(`${from}: unparseable href "${raw}"`);
+          continue;
+        }
+        if (url.origin !== origin) continue;
+        internal++;
+        const file = resolveSitePath(url.pathname, site);
+        if (file === undefined) {
+          broken.push(`${from}: "${raw}" leads nowhere (${url.pathname})`);
+          continue;
+        }
+        if (url.hash.length > 1) {
+          anchors++;
+          const ids = idsOf.get(pageKey(url.pathname));
+          const id = decodeURIComponent(url.hash.slice(1));
+          if (ids === undefined) broken.push(`${from}: "${raw}" has an anchor, but ${url.pathname} is not a page`);
+          else if (!ids.has(id)) broken.push(`${from}: "${raw}": no element with id "${id}" on ${pageKey(url.pathname)}`);
+        }
+      }
+    }
+    check(
+      broken.length === 0,
+      `internal links: ${internal} links (${anchors} with an #anchor) on ${pages.length} pages lead to existing pages and elements`,
+      [...new Set(broken)].join("\n"),
+    );
+    check(
+      shotProblems.length === 0,
+      `screenshots of ${pages.length} pages at 1280 and 375 px in ${relative(root, SHOTS)}/ (all pages visited in ${pagesTook})`,
+      shotProblems.join("\n"),
+    );
+
+    if (pages.includes("/tools")) await widgetChecks(context, origin, echoUrl, serverCloses);
+    else check(false, "the widgets page /tools exists (docs/tools.md)");
+  } catch (error) {
+    check(false, "the site test ran to the end", (error as Error).stack ?? String(error));
+  } finally {
+    for (const cleanup of cleanups.reverse()) {
+      await Promise.race([Promise.resolve().then(cleanup), new Promise((r) => setTimeout(r, 5_000))]).catch(() => undefined);
+    }
+    clearTimeout(guard);
+  }
+  return { passed, failed };
+}
+
+if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
+  const started = Date.now();
+  const { passed: ok, failed: bad } = await runSiteTest({ build: process.argv.includes("--build") });
+  console.log(`\n${ok} passed, ${bad} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  process.exit(bad === 0 ? 0 : 1);
+}
