@@ -103,6 +103,14 @@ export const curriculum: readonly Chapter[] = [
       "Your client is a thin shell around chapter 07: the only new protocol knowledge is where the HTTP head ends (read it byte-exact and hand whatever follows to the Connection) and who closes TCP. " +
       "The server closes first; the client waits, but never forever.",
   },
-  { number: 10, id: "10-ws-library", title: "The ws library", rfc: "", notice: "" },
+  {
+    number: 10,
+    id: "10-ws-library",
+    title: "The ws library",
+    rfc: "",
+    notice:
+      "Every rule you wrote by hand is still enforced, now inside the library: what is left to you is what the RFC leaves to the application (how big a message may be, who may connect, how long to wait, how to say goodbye). " +
+      "Go's x/net/websocket shows that a library can also leave rules out (close codes, reassembly, UTF-8 checks), making them your job again.",
+  },
   { number: 11, id: "11-wss", title: "wss: WebSockets over TLS", rfc: "§3, §4.1, §10.6", notice: "" },
 ];

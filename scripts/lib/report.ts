@@ -56,10 +56,12 @@ export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
   if (outcome.loadError !== undefined) {
     out.push(red(bold(`${shown(paths.test(outcome.chapter))} could not run:`)), outcome.loadError, "");
   }
-  for (const [i, test] of outcome.tests.filter((t) => !t.passed).entries()) {
+  for (const [i, test] of outcome.tests.filter((t) => !t.passed && !t.skipped).entries()) {
     out.push(`${red("✘")} ${bold(test.fullName)}`, ...(i < inFull ? [indent(test.failure), ""] : []));
   }
   for (const test of outcome.tests.filter((t) => t.passed)) out.push(`${green("✔")} ${dim(test.fullName)}`);
+  // Tests that need a peer this machine lacks (Go, Python): their names say how to enable them.
+  for (const test of outcome.tests.filter((t) => t.skipped)) out.push(`${yellow("–")} ${dim(test.fullName)}`);
   return out.join("\n");
 }
 
