@@ -1,5 +1,5 @@
 /**
- * npm run client -- [--trace] [--impl chapters] [--timeout MS] URL MESSAGE...
+ * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] URL MESSAGE...
  *
  * Connects to URL with the echo client (the reference, or with --impl
  * chapters your own chapter 09), sends each MESSAGE as a text message, prints
@@ -8,15 +8,18 @@
  * before every echo came back, timeout) it prints one line on stderr and
  * exits 1. The whole run is bounded by --timeout (default 10 000 ms).
  * --trace prints the handshake and every frame both ways on stderr, so stdout
- * stays exactly the echoes.
+ * stays exactly the echoes. --ca FILE trusts the certificate(s) in FILE (PEM)
+ * for a wss:// URL, instead of the public authorities: for the self-signed
+ * certificate of `npm run server -- --tls` (chapter 11).
  */
+import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type * as EchoClientChapter from "../solutions/09-echo-client.ts";
 import type { Message } from "../lib/message.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 
-const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] URL MESSAGE...
+const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] URL MESSAGE...
 
   Sends each MESSAGE to the WebSocket at URL as text, prints each echo on its
   own line, then closes the connection (1000) and exits 0.
@@ -25,7 +28,20 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
 
   --trace         the handshake and every frame, both ways, on stderr
   --impl chapters run your own chapters/09-echo-client.ts, not the reference
-  --timeout MS    give up after MS milliseconds in all (default 10000)`;
+  --timeout MS    give up after MS milliseconds in all (default 10000)
+  --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
+                  public authorities, e.g. .cache/tls/cert.pem from
+                  npm run server -- --tls`;
+
+/** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
+const CERTIFICATE_ERRORS = new Set([
+  "DEPTH_ZERO_SELF_SIGNED_CERT",
+  "SELF_SIGNED_CERT_IN_CHAIN",
+  "UNABLE_TO_VERIFY_LEAF_SIGNATURE",
+  "UNABLE_TO_GET_ISSUER_CERT_LOCALLY",
+  "CERT_HAS_EXPIRED",
+  "ERR_TLS_CERT_ALTNAME_INVALID",
+]);
 
 try {
   const args = process.argv.slice(2);
@@ -37,6 +53,7 @@ try {
       trace: { type: "boolean", default: false },
       timeout: { type: "string", default: "10000" },
       help: { type: "boolean", short: "h", default: false },
+      ca: { type: "string" },
     },
   });
   if (values.help) {
@@ -48,6 +65,9 @@ try {
     console.error(USAGE);
     process.exit(2);
   }
+  // Only wss:// has a certificate to trust: --ca with ws:// is a mistake worth saying out loud.
+  if (values.ca !== undefined && !/^wss:/i.test(url)) throw new Error(`--ca trusts a TLS certificate: it needs a wss:// URL, not ${url}`);
+  const ca = values.ca === undefined ? undefined : readCertificate(values.ca);
   const timeout = Number(values.timeout);
   if (!Number.isInteger(timeout) || timeout <= 0) throw new Error(`--timeout ${values.timeout} is not a number of milliseconds`);
 
@@ -57,6 +77,7 @@ try {
   const { connect } = await loadChapter<typeof EchoClientChapter>("09-echo-client", impl);
   const client = await connect(url, {
     handshakeTimeout: timeout,
+    ...(ca === undefined ? {} : { tls: { ca } }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
   });
   // One at a time: each echo is printed before the next message goes out.
@@ -81,9 +102,33 @@ function show(message: Message): string {
   return dim(`<binary ${message.data.length} bytes: ${Buffer.from(message.data).toString("hex").replace(/(..)(?=.)/g, "$1 ")}>`);
 }
 
+/** The PEM text of `file`, or an error that says what is wrong with it. */
+function readCertificate(file: string): string {
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (error) {
+    throw new Error(`--ca ${file}: ${(error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : (error as Error).message}`);
+  }
+  if (!text.includes("-----BEGIN CERTIFICATE-----")) throw new Error(`--ca ${file}: not a PEM certificate (no BEGIN CERTIFICATE line)`);
+  return text;
+}
+
 /** One clear line on stderr, then exit 1. */
 function fail(error: unknown): never {
   const e = error instanceof Error ? error : new Error(String(error));
+  const code = (e as NodeJS.ErrnoException).code;
+  if (code !== undefined && CERTIFICATE_ERRORS.has(code)) {
+    console.error(red(`npm run client: the server's certificate was refused: ${e.message} (${code})`));
+    console.error(dim("  to trust a test certificate, name it: --ca FILE (for npm run server -- --tls: --ca .cache/tls/cert.pem)"));
+    process.exit(1);
+  }
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") {
+    // OpenSSL read something that isn't TLS: usually a plain ws:// server behind a wss:// URL.
+    console.error(red(`npm run client: the server didn't answer in TLS (${code}): is it a ws:// server?`));
+    console.error(dim("  npm run server speaks wss:// only with --tls"));
+    process.exit(1);
+  }
   const kind: Record<string, string> = {
     SyntaxError: "bad URL: ",
     HandshakeError: "handshake failed: ",

@@ -1,17 +1,30 @@
 /**
  * npm run server -- [--port N] [--host H] [--impl chapters] [--trace]
- *                   [--origin URL]... [--max-message-size BYTES]
+ *                   [--origin URL]... [--max-message-size BYTES] [--tls]
  *
  * Starts the echo server (the reference, or with --impl chapters your own
  * chapter 08) and prints its ws:// URL on stdout. --trace prints the
  * handshake and every frame on stderr. Ctrl-C (SIGINT) or SIGTERM sends every
  * client a close frame with 1001, waits a bounded time, and exits 0; a second
  * Ctrl-C stops at once.
+ *
+ * --tls serves wss:// instead (chapter 11; default port 8443): a self-signed
+ * certificate for localhost, 127.0.0.1 and ::1 (and --host) is made at
+ * start-up, its PEM saved to .cache/tls/cert.pem for clients to trust, and
+ * the URL printed is wss://. The private key never leaves memory.
  */
+import { mkdirSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { parseArgs } from "node:util";
+import { makeTestCertificate } from "../lib/test-certificate.ts";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
+import type * as WssChapter from "../solutions/11-wss.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
+import { root, shown, type Implementation } from "./lib/workbook.ts";
+
+/** Where --tls leaves its certificate (git-ignored). */
+const CERT_FILE = join(root, ".cache", "tls", "cert.pem");
 
 try {
   const args = process.argv.slice(2);
@@ -19,29 +32,39 @@ try {
   const { values } = parseArgs({
     args,
     options: {
-      port: { type: "string", default: "8080" },
+      port: { type: "string" },
       host: { type: "string", default: "127.0.0.1" },
       trace: { type: "boolean", default: false },
       origin: { type: "string", multiple: true, default: [] },
       "max-message-size": { type: "string" },
+      tls: { type: "boolean", default: false },
     },
   });
-  const port = Number(values.port);
-  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${values.port} is not a TCP port`);
+  const portText = values.port ?? (values.tls ? "8443" : "8080");
+  const port = Number(portText);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${portText} is not a TCP port`);
   const maxMessageSize = values["max-message-size"] === undefined ? undefined : Number(values["max-message-size"]);
 
-  const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", impl);
-  const server = createEchoServer({
+  const options: EchoServerChapter.EchoServerOptions = {
     origins: values.origin,
     ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
     onClose: ({ code, reason, clean }) => {
       if (!clean) console.error(dim(`a connection failed: ${code}${reason ? ` ${reason}` : ""}`));
     },
-  });
+  };
+  const server = values.tls
+    ? await startSecure(values.host, options, impl)
+    : (await loadChapter<typeof EchoServerChapter>("08-echo-server", impl)).createEchoServer(options);
   const url = await server.listen(port, values.host);
   console.log(url);
   console.error(dim(`echo server (${impl}) listening; Ctrl-C stops it`));
+  if (values.tls) {
+    const ca = shown(CERT_FILE);
+    console.error(dim(`self-signed certificate, made just now: ${ca}. A client must be told to trust it:`));
+    console.error(dim(`  npm run client -- --ca ${ca} ${url} hello`));
+    console.error(dim(`  NODE_EXTRA_CA_CERTS=${ca} node your-client.js   (any Node program, the ws package included)`));
+  }
 
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
@@ -58,4 +81,19 @@ try {
 } catch (error) {
   console.error(red(`npm run server: ${(error as Error).message}`));
   process.exit(1);
+}
+
+/**
+ * Chapter 11's server with a new self-signed certificate for the loopback
+ * names and `host`. Only the certificate (public) is written to disk, for
+ * clients to trust; a new one replaces it at every start.
+ */
+async function startSecure(host: string, options: EchoServerChapter.EchoServerOptions, impl: Implementation) {
+  const wildcard = host === "0.0.0.0" || host === "::";
+  const hosts = [...new Set(["localhost", "127.0.0.1", "::1", ...(wildcard ? [] : [host.toLowerCase()])])];
+  const credentials = await makeTestCertificate(hosts, 30);
+  mkdirSync(dirname(CERT_FILE), { recursive: true });
+  writeFileSync(CERT_FILE, credentials.cert);
+  const { createSecureEchoServer } = await loadChapter<typeof WssChapter>("11-wss", impl);
+  return createSecureEchoServer(credentials, options);
 }

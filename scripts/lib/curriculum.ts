@@ -112,5 +112,13 @@ export const curriculum: readonly Chapter[] = [
       "Every rule you wrote by hand is still enforced, now inside the library: what is left to you is what the RFC leaves to the application (how big a message may be, who may connect, how long to wait, how to say goodbye). " +
       "Go's x/net/websocket shows that a library can also leave rules out (close codes, reassembly, UTF-8 checks), making them your job again.",
   },
-  { number: 11, id: "11-wss", title: "wss: WebSockets over TLS", rfc: "§3, §4.1, §10.6", notice: "" },
+  {
+    number: 11,
+    id: "11-wss",
+    title: "wss: WebSockets over TLS",
+    rfc: "§3, §4.1, §10.6",
+    notice:
+      "You changed the transport and nothing else: the same handshake, frames and closing handshake run inside TLS, which starts before the first byte of HTTP. " +
+      "What is new is all TLS: the client names the server (SNI) and gives up before sending any HTTP if the certificate does not name the host it asked for, and the server has one more phase to bound.",
+  },
 ];
