@@ -1,5 +1,5 @@
 /**
- * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] URL MESSAGE...
+ * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
  *
  * Connects to URL with the echo client (the reference, or with --impl
  * chapters your own chapter 09), sends each MESSAGE as a text message, prints
@@ -10,7 +10,9 @@
  * --trace prints the handshake and every frame both ways on stderr, so stdout
  * stays exactly the echoes. --ca FILE trusts the certificate(s) in FILE (PEM)
  * for a wss:// URL, instead of the public authorities: for the self-signed
- * certificate of `npm run server -- --tls` (chapter 11).
+ * certificate of `npm run server -- --tls` (chapter 11). --origin sends an
+ * Origin header, for servers that want one (Go's websocket.Handler refuses
+ * a request without it).
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -19,7 +21,7 @@ import type { Message } from "../lib/message.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 
-const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] URL MESSAGE...
+const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
 
   Sends each MESSAGE to the WebSocket at URL as text, prints each echo on its
   own line, then closes the connection (1000) and exits 0.
@@ -31,7 +33,8 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --timeout MS    give up after MS milliseconds in all (default 10000)
   --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
                   public authorities, e.g. .cache/tls/cert.pem from
-                  npm run server -- --tls`;
+                  npm run server -- --tls
+  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)`;
 
 /** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
 const CERTIFICATE_ERRORS = new Set([
@@ -54,6 +57,7 @@ try {
       timeout: { type: "string", default: "10000" },
       help: { type: "boolean", short: "h", default: false },
       ca: { type: "string" },
+      origin: { type: "string" },
     },
   });
   if (values.help) {
@@ -77,6 +81,7 @@ try {
   const { connect } = await loadChapter<typeof EchoClientChapter>("09-echo-client", impl);
   const client = await connect(url, {
     handshakeTimeout: timeout,
+    ...(values.origin === undefined ? {} : { origin: values.origin }),
     ...(ca === undefined ? {} : { tls: { ca } }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
   });
