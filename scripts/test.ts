@@ -9,10 +9,11 @@
  *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs;
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
- *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work.
+ *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
+ *  9. the command-line contracts: npm run server, client and conformance, as DESIGN.md says.
  * It ends with one line: "N passed, M failed".
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { runChapters } from "./lib/run-tests.ts";
@@ -158,6 +159,47 @@ section("8. the site in a real browser (Chromium)");
     check(mark[1] === "✔", mark[2] ?? "", detail.join("\n"));
   }
   if (counted === 0 || (status !== 0 && !output.includes("✘ "))) check(false, "scripts/site-test.ts ran its checks", output);
+}
+
+section("9. the command-line contracts (DESIGN.md)");
+{
+  // npm run server prints its URL on stdout; npm run client prints each echo on its own line.
+  const server = spawn(join(root, "node_modules/.bin/tsx"), ["scripts/server.ts", "--port", "0"], {
+    cwd: root,
+    env: { ...process.env, NO_COLOR: "1" },
+  });
+  const url = await new Promise<string | undefined>((resolve) => {
+    const timer = setTimeout(() => resolve(undefined), 15_000);
+    server.stdout.on("data", (chunk: Buffer) => {
+      const found = /ws:\/\/\S+/.exec(chunk.toString());
+      if (found) {
+        clearTimeout(timer);
+        resolve(found[0]);
+      }
+    });
+  });
+  check(url !== undefined, `npm run server prints its ws:// URL (${url ?? "nothing within 15 s"})`);
+  if (url !== undefined) {
+    const echoed = run("tsx", ["scripts/client.ts", url, "hello", "a second message"]);
+    check(
+      echoed.status === 0 && echoed.output === "hello\na second message\n",
+      "npm run client URL hello \"a second message\" prints both echoes, one per line, and exits 0",
+      echoed.output,
+    );
+    const conformance = run("tsx", ["scripts/conformance.ts", "--url", url]);
+    check(conformance.status === 0, "npm run conformance -- --url URL passes against the reference server", conformance.output);
+  }
+  const refused = run("tsx", ["scripts/client.ts", "ws://127.0.0.1:1/", "hello"]);
+  check(
+    refused.status !== 0 && refused.output.trim().split("\n").length === 1,
+    "npm run client against a closed port exits non-zero with one line of error",
+    refused.output,
+  );
+  const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
+  server.kill("SIGTERM");
+  const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 10_000))]);
+  if (code === "timeout") server.kill("SIGKILL");
+  check(code === 0, `npm run server exits 0 on SIGTERM (exit ${code})`);
 }
 
 console.log(`\n${passed} passed, ${failed} failed`);
