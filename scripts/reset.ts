@@ -6,22 +6,13 @@
 import { copyFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { basename, join } from "node:path";
 import { createInterface } from "node:readline/promises";
-import { cyan, red } from "./lib/terminal.ts";
-import { chapterByNumber, paths, pristineStub, root, shown } from "./lib/workbook.ts";
-import { chapterNumbers } from "./lib/terminal.ts";
+import { cyan } from "./lib/terminal.ts";
+import { paths, pristineStub, root, shown, theChapterArgument } from "./lib/workbook.ts";
 
-const numbers = chapterNumbers(process.argv.slice(2));
-if (numbers.length !== 1) {
-  console.error("usage: npm run reset -- <chapter number> [--yes]    e.g. npm run reset -- 2");
-  process.exit(2);
-}
-let chapter;
-try {
-  chapter = chapterByNumber(numbers[0] ?? -1);
-} catch (error) {
-  console.error(red((error as Error).message));
-  process.exit(2);
-}
+const chapter = theChapterArgument(
+  process.argv.slice(2),
+  "usage: npm run reset -- <chapter number> [--yes]    e.g. npm run reset -- 2",
+);
 
 const file = paths.stub(chapter);
 const pristine = pristineStub(chapter);

@@ -5,21 +5,13 @@
  */
 import { spawnSync } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { chapterNumbers, cyan, dim, red } from "./lib/terminal.ts";
-import { chapterByNumber, paths, pristineStub, root, shown } from "./lib/workbook.ts";
+import { cyan, dim } from "./lib/terminal.ts";
+import { paths, pristineStub, root, shown, theChapterArgument } from "./lib/workbook.ts";
 
-const numbers = chapterNumbers(process.argv.slice(2));
-if (numbers.length !== 1) {
-  console.error("usage: npm run solution -- <chapter number>    e.g. npm run solution -- 2");
-  process.exit(2);
-}
-let chapter;
-try {
-  chapter = chapterByNumber(numbers[0] ?? -1);
-} catch (error) {
-  console.error(red((error as Error).message));
-  process.exit(2);
-}
+const chapter = theChapterArgument(
+  process.argv.slice(2),
+  "usage: npm run solution -- <chapter number>    e.g. npm run solution -- 2",
+);
 
 const yours = shown(paths.stub(chapter));
 const reference = shown(paths.solution(chapter));

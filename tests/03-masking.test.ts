@@ -4,6 +4,7 @@ import { applyMask, createMaskKey } from "@workbook/03-masking";
 import { expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
+import { pattern } from "./helpers/bytes.ts";
 
 /** The key and the payload of the masked examples of RFC 6455 §5.7. */
 const RFC_KEY = hex("37 fa 21 3d");
@@ -15,16 +16,6 @@ function maskedByTheRule(data: Uint8Array, key: Uint8Array, offset = 0): Uint8Ar
   return data.map((b, i) => b ^ key[(offset + i) % 4]!);
 }
 
-/** `length` bytes that are all different from their neighbours, so a misplaced XOR shows. */
-function pattern(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
 /** `data` copied into a larger buffer at `byteOffset`, between runs of 0xee that must not change. */
 function placed(data: Uint8Array, byteOffset: number): { view: Uint8Array; whole: Uint8Array } {

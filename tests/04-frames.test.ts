@@ -5,32 +5,14 @@ import { opcodeName, type Frame } from "../lib/frame.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
+import { concat, pattern, utf8 } from "./helpers/bytes.ts";
 
 // ---------------------------------------------------------------------------
 // Test data
 
-const text = (s: string) => new TextEncoder().encode(s);
+const text = utf8;
 
-/** `length` bytes that differ from their neighbours, so a byte out of place shows. */
-function pattern(length: number, seed = 1): Uint8Array {
-  const out = new Uint8Array(length);
-  let x = seed >>> 0 || 1;
-  for (let i = 0; i < length; i++) {
-    x = (Math.imul(x, 1103515245) + 12345) >>> 0;
-    out[i] = x >>> 24;
-  }
-  return out;
-}
 
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-}
 
 /** The frame a parser should return for `init`: FIN set and RSV clear unless said otherwise. */
 function frame(init: FrameInit): Frame {

@@ -6,18 +6,9 @@ import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message } from "../lib/message.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { hex, toHex } from "./helpers/hex.ts";
+import { anyCodePoint, utf8 } from "./helpers/bytes.ts";
 
-const utf8 = (text: string): Uint8Array => new TextEncoder().encode(text);
 
-/** One code point, as likely to take 1, 2, 3 or 4 bytes of UTF-8 (surrogates excluded: they are not characters). */
-const anyCodePoint = fc
-  .oneof(
-    fc.integer({ min: 0, max: 0x7f }),
-    fc.integer({ min: 0x80, max: 0x7ff }),
-    fc.integer({ min: 0x800, max: 0xffff }).filter((c) => c < 0xd800 || c > 0xdfff),
-    fc.integer({ min: 0x10000, max: 0x10ffff }),
-  )
-  .map((c) => String.fromCodePoint(c));
 
 /** A data or control frame as chapter 04's parser would hand it over: unmasked, RSV clear. */
 function frame(opcode: number, payload: Uint8Array | string, fin = true): Frame {

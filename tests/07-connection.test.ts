@@ -8,18 +8,10 @@ import { hex } from "./helpers/hex.ts";
 // Inputs are built with the reference encoder, so a slip in your chapter 04
 // cannot hide inside the test's own data.
 import { encodeFrame } from "../solutions/04-frames.ts";
+import { concat, utf8 } from "./helpers/bytes.ts";
 
 const KEY = hex("37 fa 21 3d"); // the masking key of RFC 6455 §5.7
-const text = (s: string) => new TextEncoder().encode(s);
-const concat = (parts: Uint8Array[]) => {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const p of parts) {
-    out.set(p, at);
-    at += p.length;
-  }
-  return out;
-};
+const text = utf8;
 /** A frame as a client sends it: masked with the RFC's key. */
 const fromClient = (opcode: number, payload: Uint8Array, fin = true) => encodeFrame({ opcode, payload, fin, maskKey: KEY });
 /** A frame as a server sends it: unmasked. */
@@ -36,18 +28,18 @@ function replay(role: Role, chunks: Uint8Array[]) {
   const connection = openConnection(role);
   const events: ConnectionEvent[] = [];
   for (const chunk of chunks) events.push(...connection.receive(chunk));
-  return { connection, events, sent: concat(connection.bytesToSend()) };
+  return { connection, events, sent: concat(...connection.bytesToSend()) };
 }
 
 /** A recorded client session: "Hello"; "Hel" + ping "x" + "lo"; binary 00 ff; close 1000 "bye". */
-const SESSION = concat([
+const SESSION = concat(
   hex("81 85 37 fa 21 3d 7f 9f 4d 51 58"),
   fromClient(0x1, text("Hel"), false),
   fromClient(0x9, text("x")),
   fromClient(0x0, text("lo"), true),
   fromClient(0x2, hex("00 ff")),
-  fromClient(0x8, concat([hex("03 e8"), text("bye")])),
-]);
+  fromClient(0x8, concat(hex("03 e8"), text("bye"))),
+);
 const SESSION_EVENTS: ConnectionEvent[] = [
   { type: "message", message: { type: "text", data: "Hello" } },
   { type: "ping", payload: text("x") },
@@ -110,7 +102,7 @@ describe("sending", () => {
     const server = openConnection("server");
     server.send({ type: "text", data: "Hello" });
     server.send({ type: "binary", data: hex("01 02") });
-    expectBytes(concat(server.bytesToSend()), hex("81 05 48 65 6c 6c 6f  82 02 01 02"), "RFC 6455 §5.1, §5.6: text then binary, unmasked");
+    expectBytes(concat(...server.bytesToSend()), hex("81 05 48 65 6c 6c 6f  82 02 01 02"), "RFC 6455 §5.1, §5.6: text then binary, unmasked");
   });
 
   test("§5.1 MUST: a client masks every frame, with a fresh key each time", () => {
@@ -120,7 +112,7 @@ describe("sending", () => {
     client.send({ type: "text", data: "Hello" });
     client.ping(text("Hi"));
     expectBytes(
-      concat(client.bytesToSend()),
+      concat(...client.bytesToSend()),
       hex("81 85 37 fa 21 3d 7f 9f 4d 51 58  89 82 01 02 03 04 49 6b"),
       "RFC 6455 §5.3: each client frame carries its own masking key and a masked payload",
     );
@@ -129,7 +121,7 @@ describe("sending", () => {
   test("§5.5.2: a ping carries its payload; bytesToSend gives each byte once", () => {
     const server = openConnection("server");
     server.ping(text("Hello"));
-    expectBytes(concat(server.bytesToSend()), hex("89 05 48 65 6c 6c 6f"), "RFC 6455 §5.7: the unmasked ping example");
+    expectBytes(concat(...server.bytesToSend()), hex("89 05 48 65 6c 6c 6f"), "RFC 6455 §5.7: the unmasked ping example");
     expect(server.bytesToSend().length, "a second call returns nothing new").toBe(0);
   });
 });
@@ -151,7 +143,7 @@ describe("control frames", () => {
     server.bytesToSend();
     server.receive(fromClient(0x9, text("still?")));
     expectBytes(
-      concat(server.bytesToSend()),
+      concat(...server.bytesToSend()),
       hex("8a 06 73 74 69 6c 6c 3f"),
       "RFC 6455 §5.5.2: only a close frame *received* excuses the pong; §5.5.1 stops data frames, not control frames",
     );
@@ -183,7 +175,7 @@ describe("closing", () => {
   test("§7.1.2 MUST: close() sends a close frame and waits in CLOSING for the peer's", () => {
     const server = openConnection("server");
     server.close(1000, "bye");
-    expectBytes(concat(server.bytesToSend()), hex("88 05 03 e8 62 79 65"), "RFC 6455 §5.5.1: a close frame with 1000 \"bye\"");
+    expectBytes(concat(...server.bytesToSend()), hex("88 05 03 e8 62 79 65"), "RFC 6455 §5.5.1: a close frame with 1000 \"bye\"");
     expect(server.state, "after sending our close frame").toBe("CLOSING");
     const events = server.receive(fromClient(0x8, hex("03 e8")));
     expect(events, "the peer's answer ends the handshake").toEqual([{ type: "close", code: 1000, reason: "", clean: true }]);
@@ -230,7 +222,7 @@ describe("failing the connection", () => {
     if (close?.type !== "close") return;
     expect(close.code, `${rule}: the close code`).toBe(code);
     expect(close.clean, `${rule}: a failure is not a clean close`).toBe(false);
-    const sent = concat(connection.bytesToSend());
+    const sent = concat(...connection.bytesToSend());
     const opcodeOfSent = sent[0] === undefined ? undefined : sent[0] & 0x0f;
     expect(opcodeOfSent, `${rule}: a close frame (opcode 0x8) must be sent (§7.1.7)`).toBe(0x8);
     const sentCode = role === "server" ? ((sent[2] ?? 0) << 8) | (sent[3] ?? 0) : undefined;

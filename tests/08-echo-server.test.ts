@@ -15,8 +15,9 @@ import {
   wsClosed,
   wsMessages,
 } from "./helpers/peers.ts";
+import { utf8 } from "./helpers/bytes.ts";
 
-const text = (s: string) => new TextEncoder().encode(s);
+const text = utf8;
 
 // Everything a test starts is stopped after it, whatever happened.
 const servers: EchoServer[] = [];

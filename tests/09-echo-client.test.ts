@@ -11,8 +11,9 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // The misbehaving peers speak through the reference chapter 04, so a slip in
 // your frames cannot hide inside the test's own data.
 import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+import { utf8 } from "./helpers/bytes.ts";
 
-const text = (s: string) => new TextEncoder().encode(s);
+const text = utf8;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Every wait in these tests is bounded: `promise`, or a failure naming `what` after `ms`. */

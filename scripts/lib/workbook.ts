@@ -8,6 +8,7 @@ import { dirname, join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { curriculum, type Chapter } from "./curriculum.ts";
 import { makeStub } from "./stubs.ts";
+import { chapterNumbers } from "./terminal.ts";
 
 export const root = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 
@@ -66,5 +67,23 @@ export function committedStub(c: Chapter): string | undefined {
     return execFileSync("git", ["show", `HEAD:${shown(paths.stub(c))}`], { cwd: root, encoding: "utf8", stdio: "pipe" });
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * The one chapter a command was asked about (`npm run reset -- 2`), or exit 2
+ * with `usage` or with the list of chapters that have an exercise.
+ */
+export function theChapterArgument(args: readonly string[], usage: string): Chapter {
+  const numbers = chapterNumbers(args);
+  if (numbers.length !== 1) {
+    console.error(usage);
+    process.exit(2);
+  }
+  try {
+    return chapterByNumber(numbers[0] ?? -1);
+  } catch (error) {
+    console.error((error as Error).message);
+    process.exit(2);
   }
 }
