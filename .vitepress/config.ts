@@ -2,6 +2,11 @@ import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineConfig, type DefaultTheme } from "vitepress";
 import { curriculum } from "../scripts/lib/curriculum.ts";
+import { writePristineStubs } from "../scripts/lib/workbook.ts";
+
+// The pages show each stub as a reader first finds it, whatever is in their
+// chapters/ by now: the pristine stubs are made afresh from solutions/.
+writePristineStubs();
 
 const docs = resolve(import.meta.dirname, "../docs");
 

@@ -16,6 +16,9 @@ import type { WebSocketUrl } from "../lib/websocket-url.ts";
  *
  * `ws://example.com/chat` → `{ secure: false, host: "example.com", port: 80, resourceName: "/chat" }`
  *
+ * The resource name is the path (or "/") and, if not empty, "?" and the query;
+ * characters beyond ASCII in it are percent-encoded as UTF-8 (`é` → `%C3%A9`).
+ *
  * Throws a `TypeError` if `input` is not a string, and a `SyntaxError` whose
  * message names the problem for anything else that is not a ws:/wss: URI:
  * another scheme, a relative URI, a fragment, user info, a missing host or a bad port.

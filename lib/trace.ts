@@ -2,7 +2,7 @@
  * Frames and handshakes as a reader would draw them, for `--trace` on the
  * echo server and client (stderr, so stdout stays the client's contract).
  *
- *   ← client  FIN text  MASK 37 fa 21 3d  len 5 (7-bit)  48 65 6c 6c 6f  "Hello"
+ *   ← client  FIN text  MASK 37 fa 21 3d  len 5 (7-bit)  unmasked: 48 65 6c 6c 6f  "Hello"
  */
 import { opcodeName, type Frame } from "./frame.ts";
 
@@ -42,9 +42,10 @@ function closePreview(payload: Uint8Array): string {
 export function describeFrame(frame: Frame, direction: string): string {
   const rsv = [frame.rsv1, frame.rsv2, frame.rsv3].map((bit, i) => (bit ? `RSV${i + 1} ` : "")).join("");
   const fin = frame.fin ? "FIN" : "---";
-  const mask = frame.maskKey === undefined ? "unmasked" : `MASK ${hexBytes(frame.maskKey)}`;
+  const mask = frame.maskKey === undefined ? "no mask" : `MASK ${hexBytes(frame.maskKey)}`;
   const length = `len ${frame.payload.length} (${lengthEncoding(frame.payload.length)})`;
-  const payload = frame.opcode === 0x8 ? closePreview(frame.payload) : preview(frame.payload);
+  // A parsed frame holds its payload unmasked: say so, since the wire carried it masked.
+  const payload = (frame.maskKey === undefined ? "" : "unmasked: ") + (frame.opcode === 0x8 ? closePreview(frame.payload) : preview(frame.payload));
   return `${direction}  ${fin} ${rsv}${opcodeName(frame.opcode).padEnd(12)} ${mask}  ${length}  ${payload}`;
 }
 

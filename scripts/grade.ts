@@ -36,7 +36,8 @@ if (positionals.length > 0) {
   for (const outcome of outcomes) console.log(failures(outcome), "\n");
 }
 console.log(progressTable(outcomes, positionals.length === 0));
-console.log(rulesLine(outcomes, positionals.length === 0));
+const rules = rulesLine(outcomes, positionals.length === 0);
+if (rules !== "") console.log(rules);
 console.log();
-console.log(nextStep(outcomes));
+console.log(nextStep(outcomes, positionals.length === 0));
 process.exitCode = outcomes.every(isGreen) ? 0 : 1;

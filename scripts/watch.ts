@@ -83,11 +83,8 @@ function finish(outcomes: ChapterOutcome[]): never {
   process.exit(0);
 }
 
-// Start at the first chapter that is not green yet.
-const all = await runChapters(chapters, "chapters");
-current = all.find((o) => !isGreen(o))?.chapter;
-if (current === undefined) finish(all);
-
+// Listen first, so that a save during the first scan is not lost: it only
+// marks that a run is wanted, and the run after the scan reads the files anew.
 if (!manual) {
   let timer: NodeJS.Timeout | undefined;
   watch(join(root, "chapters"), (_event, name) => {
@@ -101,4 +98,13 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   if (line.trim().toLowerCase() === "q") process.exit(0);
   void runCurrent();
 });
+
+// Start at the first chapter that is not green yet.
+console.log(dim("npm run watch: running every chapter's tests once, to find where you are…"));
+running = true;
+const all = await runChapters(chapters, "chapters");
+running = false;
+again = false; // the run below reads every file as it is now
+current = all.find((o) => !isGreen(o))?.chapter;
+if (current === undefined) finish(all);
 await runCurrent();

@@ -173,8 +173,8 @@ describe("createMaskKey", () => {
     createMaskKey();
     expect(
       spy.mock.calls.length,
-      "RFC 6455 §5.3, §10.3: a predictable key (a counter, Math.random) lets a script choose the bytes on the wire; " +
-        "use crypto.getRandomValues",
+      "RFC 6455 §5.3, §10.3: a predictable key (a counter, Math.random) lets a script choose the bytes on the wire. " +
+        "This chapter is pure (no node: imports, so it runs in browsers too): take the 4 bytes from crypto.getRandomValues",
     ).toBeGreaterThan(0);
   });
 });

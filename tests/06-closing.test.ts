@@ -133,6 +133,11 @@ describe("parseClosePayload", () => {
     expect(parseClosePayload(hex("03 e8")), "03 e8 = 1000, nothing after it").toEqual({ code: 1000, reason: "" });
   });
 
+  test("§5.5.1: a reason that starts with U+FEFF (ef bb bf) keeps it: it is text, not a byte-order mark to strip", () => {
+    const got = parseClosePayload(hex("03 e8 ef bb bf 6f 6b"));
+    expect(got, "TextDecoder drops a leading U+FEFF unless told ignoreBOM: true").toEqual({ code: 1000, reason: "\ufeffok" });
+  });
+
   test('§5.5.1: 03 e9 67 6f 69 6e 67 20 61 77 61 79 is 1001 "going away"', () => {
     const got = parseClosePayload(hex("03 e9 67 6f 69 6e 67 20 61 77 61 79"));
     expect(got, "the first two bytes are the code, the rest the reason").toEqual({ code: 1001, reason: "going away" });
@@ -143,7 +148,7 @@ describe("parseClosePayload", () => {
     expect(got, "0f a0 = 4000 (private use), then € and 😀").toEqual({ code: 4000, reason: "€ 😀" });
   });
 
-  test("§7.4.2: codes registered with IANA (1012-1014, 3000-3999) and private ones (4000-4999) are accepted", () => {
+  test("§7.4.2, IANA registry: codes registered with IANA (1012-1014, 3000-3999) and private ones (4000-4999) are accepted", () => {
     for (const code of [1012, 1013, 1014, 3000, 3999, 4000, 4999]) {
       expect(parseClosePayload(payload(code)).code, `close code ${code} may be sent, so it is read as is`).toBe(code);
     }

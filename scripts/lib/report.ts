@@ -45,9 +45,10 @@ export function progressTable(outcomes: readonly ChapterOutcome[], showReadOnly:
 export function rulesLine(outcomes: readonly ChapterOutcome[], allChapters: boolean): string {
   const { total, checked, met } = rulesMet(outcomes.flatMap((o) => o.tests));
   const where = dim("(see /reference/coverage on the site)");
-  return allChapters
-    ? `Rules your code meets: ${bold(String(met))} of ${total} requirements of RFC 6455 §4–§7 ${where}`
-    : `Rules your code meets: ${bold(String(met))} of the ${checked} requirements of RFC 6455 §4–§7 these tests check ${where}`;
+  if (allChapters) return `Rules your code meets: ${bold(String(met))} of ${total} requirements of RFC 6455 §4–§7 ${where}`;
+  if (checked === 0) return ""; // these tests check no rule of §4–§7 (chapter 01 is about §3)
+  const requirements = checked === 1 ? "requirement" : "requirements";
+  return `Rules your code meets: ${bold(String(met))} of the ${checked} ${requirements} of RFC 6455 §4–§7 that these tests check ${where}`;
 }
 
 /** The failing tests of a chapter with their rule and message (the first `inFull` in full), then the passing ones. */
@@ -71,9 +72,19 @@ const indent = (text: string) =>
     .map((line) => `    ${line}`)
     .join("\n");
 
-/** Where to go next: the stub, the page and the command of the first unfinished chapter. */
-export function nextStep(outcomes: readonly ChapterOutcome[]): string {
+/**
+ * Where to go next: the stub, the page and the command of the first unfinished
+ * chapter. `allChapters` false: only some chapters were graded, so their
+ * passing says nothing about the others.
+ */
+export function nextStep(outcomes: readonly ChapterOutcome[], allChapters = true): string {
   const next = outcomes.find((o) => !isGreen(o));
+  if (next === undefined && !allChapters) {
+    const numbers = outcomes.map((o) => o.chapter.number).join(", ");
+    return `${green(bold(`Chapter ${numbers} ${outcomes.length === 1 ? "passes" : "pass"}.`))} Compare with the reference: ${cyan(
+      `npm run solution -- ${outcomes[0]?.chapter.number ?? "<N>"}`,
+    )}; see every chapter with ${cyan("npm run grade")}.`;
+  }
   if (next === undefined) {
     return green(bold("Every chapter passes. ")) + "Compare your code with the reference: npm run solution -- <N>";
   }

@@ -70,7 +70,8 @@ export async function runChapters(chapters: readonly Chapter[], impl: Implementa
 
 /** An error as the reader should see it: the message, the diff if any, and where in the tests. */
 function formatError(error: { message: string; name?: string; diff?: string; stacks?: { file: string; line: number }[] }): string {
-  const lines = [error.name && !error.message.startsWith(error.name) && error.name !== "AssertionError" ? `${error.name}: ${error.message}` : error.message];
+  const message = plainUnlessTerminal(withoutPropertyNoise(error.message));
+  const lines = [error.name && !message.startsWith(error.name) && error.name !== "AssertionError" ? `${error.name}: ${message}` : message];
   if (error.diff) lines.push(plainUnlessTerminal(error.diff));
   const frames = (error.stacks ?? []).map((s) => `${relative(root, s.file)}:${s.line}`);
   // The outermost frame in a test file is the line of the test itself.
@@ -79,4 +80,18 @@ function formatError(error: { message: string; name?: string; diff?: string; sta
   if (inReaderCode) lines.push(`  thrown at ${inReaderCode}`);
   if (inTests) lines.push(`  checked at ${inTests}`);
   return lines.join("\n");
+}
+
+/**
+ * fast-check's report around a failing property: the counterexample and our
+ * message stay; its replay seed, the stack frames it copies into its report
+ * (the location is printed below, once) and its advice go, since a reader
+ * cannot act on them.
+ */
+function withoutPropertyNoise(message: string): string {
+  return message
+    .split("\n")
+    .filter((line) => !/node_modules[\\/]fast-check|^\s*Hint: |^\s*\{ seed: |Encountered failures were:|^\s+at /.test(line))
+    .join("\n")
+    .replace(/\n{3,}/g, "\n\n");
 }
