@@ -1,7 +1,10 @@
+import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
 import { connect, TimeoutError, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
@@ -521,5 +524,94 @@ describe("the end of TCP (§7.1.1)", () => {
     const info = await within(client.close(), 1500, "close() to give up waiting for the server");
     expect(info, "no close frame came back: 1006, abnormal closure").toEqual({ code: 1006, reason: "", clean: false });
     expect(client.state, "the client closed TCP itself").toBe("CLOSED");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// A second real peer: Python's websockets library as the echo server.
+
+const PYTHON = "/usr/bin/python3";
+const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
+const ENABLE_PYTHON = "sudo apt-get install python3-websockets";
+
+/** Starts tests/peers/python_server.py; resolves with its URL and what it reports about closes. */
+async function pythonServer(): Promise<{ url: string; closes: { closed: number; reason: string }[] }> {
+  const child = spawn(PYTHON, [fileURLToPath(new URL("./peers/python_server.py", import.meta.url))], {
+    stdio: ["pipe", "pipe", "inherit"],
+  });
+  const closes: { closed: number; reason: string }[] = [];
+  const lines = createInterface({ input: child.stdout });
+  const port = within(
+    new Promise<number>((resolve) =>
+      lines.on("line", (line) => {
+        const report = JSON.parse(line) as { port?: number; closed?: number; reason?: string };
+        if (report.port !== undefined) resolve(report.port);
+        if (report.closed !== undefined) closes.push({ closed: report.closed, reason: report.reason ?? "" });
+      }),
+    ),
+    5_000,
+    "the Python server to say its port",
+  );
+  teardown.push(() => {
+    child.stdin.end(); // it serves until its stdin closes
+    setTimeout(() => child.kill("SIGKILL"), 2_000).unref();
+  });
+  return { url: `ws://127.0.0.1:${await port}/`, closes };
+}
+
+const pythonNote = pythonWebsocketsAvailable ? "" : ` (skipped: Python websockets is missing; ${ENABLE_PYTHON})`;
+
+describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo server${pythonNote}`, () => {
+  test("§5.2, §5.6: text, binary, empty, 125..65536-byte and 16 MiB messages come back with their type", async () => {
+    const { url } = await pythonServer();
+    const client = await open(url, { maxMessageSize: 32 * 1024 * 1024 });
+    const messages: (string | Uint8Array)[] = ["héllo from TypeScript", randomBytes(256), "", new Uint8Array(0)];
+    for (const size of [125, 126, 127, 65535, 65536, 16 * 1024 * 1024]) messages.push(randomBytes(size));
+    for (const message of messages) {
+      client.send(message);
+      const echo = await client.receive(5_000);
+      const what = typeof message === "string" ? `the text ${JSON.stringify(message)}` : `${message.length} binary bytes`;
+      if (typeof message === "string") expect(echo, `${what} comes back as text`).toEqual({ type: "text", data: message });
+      else {
+        expect(echo.type, `${what} come back as binary`).toBe("binary");
+        expect(Buffer.from(echo.data as Uint8Array).equals(Buffer.from(message)), `${what} come back unchanged`).toBe(true);
+      }
+    }
+  }, 20_000);
+
+  test("§5.4: a message the server sends in fragments arrives whole", async () => {
+    const { url } = await pythonServer();
+    const client = await open(url);
+    client.send("fragments please");
+    expect(await client.receive(3_000), '"Hel" + "lo", sent as two frames').toEqual({ type: "text", data: "Hello" });
+  });
+
+  test("§5.5.2: a ping is answered by the Python server with the same payload", async () => {
+    const { url } = await pythonServer();
+    const client = await open(url);
+    expect(Buffer.from(await client.ping("are you there?", 3_000)).toString(), "the pong's payload").toBe("are you there?");
+  });
+
+  test("§5.5.1: the close code and reason cross both ways", async () => {
+    const { url, closes } = await pythonServer();
+    const ours = await open(url);
+    const answer = await ours.close(4000, "bye from TypeScript");
+    expect(answer, "the Python server answers our close with the same code").toMatchObject({ code: 4000, clean: true });
+    await within(
+      new Promise<void>((resolve) => {
+        const poll = setInterval(() => closes.length > 0 && (clearInterval(poll), resolve()), 10);
+      }),
+      3_000,
+      "the Python server reporting the close",
+    );
+    expect(closes[0], "the Python server read our code and reason").toEqual({ closed: 4000, reason: "bye from TypeScript" });
+
+    const theirs = await open(url);
+    theirs.send("close please");
+    expect(await within(theirs.closed, 3_000, "the server's close"), "the server's close reaches us").toEqual({
+      code: 4001,
+      reason: "as you asked",
+      clean: true,
+    });
   });
 });
