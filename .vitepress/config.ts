@@ -36,7 +36,13 @@ export default defineConfig({
       { text: "Errata", link: "/reference/errata" },
     ],
     sidebar: [
-      { text: "Guide", items: [{ text: "Getting started", link: "/guide/getting-started" }] },
+      {
+        text: "Guide",
+        items: [
+          { text: "Getting started", link: "/guide/getting-started" },
+          { text: "Making it fast", link: "/guide/making-it-fast" },
+        ],
+      },
       { text: "Tools", items: [{ text: "Inspector, builder, calculator, playground", link: "/tools" }] },
       { text: "Chapters", items: chapterItems() },
       {

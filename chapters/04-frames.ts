@@ -55,6 +55,21 @@ export function encodeFrame(frame: FrameInit): Uint8Array {
 }
 
 /**
+ * The header alone of the frame `encodeFrame` would make: its first 2 to 14
+ * bytes (the first two, the extended length, the masking key), with the same
+ * checks and the same errors.
+ *
+ * For a sender that writes a large unmasked payload as it is, right after its
+ * header, instead of copying it into one buffer with the header (a server's
+ * frames, §5.1). A masked payload still has to be masked (§5.3).
+ *
+ * `encodeFrameHeader({ opcode: 0x2, payload: new Uint8Array(256) })` → 82 7e 01 00
+ */
+export function encodeFrameHeader(frame: FrameInit): Uint8Array {
+  throw new NotImplementedError("encodeFrameHeader in chapters/04-frames.ts");
+}
+
+/**
  * Reads frames out of a byte stream (RFC 6455 §5.2). Feed it the bytes as
  * they arrive; `push` returns the frames they completed, in order, payloads
  * unmasked. Any way of cutting the stream into pieces gives the same frames.

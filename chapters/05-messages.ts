@@ -18,7 +18,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { ProtocolError } from "../lib/errors.ts";
 import { isControl, Opcode, opcodeName, type Frame } from "../lib/frame.ts";
-import { DEFAULT_MAX_MESSAGE_SIZE, type Message } from "../lib/message.ts";
+import { DEFAULT_MAX_MESSAGE_SIZE, type Message, type MessageBytes } from "../lib/message.ts";
 
 /**
  * Checks that a stream of bytes is UTF-8 (RFC 3629 §4), one chunk at a time.
@@ -75,6 +75,15 @@ export class MessageAssembler {
 
   push(frame: Frame): Message | undefined {
     throw new NotImplementedError("MessageAssembler.push in chapters/05-messages.ts");
+  }
+
+  /**
+   * Does what `push` does, but returns text as its bytes (`MessageBytes`):
+   * checked as UTF-8 like any text, not decoded to a string. For code that
+   * only passes messages on, like an echo server (see "Making it fast").
+   */
+  pushBytes(frame: Frame): MessageBytes | undefined {
+    throw new NotImplementedError("MessageAssembler.pushBytes in chapters/05-messages.ts");
   }
 }
 

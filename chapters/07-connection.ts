@@ -17,9 +17,9 @@ import { NotImplementedError } from "../lib/not-implemented.ts";
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
-import type { Message } from "../lib/message.ts";
+import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
-import { encodeFrame, FrameParser } from "./04-frames.ts";
+import { encodeFrame, encodeFrameHeader, FrameParser } from "./04-frames.ts";
 import { MessageAssembler } from "./05-messages.ts";
 import { encodeClosePayload, parseClosePayload } from "./06-closing.ts";
 
@@ -32,6 +32,8 @@ export type ConnectionState = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
 /** What the application hears about, in the order it happened. */
 export type ConnectionEvent =
   | { type: "message"; message: Message }
+  /** Instead of "message" on a connection made with `{ decodeText: false }`: text stays bytes. */
+  | { type: "message-bytes"; message: MessageBytes }
   /** A ping arrived; the pong was already queued (§5.5.2). */
   | { type: "ping"; payload: Uint8Array }
   | { type: "pong"; payload: Uint8Array }
@@ -50,6 +52,12 @@ export interface ConnectionOptions {
   maskKey?: () => Uint8Array;
   /** Sees every frame received ("in") and sent ("out"): for `--trace`. */
   onFrame?: (frame: Frame, direction: "in" | "out") => void;
+  /**
+   * false: report every message as a "message-bytes" event, text as its
+   * UTF-8 bytes (still validated, never decoded). For an echo or a relay,
+   * which can send those bytes back as they are. Default true.
+   */
+  decodeText?: boolean;
 }
 
 export class Connection {
@@ -85,8 +93,14 @@ export class Connection {
     throw new NotImplementedError("Connection.receiveEnd in chapters/07-connection.ts");
   }
 
-  /** Queues a message as one frame: text as a text frame, bytes as a binary frame (§5.6). */
-  send(message: Message): void {
+  /**
+   * Queues a message as one frame: text as a text frame, bytes as a binary
+   * frame (§5.6). Text may also be given as its UTF-8 bytes (`MessageBytes`,
+   * as a "message-bytes" event reports it): they are sent as they are.
+   * A server may queue a large payload itself rather than a copy: leave it
+   * unchanged until its bytes are written.
+   */
+  send(message: Message | MessageBytes): void {
     throw new NotImplementedError("Connection.send in chapters/07-connection.ts");
   }
 

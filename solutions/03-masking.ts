@@ -12,6 +12,15 @@
 // #region reference-only
 /** A masking key is one 32-bit value, sent as 4 bytes (RFC 6455 §5.2, §5.3). */
 const KEY_LENGTH = 4;
+/** Below this many bytes, setting up the 32-bit loop costs more than it saves (measured). */
+const WORD_LOOP_MIN = 16;
+/**
+ * 4 bytes seen both ways: write the rotated key as bytes, read it back as the
+ * 32-bit mask. Made once and reused: allocating them on every call cost more
+ * than masking a short payload.
+ */
+const maskBytes = new Uint8Array(KEY_LENGTH);
+const maskWord = new Uint32Array(maskBytes.buffer);
 // #endregion
 
 /**
@@ -41,31 +50,41 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
     throw new RangeError(`offset is a position in the payload: a whole number ≥ 0, not ${offset}`);
   }
 
-  // The key as the payload sees it from byte 0 of `data`: rotated by `offset`.
+  // Byte i of `data` is byte offset + i of the payload: it takes key byte (offset + i) mod 4.
   // (`& 3` is `% 4` for whole numbers ≥ 0.)
-  const stream = Uint8Array.from({ length: KEY_LENGTH }, (_, i) => key[(offset + i) & 3]!);
-
-  // A Uint32Array view must start on a 4-byte boundary of the buffer, and
-  // payloads often do not (a frame's header is 2 to 14 bytes long; Node's
-  // Buffers share pools): do the bytes up to the first boundary one by one.
-  const misalignment = data.byteOffset & 3;
-  const head = Math.min(data.length, misalignment === 0 ? 0 : KEY_LENGTH - misalignment);
+  const length = data.length;
   let i = 0;
-  for (; i < head; i++) data[i]! ^= stream[i & 3]!;
+  if (length >= WORD_LOOP_MIN) {
+    // Performance: XOR 4 bytes at once through a Uint32Array view, 4 to 10
+    // times faster than byte by byte. Such a view must start on a 4-byte
+    // boundary of the buffer, and payloads often do not (a frame's header is
+    // 2 to 14 bytes long; Node's Buffers share pools): do the bytes up to the
+    // first boundary one by one.
+    const head = (4 - (data.byteOffset & 3)) & 3;
+    for (; i < head; i++) data[i]! ^= key[(offset + i) & 3]!;
 
-  // Then 4 bytes per XOR. Reading the rotated key through a Uint32Array uses
-  // the machine's byte order, the same order the payload words are read in.
-  const words = (data.length - i) >>> 2;
-  if (words > 0) {
-    const rotated = Uint8Array.from({ length: KEY_LENGTH }, (_, j) => stream[(i + j) & 3]!);
-    const mask = new Uint32Array(rotated.buffer)[0]!;
+    // The key rotated to start at byte i, read as one 32-bit word: a Uint32Array
+    // uses the machine's byte order, the same order the view reads the payload in.
+    for (let j = 0; j < KEY_LENGTH; j++) maskBytes[j] = key[(offset + i + j) & 3]!;
+    const mask = maskWord[0]!;
+
+    const words = (length - i) >>> 2;
     const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
-    for (let w = 0; w < words; w++) view[w]! ^= mask;
+    let w = 0;
+    // Four words per turn: the loop's own bookkeeping is then paid once per
+    // 16 bytes (measured: about twice as fast on large payloads).
+    for (; w + 4 <= words; w += 4) {
+      view[w]! ^= mask;
+      view[w + 1]! ^= mask;
+      view[w + 2]! ^= mask;
+      view[w + 3]! ^= mask;
+    }
+    for (; w < words; w++) view[w]! ^= mask;
     i += words * KEY_LENGTH;
   }
 
-  // And the last 0 to 3 bytes one by one.
-  for (; i < data.length; i++) data[i]! ^= stream[i & 3]!;
+  // Short payloads, and the last 0 to 3 bytes of long ones, one by one.
+  for (; i < length; i++) data[i]! ^= key[(offset + i) & 3]!;
   // #endregion
 }
 

@@ -61,7 +61,42 @@ const DEFINED_OPCODES = new Set<number>(Object.values(Opcode));
  */
 export function encodeFrame(frame: FrameInit): Uint8Array {
   // #region solution
-  const { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, opcode, payload, maskKey } = frame;
+  checkFrame(frame);
+  const { payload, maskKey } = frame;
+  const payloadAt = headerSize(payload.length, maskKey !== undefined);
+  const bytes = new Uint8Array(payloadAt + payload.length);
+  writeHeader(bytes, frame);
+  bytes.set(payload, payloadAt);
+  // Mask the copy, never the caller's payload: once a frame is being sent,
+  // the application must not be able to change it (§10.3).
+  if (maskKey !== undefined) applyMask(bytes.subarray(payloadAt), maskKey);
+  return bytes;
+  // #endregion
+}
+
+/**
+ * The header alone of the frame `encodeFrame` would make: its first 2 to 14
+ * bytes (the first two, the extended length, the masking key), with the same
+ * checks and the same errors.
+ *
+ * For a sender that writes a large unmasked payload as it is, right after its
+ * header, instead of copying it into one buffer with the header (a server's
+ * frames, §5.1). A masked payload still has to be masked (§5.3).
+ *
+ * `encodeFrameHeader({ opcode: 0x2, payload: new Uint8Array(256) })` → 82 7e 01 00
+ */
+export function encodeFrameHeader(frame: FrameInit): Uint8Array {
+  // #region solution
+  checkFrame(frame);
+  const bytes = new Uint8Array(headerSize(frame.payload.length, frame.maskKey !== undefined));
+  writeHeader(bytes, frame);
+  return bytes;
+  // #endregion
+}
+
+// #region reference-only
+/** What no sender may put on the wire: the caller's mistake, a TypeError or a RangeError. */
+function checkFrame({ fin = true, opcode, payload, maskKey }: FrameInit): void {
   if (!(payload instanceof Uint8Array)) throw new TypeError("a frame's payload must be a Uint8Array");
   if (!Number.isInteger(opcode) || opcode < 0x0 || opcode > 0xf) {
     throw new RangeError(`an opcode is 4 bits, 0 to 15, not ${opcode} (RFC 6455 §5.2)`);
@@ -75,37 +110,33 @@ export function encodeFrame(frame: FrameInit): Uint8Array {
   if (isControl(opcode) && !fin) {
     throw new RangeError(`a ${opcodeName(opcode)} frame cannot be fragmented: fin must be true (RFC 6455 §5.5)`);
   }
+}
 
-  // §5.2: the shortest length encoding that fits is the only one allowed.
+/** §5.2: the shortest length encoding that fits is the only one allowed: 0, 2 or 8 bytes after the first two. */
+const extendedLengthSize = (length: number) => (length <= 125 ? 0 : length <= 0xffff ? 2 : 8);
+
+/** Bytes before the payload: the first two, the extended length, the masking key if any. */
+const headerSize = (length: number, masked: boolean) => 2 + extendedLengthSize(length) + (masked ? 4 : 0);
+
+/** Writes the header of `frame` at the start of `bytes`. */
+function writeHeader(bytes: Uint8Array, frame: FrameInit): void {
+  const { fin = true, rsv1 = false, rsv2 = false, rsv3 = false, opcode, payload, maskKey } = frame;
   const length = payload.length;
-  const lengthSize = length <= 125 ? 0 : length <= 0xffff ? 2 : 8;
-  const keyAt = 2 + lengthSize;
-  const payloadAt = keyAt + (maskKey === undefined ? 0 : 4);
-
-  const bytes = new Uint8Array(payloadAt + length);
-  const header = new DataView(bytes.buffer);
+  const size = extendedLengthSize(length);
   bytes[0] = (fin ? 0x80 : 0) | (rsv1 ? 0x40 : 0) | (rsv2 ? 0x20 : 0) | (rsv3 ? 0x10 : 0) | opcode;
   const maskBit = maskKey === undefined ? 0 : 0x80;
-  if (lengthSize === 0) {
+  if (size === 0) {
     bytes[1] = maskBit | length;
-  } else if (lengthSize === 2) {
+  } else if (size === 2) {
     bytes[1] = maskBit | LENGTH_16;
-    header.setUint16(2, length); // DataView writes big-endian, network byte order (§5.2)
+    new DataView(bytes.buffer, bytes.byteOffset).setUint16(2, length); // DataView writes big-endian, network byte order (§5.2)
   } else {
     bytes[1] = maskBit | LENGTH_64;
-    header.setBigUint64(2, BigInt(length)); // a JS length is < 2^53: the top bit is 0
+    new DataView(bytes.buffer, bytes.byteOffset).setBigUint64(2, BigInt(length)); // a JS length is < 2^53: the top bit is 0
   }
-
-  bytes.set(payload, payloadAt);
-  if (maskKey !== undefined) {
-    bytes.set(maskKey, keyAt);
-    // Mask the copy, never the caller's payload: once a frame is being sent,
-    // the application must not be able to change it (§10.3).
-    applyMask(bytes.subarray(payloadAt), maskKey);
-  }
-  return bytes;
-  // #endregion
+  if (maskKey !== undefined) bytes.set(maskKey, 2 + size);
 }
+// #endregion
 
 // #region reference-only
 /** A header read off the wire, waiting for its payload. */
@@ -170,6 +201,10 @@ export class FrameParser {
     // #region solution
     if (this.#failure !== undefined) throw this.#failure;
     if (!(bytes instanceof Uint8Array)) throw new TypeError("push takes the bytes received, as a Uint8Array");
+    // Performance: keep a plain Uint8Array view of the same bytes (no copy).
+    // Node's sockets deliver Buffers, a subclass whose `subarray` costs twice
+    // as much, and the parser takes several subarrays per frame.
+    if (bytes.constructor !== Uint8Array) bytes = new Uint8Array(bytes.buffer, bytes.byteOffset, bytes.length);
     if (bytes.length > 0) {
       this.#chunks.push(bytes);
       this.#buffered += bytes.length;
@@ -195,7 +230,11 @@ export class FrameParser {
   /** The next frame's header, consumed from the stream; undefined while it is incomplete. */
   #readHeader(): Header | undefined {
     if (this.#buffered < 2) return undefined;
-    const [b0 = 0, b1 = 0] = this.#peek(2);
+    // Performance: index the bytes; `const [b0, b1] = ...` would go through
+    // the typed array's iterator, a real cost when frames are small and many.
+    const first = this.#peek(2);
+    const b0 = first[0]!;
+    const b1 = first[1]!;
     const fin = (b0 & 0x80) !== 0;
     const rsv1 = (b0 & 0x40) !== 0;
     const rsv2 = (b0 & 0x20) !== 0;
@@ -223,12 +262,14 @@ export class FrameParser {
     if (this.#buffered < size) return undefined;
 
     const header = this.#peek(size);
-    const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
     let length = length7;
+    // A DataView only for an extended length: most small frames need none.
     if (lengthSize === 2) {
-      length = view.getUint16(2);
+      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
+      length = view.getUint16(2); // DataView reads big-endian, network byte order (§5.2)
       if (length <= 125) throw nonMinimal(length, "16");
     } else if (lengthSize === 8) {
+      const view = new DataView(header.buffer, header.byteOffset, header.byteLength);
       const length64 = view.getBigUint64(2);
       if (length64 >> 63n !== 0n) {
         throw new ProtocolError(1002, "the 64-bit payload length has its most significant bit set (RFC 6455 §5.2)");

@@ -16,9 +16,9 @@
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
-import type { Message } from "../lib/message.ts";
+import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
-import { encodeFrame, FrameParser } from "./04-frames.ts";
+import { encodeFrame, encodeFrameHeader, FrameParser } from "./04-frames.ts";
 import { MessageAssembler } from "./05-messages.ts";
 import { encodeClosePayload, parseClosePayload } from "./06-closing.ts";
 
@@ -31,6 +31,8 @@ export type ConnectionState = "CONNECTING" | "OPEN" | "CLOSING" | "CLOSED";
 /** What the application hears about, in the order it happened. */
 export type ConnectionEvent =
   | { type: "message"; message: Message }
+  /** Instead of "message" on a connection made with `{ decodeText: false }`: text stays bytes. */
+  | { type: "message-bytes"; message: MessageBytes }
   /** A ping arrived; the pong was already queued (§5.5.2). */
   | { type: "ping"; payload: Uint8Array }
   | { type: "pong"; payload: Uint8Array }
@@ -49,7 +51,22 @@ export interface ConnectionOptions {
   maskKey?: () => Uint8Array;
   /** Sees every frame received ("in") and sent ("out"): for `--trace`. */
   onFrame?: (frame: Frame, direction: "in" | "out") => void;
+  /**
+   * false: report every message as a "message-bytes" event, text as its
+   * UTF-8 bytes (still validated, never decoded). For an echo or a relay,
+   * which can send those bytes back as they are. Default true.
+   */
+  decodeText?: boolean;
 }
+
+// #region reference-only
+/** One encoder for every message: making a new one per message cost as much as the rest of a short echo. */
+const encoder = new TextEncoder();
+/** Unmasked payloads from this size on are sent as they are, after their header, not copied (see #sendFrame). */
+const COPY_LIMIT = 16 * 1024;
+/** What `onFrame` does unless given: nothing (one function shared by every connection). */
+const noTrace = () => {};
+// #endregion
 
 export class Connection {
   // #region reference-only
@@ -59,6 +76,7 @@ export class Connection {
   readonly #assembler: MessageAssembler;
   readonly #maskKey: () => Uint8Array;
   readonly #onFrame: (frame: Frame, direction: "in" | "out") => void;
+  readonly #decodeText: boolean;
   /** Bytes waiting for the I/O layer, in order. */
   #outgoing: Uint8Array[] = [];
   // #endregion
@@ -72,7 +90,8 @@ export class Connection {
       options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize },
     );
     this.#maskKey = options.maskKey ?? createMaskKey;
-    this.#onFrame = options.onFrame ?? (() => {});
+    this.#onFrame = options.onFrame ?? noTrace;
+    this.#decodeText = options.decodeText ?? true;
     // #endregion
   }
 
@@ -128,12 +147,19 @@ export class Connection {
     // #endregion
   }
 
-  /** Queues a message as one frame: text as a text frame, bytes as a binary frame (§5.6). */
-  send(message: Message): void {
+  /**
+   * Queues a message as one frame: text as a text frame, bytes as a binary
+   * frame (§5.6). Text may also be given as its UTF-8 bytes (`MessageBytes`,
+   * as a "message-bytes" event reports it): they are sent as they are.
+   * A server may queue a large payload itself rather than a copy: leave it
+   * unchanged until its bytes are written.
+   */
+  send(message: Message | MessageBytes): void {
     // #region solution
     this.#requireOpen("send a message");
-    if (message.type === "text") this.#sendFrame(Opcode.Text, new TextEncoder().encode(message.data));
-    else this.#sendFrame(Opcode.Binary, message.data);
+    if (message.type === "binary") this.#sendFrame(Opcode.Binary, message.data);
+    else if (typeof message.data === "string") this.#sendFrame(Opcode.Text, encoder.encode(message.data));
+    else this.#sendFrame(Opcode.Text, message.data); // already UTF-8: nothing to encode
     // #endregion
   }
 
@@ -203,8 +229,13 @@ export class Connection {
       default: {
         // Data frames (and continuations); control frames were handled above,
         // so the assembler never sees a ping in the middle of a message (§5.4).
-        const message = this.#assembler.push(frame);
-        if (message !== undefined) events.push({ type: "message", message });
+        if (this.#decodeText) {
+          const message = this.#assembler.push(frame);
+          if (message !== undefined) events.push({ type: "message", message });
+        } else {
+          const message = this.#assembler.pushBytes(frame);
+          if (message !== undefined) events.push({ type: "message-bytes", message });
+        }
       }
     }
   }
@@ -224,10 +255,17 @@ export class Connection {
 
   /** A client masks every frame with a fresh key; a server never masks (§5.1, §5.3). */
   #sendFrame(opcode: number, payload: Uint8Array): void {
-    const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload };
     const maskKey = this.#role === "client" ? this.#maskKey() : undefined;
-    this.#outgoing.push(encodeFrame({ ...frame, maskKey }));
-    this.#onFrame({ ...frame, maskKey }, "out"); // after encoding: the trace shows only what really goes out
+    const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload, maskKey };
+    if (maskKey === undefined && payload.length >= COPY_LIMIT) {
+      // Performance: a large unmasked payload is queued as it is, after its
+      // header: copying it into one buffer with a few bytes of header would
+      // cost more than the socket writing two pieces.
+      this.#outgoing.push(encodeFrameHeader(frame), payload);
+    } else {
+      this.#outgoing.push(encodeFrame(frame));
+    }
+    this.#onFrame(frame, "out"); // after encoding: the trace shows only what really goes out
   }
   // #endregion
 }
