@@ -26,7 +26,8 @@ const maskWord = new Uint32Array(maskBytes.buffer);
 /**
  * Masks (or unmasks: it is the same operation) `data` in place with a 4-byte
  * `key` (RFC 6455 §5.3): byte i of the payload is XORed with byte
- * (i mod 4) of the key.
+ * (i mod 4) of the key; byte j of `data` is byte offset + j of the payload,
+ * so it takes key byte (offset + j) mod 4.
  *
  * `offset` is where `data` starts in the payload, so a payload that arrives
  * in pieces can be unmasked piece by piece: masking bytes 0..9 with offset 0
@@ -35,7 +36,7 @@ const maskWord = new Uint32Array(maskBytes.buffer);
  * `data` may be any view, of any length, starting anywhere in its buffer;
  * only its own bytes change.
  *
- * `applyMask(hello, [0x37, 0xfa, 0x21, 0x3d])` turns "Hello" (48 65 6c 6c 6f)
+ * `applyMask(hello, new Uint8Array([0x37, 0xfa, 0x21, 0x3d]))` turns "Hello" (48 65 6c 6c 6f)
  * into 7f 9f 4d 51 58 (the example of §5.7).
  *
  * Throws a `RangeError` if `key` is not 4 bytes long, or if `offset` is not a
