@@ -1,4 +1,4 @@
-import { execFile, spawnSync } from "node:child_process";
+import { execFile } from "node:child_process";
 import { get } from "node:http";
 import { fileURLToPath } from "node:url";
 import { afterEach, assert, describe, expect, test } from "vitest";
@@ -9,6 +9,8 @@ import {
   clientFrame,
   eventually,
   openWs,
+  PYTHON,
+  pythonWebsocketsAvailable,
   RawClient,
   upgradeRequest,
   within,
@@ -325,8 +327,6 @@ describe("conformance", () => {
 
 // Python's websockets as a real peer: Debian's python3-websockets, run with
 // the system's Python (CI installs it; see .ci/run).
-const PYTHON = "/usr/bin/python3";
-const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
 const pythonClient = fileURLToPath(new URL("./peers/python_client.py", import.meta.url));
 const PYTHON_TIME = 12_000;
 

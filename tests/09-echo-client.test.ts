@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from "node:child_process";
+import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
@@ -15,22 +15,11 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // your frames cannot hide inside the test's own data.
 import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
 import { utf8 } from "./helpers/bytes.ts";
+import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
 const text = utf8;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** Every wait in these tests is bounded: `promise`, or a failure naming `what` after `ms`. */
-async function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`waited ${ms} ms for ${what}`)), ms);
-  });
-  try {
-    return await Promise.race([promise, timeout]);
-  } finally {
-    clearTimeout(timer);
-  }
-}
 
 // ---------------------------------------------------------------------------
 // Peers and clean-up: every server and client a test makes is closed after it.
@@ -530,8 +519,6 @@ describe("the end of TCP (§7.1.1)", () => {
 // ---------------------------------------------------------------------------
 // A second real peer: Python's websockets library as the echo server.
 
-const PYTHON = "/usr/bin/python3";
-const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
 const ENABLE_PYTHON = "sudo apt-get install python3-websockets";
 
 /** Starts tests/peers/python_server.py; resolves with its URL and what it reports about closes. */
@@ -597,13 +584,7 @@ describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo s
     const ours = await open(url);
     const answer = await ours.close(4000, "bye from TypeScript");
     expect(answer, "the Python server answers our close with the same code").toMatchObject({ code: 4000, clean: true });
-    await within(
-      new Promise<void>((resolve) => {
-        const poll = setInterval(() => closes.length > 0 && (clearInterval(poll), resolve()), 10);
-      }),
-      3_000,
-      "the Python server reporting the close",
-    );
+    await eventually(() => closes.length > 0, 3_000, "the Python server reporting the close");
     expect(closes[0], "the Python server read our code and reason").toEqual({ closed: 4000, reason: "bye from TypeScript" });
 
     const theirs = await open(url);

@@ -5,11 +5,18 @@
  * Frames are built and read with the reference chapters 04 and 06, so a slip
  * in the reader's own code cannot hide inside the test's own tools.
  */
+import { spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import WebSocket from "ws";
 import { encodeFrame, FrameParser } from "../../solutions/04-frames.ts";
 import { parseClosePayload } from "../../solutions/06-closing.ts";
 import type { Frame } from "../../lib/frame.ts";
+
+/** Debian's Python, never the `python3` on PATH (it may be another one without the Debian packages). */
+export const PYTHON = "/usr/bin/python3";
+
+/** Whether Python's `websockets` (Debian's python3-websockets) is here to act as a peer. */
+export const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
 
 /** Resolves like `promise`, or rejects after `ms` with a message saying what never happened. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
