@@ -17,9 +17,11 @@ export default defineConfig({
   test: {
     include: ["tests/**/*.test.ts"],
     setupFiles: ["tests/helpers/setup.ts"],
-    // Every wait is bounded: a test that hangs fails with a timeout instead.
-    testTimeout: 10_000,
-    hookTimeout: 10_000,
+    // Every wait is bounded: a test that hangs fails with a timeout instead. These
+    // are hang guards, generous so that a busy machine is never mistaken for a
+    // broken implementation; the tests' own waits name what they waited for.
+    testTimeout: 30_000,
+    hookTimeout: 30_000,
     teardownTimeout: 5_000,
   },
 });

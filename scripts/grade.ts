@@ -4,11 +4,13 @@
  * npm run grade -- 2 3     several chapters
  * --impl solutions         grade the reference instead (maintainers); default: chapters
  *
+ * A chapter passes when its tests pass and its file type-checks (strict).
  * Exit status 0 only when every selected chapter passes.
  */
 import { parseArgs } from "node:util";
 import { failures, nextStep, progressTable, rulesLine } from "./lib/report.ts";
-import { isGreen, runChapters } from "./lib/run-tests.ts";
+import { rememberGreen } from "./lib/green-cache.ts";
+import { gradeChapters, isGreen } from "./lib/run-tests.ts";
 import { chapterNumbers, red } from "./lib/terminal.ts";
 import { chapterByNumber, IMPLEMENTATIONS, withExercise, type Implementation } from "./lib/workbook.ts";
 
@@ -31,7 +33,8 @@ try {
   process.exit(2);
 }
 
-const outcomes = await runChapters(selected, impl);
+const outcomes = await gradeChapters(selected, impl);
+rememberGreen(outcomes, impl);
 if (positionals.length > 0) {
   for (const outcome of outcomes) console.log(failures(outcome), "\n");
 }

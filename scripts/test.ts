@@ -11,7 +11,9 @@
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
  *  9. the command-line contracts: npm run server, client and conformance, as DESIGN.md says.
- * It ends with one line: "N passed, M failed".
+ * Each section prints the time it took (a figure for the reader of the log: no
+ * check turns an elapsed time into a verdict; a bound on a wait guards against
+ * a hang and names what hung). It ends with one line: "N passed, M failed".
  */
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, writeFileSync } from "node:fs";
@@ -36,7 +38,26 @@ function check(ok: boolean, what: string, detail = ""): void {
   console.log(`${ok ? green("✔") : red("✘")} ${what}`);
   if (!ok && detail !== "") console.log(dim(detail.trimEnd().replace(/^/gm, "    ")));
 }
-const section = (title: string) => console.log(`\n${bold(title)}`);
+/** Prints a section's title, and the time the previous section took. */
+let sectionStarted = 0;
+let sectionTitle = "";
+const stageTimes: string[] = [];
+function endSection(): void {
+  if (sectionTitle === "") return;
+  const took = `${((Date.now() - sectionStarted) / 1000).toFixed(1)} s`;
+  console.log(dim(`(${took})`));
+  stageTimes.push(`${sectionTitle.split(" ")[0]} ${took}`);
+}
+function section(title: string): void {
+  endSection();
+  sectionTitle = title;
+  sectionStarted = Date.now();
+  console.log(`\n${bold(title)}`);
+}
+const testStarted = Date.now();
+
+/** A hang guard for one command (minutes, not a speed limit): past it, the command is stopped and named. */
+const COMMAND_GUARD_MS = 15 * 60_000;
 
 /** Runs a command of the workbook's own (node_modules/.bin) and returns its status and output. */
 function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
@@ -44,9 +65,12 @@ function run(command: string, args: string[], env: NodeJS.ProcessEnv = {}) {
     cwd: root,
     encoding: "utf8",
     env: { ...process.env, ...env, NO_COLOR: "1", FORCE_COLOR: "0" },
-    timeout: 300_000,
+    timeout: COMMAND_GUARD_MS,
+    maxBuffer: 64 * 1024 * 1024,
   });
-  return { status: result.status, output: `${result.stdout}${result.stderr}` };
+  const hung = (result.error as NodeJS.ErrnoException | undefined)?.code === "ETIMEDOUT";
+  const note = hung ? `\nHUNG: ${command} ${args.join(" ")} gave no result within ${COMMAND_GUARD_MS / 60_000} min and was stopped` : "";
+  return { status: hung ? null : result.status, output: `${result.stdout}${result.stderr}${note}` };
 }
 
 const chapters = withExercise();
@@ -164,12 +188,13 @@ section("8. the site in a real browser (Chromium)");
 section("9. the command-line contracts (DESIGN.md)");
 {
   // npm run server prints its URL on stdout; npm run client prints each echo on its own line.
+  const SERVER_GUARD_MS = 120_000; // a hang guard: it prints its URL in a second or two
   const server = spawn(join(root, "node_modules/.bin/tsx"), ["scripts/server.ts", "--port", "0"], {
     cwd: root,
     env: { ...process.env, NO_COLOR: "1" },
   });
   const url = await new Promise<string | undefined>((resolve) => {
-    const timer = setTimeout(() => resolve(undefined), 15_000);
+    const timer = setTimeout(() => resolve(undefined), SERVER_GUARD_MS);
     server.stdout.on("data", (chunk: Buffer) => {
       const found = /ws:\/\/\S+/.exec(chunk.toString());
       if (found) {
@@ -178,7 +203,7 @@ section("9. the command-line contracts (DESIGN.md)");
       }
     });
   });
-  check(url !== undefined, `npm run server prints its ws:// URL (${url ?? "nothing within 15 s"})`);
+  check(url !== undefined, `npm run server prints its ws:// URL (${url ?? `hung: no URL printed within ${SERVER_GUARD_MS / 1000} s`})`);
   if (url !== undefined) {
     const echoed = run("tsx", ["scripts/client.ts", url, "hello", "a second message"]);
     check(
@@ -197,10 +222,14 @@ section("9. the command-line contracts (DESIGN.md)");
   );
   const exited = new Promise<number | null>((resolve) => server.once("exit", (code) => resolve(code)));
   server.kill("SIGTERM");
-  const code = await Promise.race([exited, new Promise<"timeout">((r) => setTimeout(() => r("timeout"), 10_000))]);
-  if (code === "timeout") server.kill("SIGKILL");
-  check(code === 0, `npm run server exits 0 on SIGTERM (exit ${code})`);
+  let guard: NodeJS.Timeout | undefined;
+  const code = await Promise.race([exited, new Promise<"hung">((r) => (guard = setTimeout(() => r("hung"), SERVER_GUARD_MS)))]);
+  clearTimeout(guard);
+  if (code === "hung") server.kill("SIGKILL");
+  check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
 }
+endSection();
 
+console.log(dim(`\nstage times: ${stageTimes.join(" · ")} · total ${((Date.now() - testStarted) / 1000).toFixed(1)} s`));
 console.log(`\n${passed} passed, ${failed} failed`);
 process.exitCode = failed === 0 ? 0 : 1;

@@ -3,7 +3,9 @@
  *
  * Runs the tests of the first unfinished chapter, then again every time a
  * stub in chapters/ is saved; when the chapter turns green it says what to
- * notice and moves on to the next one. Enter re-runs by hand; with --manual
+ * notice and moves on to the next one. It finds that chapter quickly: the
+ * chapters in order, skipping those that passed on the very files that are
+ * there now (scripts/lib/green-cache.ts), and stopping at the first that fails. Enter re-runs by hand; with --manual
  * only Enter does (for editors and network folders whose saves send no file
  * events). q then Enter quits.
  */
@@ -11,7 +13,8 @@ import { watch } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { failures, greenNote, progressTable } from "./lib/report.ts";
-import { isGreen, passedCount, runChapters, type ChapterOutcome } from "./lib/run-tests.ts";
+import { rememberGreen, stillGreen } from "./lib/green-cache.ts";
+import { gradeChapters, isGreen, passedCount, type ChapterOutcome } from "./lib/run-tests.ts";
 import { bold, cyan, dim } from "./lib/terminal.ts";
 import { paths, root, shown, withExercise } from "./lib/workbook.ts";
 import type { Chapter } from "./lib/curriculum.ts";
@@ -57,8 +60,9 @@ async function runCurrent(): Promise<void> {
   try {
     while (current !== undefined) {
       console.log(dim(`\nrunning the tests of ${shown(paths.test(current))}…`));
-      const [outcome] = await runChapters([current], "chapters");
+      const [outcome] = await gradeChapters([current], "chapters");
       if (outcome === undefined) return;
+      rememberGreen([outcome], "chapters");
       if (!isGreen(outcome)) {
         screen(outcome);
         break;
@@ -99,12 +103,34 @@ createInterface({ input: process.stdin }).on("line", (line) => {
   void runCurrent();
 });
 
-// Start at the first chapter that is not green yet.
-console.log(dim("npm run watch: running every chapter's tests once, to find where you are…"));
+// Start at the first chapter that is not green yet: the chapters in order,
+// skipping those that passed on exactly these files, until one fails.
 running = true;
-const all = await runChapters(chapters, "chapters");
+const passedBefore: ChapterOutcome[] = [];
+for (const chapter of chapters) {
+  if (stillGreen(chapter)) {
+    console.log(dim(`chapter ${String(chapter.number).padStart(2, "0")}: passed before, and nothing it depends on has changed`));
+    continue;
+  }
+  console.log(dim(`running the tests of ${shown(paths.test(chapter))}…`));
+  const [outcome] = await gradeChapters([chapter], "chapters");
+  if (outcome === undefined) break;
+  rememberGreen([outcome], "chapters");
+  if (!isGreen(outcome)) {
+    current = chapter;
+    screen(outcome);
+    break;
+  }
+  passedBefore.push(outcome);
+}
 running = false;
-again = false; // the run below reads every file as it is now
-current = all.find((o) => !isGreen(o))?.chapter;
-if (current === undefined) finish(all);
-await runCurrent();
+if (current === undefined) {
+  if (passedBefore.length > 0) finish(passedBefore);
+  console.log(`\n${bold("Every chapter with an exercise passes.")} Well done. (npm run grade shows the table.)`);
+  process.exit(0);
+}
+if (again) {
+  // A save came in while we looked for the chapter: run it once more on the file as it is now.
+  again = false;
+  await runCurrent();
+}

@@ -164,11 +164,11 @@ describe("closing", () => {
   test("§7.1.1: a client that never answers the close frame is dropped after closeTimeout", async () => {
     const { server, url } = await start({ closeTimeout: 300 });
     const raw = await rawClient(url);
-    const started = Date.now();
-    await within(server.close(), 2_000, "server.close() with a silent client");
+    // The guard (4 s) is well past closeTimeout (300 ms) and short of the default (5 s):
+    // a server that ignored the option would still be waiting when it trips.
+    await within(server.close(), 4_000, "server.close() with a silent client (closeTimeout: 300)");
     expect((await raw.closeFrame()).code, "the silent client was sent 1001").toBe(1001);
-    await eventually(() => raw.closed, 1_000, "the server dropping the silent client");
-    expect(Date.now() - started, "dropped after about closeTimeout (300 ms), not much later").toBeLessThan(1_500);
+    await eventually(() => raw.closed, 4_000, "the server dropping the silent client (closeTimeout: 300)");
   });
 
   test("§7.1.5: a client that vanishes mid-frame is reported as 1006 and cleaned up", async () => {
@@ -244,14 +244,14 @@ describe("the opening handshake", () => {
   test("§4.2.1: a request trickled byte by byte is still cut off at handshakeTimeout", async () => {
     const { server, url } = await start({ handshakeTimeout: 300 });
     const raw = await rawClient(url, "GET / HTTP/1.1\r\nHost: x\r\nX-Slow: ");
-    const started = Date.now();
+    // A byte every 50 ms, for as long as the test waits: an idle timer would be
+    // reset by each one and never fire; only a deadline counted from connect ends it.
     const trickle = setInterval(() => raw.socket.writable && raw.socket.write("a"), 50); // a header that never ends
     try {
-      await eventually(() => raw.closed, 2_000, "the server dropping a request that never completes");
+      await eventually(() => raw.closed, 8_000, "the server dropping a request that keeps trickling (the deadline counts from connect, not from the last byte)");
     } finally {
       clearInterval(trickle);
     }
-    expect(Date.now() - started, "the deadline counts from connect, not from the last byte").toBeLessThan(1_000);
     await eventually(() => server.connectionCount === 0, 1_000, "no socket left behind");
   });
 
@@ -328,7 +328,7 @@ describe("conformance", () => {
 // Python's websockets as a real peer: Debian's python3-websockets, run with
 // the system's Python (CI installs it; see .ci/run).
 const pythonClient = fileURLToPath(new URL("./peers/python_client.py", import.meta.url));
-const PYTHON_TIME = 12_000;
+const PYTHON_TIME = 30_000;
 
 /** One line of the Python client's report (tests/peers/python_client.py). */
 interface PythonLine {
@@ -381,7 +381,8 @@ describe("interop", () => {
         code: 4000,
         reason: "bye from python",
       });
-      expect(close?.ms, "§7.1.1: the server closes TCP right after the closing handshake (websockets would wait 2 s)").toBeLessThan(1_000);
+      // The Python client waits up to its close_timeout (20 s) for the server to close TCP, then closes it itself.
+      expect(close?.ms, "§7.1.1: the server closes TCP after the closing handshake (otherwise websockets waits 20 s and closes it itself)").toBeLessThan(10_000);
     },
     PYTHON_TIME + 3_000,
   );

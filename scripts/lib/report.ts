@@ -12,6 +12,7 @@ const two = (n: number) => String(n).padStart(2, "0");
 
 function status(o: ChapterOutcome): string {
   if (o.loadError !== undefined) return red("✘ does not load");
+  if (o.typeErrors !== undefined) return red("✘ type errors");
   if (isGreen(o)) return green("✔ done");
   return passedCount(o) === 0 ? red("✘ to do") : yellow("… in progress");
 }
@@ -57,8 +58,26 @@ export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
   if (outcome.loadError !== undefined) {
     out.push(red(bold(`${shown(paths.test(outcome.chapter))} could not run:`)), outcome.loadError, "");
   }
-  for (const [i, test] of outcome.tests.filter((t) => !t.passed && !t.skipped).entries()) {
+  if (outcome.typeErrors !== undefined) {
+    // The tests run your code without checking its types; the chapter is done only when both pass.
+    out.push(
+      `${red("✘")} ${bold("types: the chapter file must type-check (strict, as tsconfig.json says)")}`,
+      indent(outcome.typeErrors.join("\n")),
+      "",
+    );
+  }
+  const failing = outcome.tests.filter((t) => !t.passed && !t.skipped);
+  for (const [i, test] of failing.entries()) {
     out.push(`${red("✘")} ${bold(test.fullName)}`, ...(i < inFull ? [indent(test.failure), ""] : []));
+  }
+  if (failing.length > inFull) {
+    const more = failing.length - inFull;
+    out.push(
+      "",
+      dim(`The first ${inFull} failures are shown in full, the other ${more} by name only: one thing at a time.`),
+      dim(`Every one in full: ${cyan(`npm run grade -- ${outcome.chapter.number}`)}`),
+      "",
+    );
   }
   for (const test of outcome.tests.filter((t) => t.passed)) out.push(`${green("✔")} ${dim(test.fullName)}`);
   // Tests that need a peer this machine lacks (Go, Python): their names say how to enable them.

@@ -7,6 +7,7 @@ import { relative } from "node:path";
 import { createVitest } from "vitest/node";
 import type { Chapter } from "./curriculum.ts";
 import { plainUnlessTerminal } from "./terminal.ts";
+import { typeCheck } from "./typecheck.ts";
 import { paths, root, type Implementation } from "./workbook.ts";
 
 export interface TestOutcome {
@@ -26,11 +27,25 @@ export interface ChapterOutcome {
   tests: TestOutcome[];
   /** The test file could not even load (a syntax error in the reader's file, say). */
   loadError: string | undefined;
+  /** What the compiler rejects in the reader's file (`npm run grade` and `watch` check it; see typecheck.ts). */
+  typeErrors?: string[];
 }
 
 export const passedCount = (o: ChapterOutcome) => o.tests.filter((t) => t.passed).length;
 export const isGreen = (o: ChapterOutcome) =>
-  o.loadError === undefined && o.tests.some((t) => t.passed) && o.tests.every((t) => t.passed || t.skipped);
+  o.loadError === undefined && o.typeErrors === undefined && o.tests.some((t) => t.passed) && o.tests.every((t) => t.passed || t.skipped);
+
+/**
+ * The tests of `chapters` on the reader's files, and those files through the
+ * compiler at the same time: what `npm run grade` and `npm run watch` judge.
+ */
+export async function gradeChapters(chapters: readonly Chapter[], impl: Implementation): Promise<ChapterOutcome[]> {
+  const [outcomes, typeErrors] = await Promise.all([runChapters(chapters, impl), typeCheck(chapters, impl)]);
+  return outcomes.map((o) => {
+    const errors = typeErrors.get(o.chapter);
+    return errors === undefined ? o : { ...o, typeErrors: errors };
+  });
+}
 
 /** Runs the test files of `chapters` against `impl` (see vitest.config.ts). */
 export async function runChapters(chapters: readonly Chapter[], impl: Implementation): Promise<ChapterOutcome[]> {

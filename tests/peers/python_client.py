@@ -48,7 +48,7 @@ async def echo(ws, case, message, expected=None):
 
 async def run(url):
     # websockets offers permessage-deflate by default: the server must decline it (§9.1).
-    async with websockets.connect(url, max_size=MAX_SIZE, open_timeout=2, close_timeout=2, ping_interval=None) as ws:
+    async with websockets.connect(url, max_size=MAX_SIZE, open_timeout=20, close_timeout=20, ping_interval=None) as ws:
         report("handshake", extensions=[type(e).__name__ for e in ws.extensions], subprotocol=ws.subprotocol)
 
         await echo(ws, "text", "Hello from Python ✓")
