@@ -555,7 +555,7 @@ describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo s
     for (const size of [125, 126, 127, 65535, 65536, 16 * 1024 * 1024]) messages.push(randomBytes(size));
     for (const message of messages) {
       client.send(message);
-      const echo = await client.receive(5_000);
+      const echo = await client.receive(30_000); // a hang guard: 16 MiB through Python on a busy machine takes seconds
       const what = typeof message === "string" ? `the text ${JSON.stringify(message)}` : `${message.length} binary bytes`;
       if (typeof message === "string") expect(echo, `${what} comes back as text`).toEqual({ type: "text", data: message });
       else {

@@ -18,20 +18,30 @@ export const PYTHON = "/usr/bin/python3";
 /** Whether Python's `websockets` (Debian's python3-websockets) is here to act as a peer. */
 export const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
 
-/** Resolves like `promise`, or rejects after `ms` with a message saying what never happened. */
+/**
+ * The shortest bound a wait gets. A bound guards against a hang; it is not a
+ * speed limit, so a busy machine must not trip it: a bound written shorter is
+ * raised to this. It stays below every default timeout (5 s and more) that a
+ * test tells apart from an option set shorter, so those tests keep their meaning.
+ */
+export const MIN_GUARD_MS = 3_000;
+
+/** Resolves like `promise`, or rejects after `ms` (at least MIN_GUARD_MS) with a message saying what never happened. */
 export function within<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  const bound = Math.max(ms, MIN_GUARD_MS);
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+    timer = setTimeout(() => reject(new Error(`${what}: nothing after ${bound} ms`)), bound);
   });
   return Promise.race([promise, timeout]).finally(() => clearTimeout(timer));
 }
 
-/** Polls `condition` every 10 ms until it holds, at most `ms`. */
+/** Polls `condition` every 10 ms until it holds, at most `ms` (at least MIN_GUARD_MS). */
 export async function eventually(condition: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
+  const bound = Math.max(ms, MIN_GUARD_MS);
+  const deadline = Date.now() + bound;
   while (!condition()) {
-    if (Date.now() > deadline) throw new Error(`${what}: still not true after ${ms} ms`);
+    if (Date.now() > deadline) throw new Error(`${what}: still not true after ${bound} ms`);
     await new Promise((resolve) => setTimeout(resolve, 10));
   }
 }
