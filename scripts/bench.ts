@@ -4,7 +4,9 @@
  *
  * An echo benchmark over loopback: the reference echo server
  * (solutions/08-echo-server.ts), yours (chapters/08-echo-server.ts, once your
- * chapters are done) and the `ws` package's, each in its own process, driven
+ * chapters are done), the `ws` package's, and a raw TCP echo (the handshake,
+ * then the bytes piped back: the limit no WebSocket server can pass; each
+ * server's share of it is printed), each in its own process, driven
  * by a load generator of our own (scripts/lib/bench/load.ts) in another.
  * With two CPUs or more, servers run on CPU 0 and the generator on CPU 1
  * (taskset), so neither steals the other's core.
@@ -41,6 +43,7 @@ const LABEL: Record<ServerKind, string> = {
   chapters: "yours",
   ws: "ws",
   "ws-bufferutil": "ws+bufferutil",
+  "raw-tcp": "raw TCP",
 };
 
 /** Messages in flight per connection: 16, or fewer for large messages (about 1 MiB in flight), but at least 2. */
@@ -101,7 +104,7 @@ function parse() {
     durationMs: seconds * 1000,
     warmupMs: values.quick ? 250 : 500,
     type: (values.binary ? "binary" : "text") as MessageType,
-    kinds: ["reference", "chapters", "ws", ...(values["with-bufferutil"] ? ["ws-bufferutil"] : [])] as ServerKind[],
+    kinds: ["reference", "chapters", "ws", ...(values["with-bufferutil"] ? ["ws-bufferutil"] : []), "raw-tcp"] as ServerKind[],
     scenarios: sizes.flatMap((size) => connections.map((n) => ({ size, connections: n }))) as Scenario[],
   };
 }
@@ -164,6 +167,7 @@ async function measure(generator: Child, server: Server, scenario: Scenario, opt
   const result = await ask<RunResult>(generator, {
     cmd: "run",
     url: server.url,
+    raw: server.kind === "raw-tcp",
     type: options.type,
     size: scenario.size,
     connections: scenario.connections,
@@ -252,22 +256,24 @@ function printTable(options: Options, servers: Server[], samples: Map<string, Sa
   );
   console.log(
     `  ${"scenario".padEnd(16)}${"server".padEnd(15)}${pad("msg/s", 10)}${pad("MB/s", 9)}${pad("p50 ms", 9)}${pad("p99 ms", 9)}` +
-      `${pad("server CPU", 12)}${pad("gen CPU", 9)}`,
+      `${pad("server CPU", 12)}${pad("gen CPU", 9)}${pad("of raw TCP", 12)}`,
   );
   const ratios: { scenario: Scenario; ratio: number; vsNative: number }[] = [];
   const rate = (s: Sample) => s.messages / s.seconds;
   for (const scenario of options.scenarios) {
     const name = `${sizeName(scenario.size)} × ${scenario.connections}`;
     const medians = new Map<ServerKind, number>();
+    const raw = median((samples.get(key(scenario, "raw-tcp")) ?? []).map(rate));
     servers.forEach((server, i) => {
       const list = samples.get(key(scenario, server.kind)) ?? [];
       const msgs = median(list.map(rate));
       medians.set(server.kind, msgs);
+      const share = server.kind === "raw-tcp" ? "" : percent(msgs / raw);
       console.log(
         `  ${(i === 0 ? name : "").padEnd(16)}${LABEL[server.kind].padEnd(15)}${pad(fmt(msgs), 10)}` +
           `${pad(fmt((msgs * scenario.size) / 1e6, 1), 9)}${pad(fmt(median(list.map((s) => s.p50)), 2), 9)}` +
           `${pad(fmt(median(list.map((s) => s.p99)), 2), 9)}${pad(percent(median(list.map((s) => s.serverCpu))), 12)}` +
-          `${pad(percent(median(list.map((s) => s.cpu))), 9)}`,
+          `${pad(percent(median(list.map((s) => s.cpu))), 9)}${pad(share, 12)}`,
       );
     });
     const ratio = medians.get("reference")! / medians.get("ws")!;
@@ -317,7 +323,7 @@ async function main(): Promise<void> {
       const why =
         typeof server === "string"
           ? server
-          : await ask(generator, { cmd: "probe", url: server.url, type: options.type, sizes }).then(() => undefined, (e: Error) => e.message);
+          : await ask(generator, { cmd: "probe", url: server.url, type: options.type, sizes, raw: kind === "raw-tcp" }).then(() => undefined, (e: Error) => e.message);
       if (why === undefined && typeof server !== "string") {
         servers.push(server);
         continue;
@@ -349,7 +355,8 @@ async function main(): Promise<void> {
 
     printTable(options, servers, samples, key);
     await maskBenchmark(options.quick);
-    await memoryBenchmark(servers.map((s) => s.kind), generator, options.quick ? 1 : 3);
+    // The raw TCP echo keeps nothing per connection worth comparing: memory is for WebSocket servers.
+    await memoryBenchmark(servers.map((s) => s.kind).filter((k) => k !== "raw-tcp"), generator, options.quick ? 1 : 3);
     console.log(dim(`\n(${Math.round((Date.now() - started) / 1000)} s)`));
   } finally {
     await Promise.all([...servers.map((s) => s.child.stop()), generator.stop()]);

@@ -17,10 +17,12 @@ import { performance } from "node:perf_hooks";
 import { CLOSE_FRAME, upgradeRequest, wireFor, type MessageType, type Wire } from "./wire.ts";
 
 export type Command =
-  | { cmd: "probe"; url: string; type: MessageType; sizes: number[] }
+  | { cmd: "probe"; url: string; type: MessageType; sizes: number[]; raw?: boolean }
   | {
       cmd: "run";
       url: string;
+      /** The server is the raw TCP echo: its echoes are our own masked frames. */
+      raw?: boolean;
       type: MessageType;
       size: number;
       connections: number;
@@ -203,7 +205,7 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 async function run(command: Extract<Command, { cmd: "run" }>): Promise<RunResult> {
   const start = process.cpuUsage();
-  const wire = wireFor(command.type, command.size);
+  const wire = wireFor(command.type, command.size, command.raw);
   const samples = { on: false, rtt: [] as number[] };
   const sockets = await Promise.all(Array.from({ length: command.connections }, () => open(command.url)));
   const pipes = sockets.map(({ socket }) => new Pipe(socket, wire, command.window, samples));
@@ -243,7 +245,7 @@ async function run(command: Extract<Command, { cmd: "run" }>): Promise<RunResult
 /** One message of each size, compared byte for byte: the server echoes, and the generator reads echoes right. */
 async function probe(command: Extract<Command, { cmd: "probe" }>): Promise<void> {
   for (const size of command.sizes) {
-    const wire = wireFor(command.type, size);
+    const wire = wireFor(command.type, size, command.raw);
     const { socket, rest } = await open(command.url);
     const echo = await new Promise<Buffer>((resolve, reject) => {
       let got = rest;
@@ -261,7 +263,7 @@ async function probe(command: Extract<Command, { cmd: "probe" }>): Promise<void>
       socket.write(wire.frame);
       check();
     });
-    const expected = Buffer.concat([wire.echoHeader, wire.payload]);
+    const expected = Buffer.from(wire.echo);
     await hangUp(socket);
     if (echo.length !== expected.length || !echo.equals(expected)) {
       throw new Error(`the echo of a ${size}-byte ${command.type} message is not the message (${echo.length} bytes back)`);

@@ -3,17 +3,22 @@
  * CPU when the orchestrator can): `reference` (solutions/08-echo-server.ts),
  * `chapters` (the reader's), `ws` (the ws package, default options,
  * perMessageDeflate off) or `ws-bufferutil` (the same, with its native
- * addon). Plain `ws` is started with WS_NO_BUFFER_UTIL=1 by the orchestrator;
+ * addon), or `raw-tcp`: the opening handshake, then every byte piped back as
+ * it came, no WebSocket at all: the physical limit of this machine's loopback
+ * and event loop, which no WebSocket server can beat.
+ * Plain `ws` is started with WS_NO_BUFFER_UTIL=1 by the orchestrator;
  * this process reports whether bufferutil got loaded, so the table can say so.
  *
  * IPC: sends { ready, url, bufferutil } or { failed }; answers "usage"
  * (CPU time and memory, after a full GC when --expose-gc is on).
  */
+import { createHash } from "node:crypto";
 import { createRequire } from "node:module";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import type * as EchoServerChapter from "../../../solutions/08-echo-server.ts";
 import { loadChapter } from "../impl.ts";
 
-export const SERVER_KINDS = ["reference", "chapters", "ws", "ws-bufferutil"] as const;
+export const SERVER_KINDS = ["reference", "chapters", "ws", "ws-bufferutil", "raw-tcp"] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
 
 export interface Usage {
@@ -26,7 +31,41 @@ export interface Usage {
 
 const require = createRequire(import.meta.url);
 
+/**
+ * The floor under every WebSocket server: read the upgrade request, answer
+ * 101 with the accept value (RFC 6455 §4.2.2), then pipe the socket into
+ * itself. The generator gets its own masked frames back and reads them as such.
+ */
+function startRawTcp(): Promise<string> {
+  const server = createTcpServer({ noDelay: true }, (socket: Socket) => {
+    socket.on("error", () => {});
+    let head = Buffer.alloc(0);
+    const onData = (chunk: Buffer) => {
+      head = Buffer.concat([head, chunk]);
+      const end = head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      socket.off("data", onData);
+      const key = /^sec-websocket-key:\s*(\S+)/im.exec(head.subarray(0, end).toString("latin1"))?.[1] ?? "";
+      const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+      socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
+      const rest = head.subarray(end + 4);
+      if (rest.length > 0) socket.write(rest);
+      socket.pipe(socket); // backpressure included: pipe pauses the reading side while the writing side is full
+    };
+    socket.on("data", onData);
+  });
+  return new Promise((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(0, "127.0.0.1", () => {
+      const address = server.address();
+      if (address === null || typeof address === "string") return reject(new Error("not a TCP server"));
+      resolve(`ws://127.0.0.1:${address.port}/`);
+    });
+  });
+}
+
 async function start(kind: ServerKind): Promise<string> {
+  if (kind === "raw-tcp") return startRawTcp();
   if (kind === "reference" || kind === "chapters") {
     const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", kind === "reference" ? "solutions" : "chapters");
     return createEchoServer().listen(0, "127.0.0.1");

@@ -73,14 +73,25 @@ export interface Wire {
   echoHeader: Uint8Array;
   /** The echo's total length: header + payload. */
   echoLength: number;
+  /** The echo, byte for byte (for the probe). */
+  echo: Uint8Array;
 }
 
-export function wireFor(type: MessageType, size: number): Wire {
+/**
+ * `raw`: the server is the raw TCP echo (server.ts), which sends every byte
+ * back as it came: the "echo" is the masked frame itself, key included.
+ */
+export function wireFor(type: MessageType, size: number, raw = false): Wire {
   const opcode = type === "text" ? TEXT : BINARY;
   const payload = payloadFor(type, size);
   const key = crypto.getRandomValues(new Uint8Array(4));
+  const frame = maskedFrame(opcode, payload, key);
+  if (raw) return { payload, frame, echoHeader: frame.subarray(0, frame.length - size), echoLength: frame.length, echo: frame };
   const echoHeader = header(opcode, size, false);
-  return { payload, frame: maskedFrame(opcode, payload, key), echoHeader, echoLength: echoHeader.length + size };
+  const echo = new Uint8Array(echoHeader.length + size);
+  echo.set(echoHeader, 0);
+  echo.set(payload, echoHeader.length);
+  return { payload, frame, echoHeader, echoLength: echo.length, echo };
 }
 
 /** A masked close frame with status 1000 (§5.5.1). */
