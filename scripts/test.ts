@@ -6,7 +6,9 @@
  *  4. solutions: every chapter test passes on the reference;
  *  5. honesty: every chapter test FAILS on the pristine stubs (a test that
  *     passes there checks nothing, and is named as a defect);
- *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs;
+ *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs (two
+ *     chapters each: sections 4 and 5 ran every test already), and its type
+ *     check rejects a chapter file with a type error;
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
@@ -160,8 +162,8 @@ section("6. the grader's verdict");
   // Section 4 already ran every test on the reference: here the verdict is what matters, on two chapters.
   const onReference = run("tsx", ["scripts/grade.ts", "--impl", "solutions", "1", "3"]);
   check(onReference.status === 0, "npm run grade -- 1 3 exits 0 on the reference", onReference.output);
-  const onStubs = run("tsx", ["scripts/grade.ts", "--impl", ".pristine"]);
-  check(onStubs.status === 1, "npm run grade exits 1 on the pristine stubs", onStubs.output);
+  const onStubs = run("tsx", ["scripts/grade.ts", "--impl", ".pristine", "1", "3"]);
+  check(onStubs.status === 1, "npm run grade -- 1 3 exits 1 on the pristine stubs", onStubs.output);
   // A chapter whose tests pass is still not done while its file has a type error:
   // the reference chapter 01 with one call the project's lib (ES2023) lacks.
   const probe = join(root, ".typecheck-probe");
