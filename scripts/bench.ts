@@ -25,10 +25,16 @@
  *   --rounds N         rounds (default 3)
  *   --seconds S        timed seconds per run (default 2; --quick 1)
  *   --sizes, --connections   another matrix (sizes in bytes, K or M suffix)
+ *   --cpu-prof         servers run under `node --cpu-prof`; where each spent its busy
+ *                      time is printed at the end (profiles in .cache/profiles/)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
+import { existsSync, rmSync } from "node:fs";
+import { join } from "node:path";
 import { pinning, runScript, startChild, type Child } from "./lib/bench/children.ts";
+import { topFunctions } from "./lib/bench/profile.ts";
+import { root } from "./lib/workbook.ts";
 import type { Command, RunResult } from "./lib/bench/load.ts";
 import type { ServerKind, Usage } from "./lib/bench/server.ts";
 import type { MessageType } from "./lib/bench/wire.ts";
@@ -83,6 +89,7 @@ function parse() {
       seconds: { type: "string" },
       sizes: { type: "string", default: "32,1K,64K,1M" },
       connections: { type: "string", default: "1,50" },
+      "cpu-prof": { type: "boolean", default: false },
     },
   });
   const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
@@ -99,6 +106,7 @@ function parse() {
     return Number(s);
   });
   return {
+    cpuProf: values["cpu-prof"],
     quick: values.quick,
     rounds,
     durationMs: seconds * 1000,
@@ -297,6 +305,22 @@ function printTable(options: Options, servers: Server[], samples: Map<string, Sa
   }
 }
 
+const PROFILES = join(root, ".cache/profiles");
+
+/** Where each server spent its busy time during the whole run, from its CPU profile. */
+function printProfiles(kinds: ServerKind[]): void {
+  for (const kind of kinds) {
+    const file = join(PROFILES, `${kind}.cpuprofile`);
+    if (!existsSync(file)) {
+      console.log(dim(`\n${LABEL[kind]}: no profile was written`));
+      continue;
+    }
+    const { lines, busyMs, idleMs } = topFunctions(file);
+    console.log(bold(`\nProfile of ${LABEL[kind]}: self time, busy ${fmt(busyMs)} ms, idle ${fmt(idleMs)} ms`) + dim(`  (${file.slice(root.length + 1)})`));
+    for (const line of lines) console.log(`  ${pad(percent(line.share), 5)}  ${pad(fmt(line.ms), 7)} ms  ${line.where}`);
+  }
+}
+
 async function main(): Promise<void> {
   const options = parse();
   const started = Date.now();
@@ -316,8 +340,10 @@ async function main(): Promise<void> {
   await generator.next();
   const servers: Server[] = [];
   try {
+    if (options.cpuProf) rmSync(PROFILES, { recursive: true, force: true });
     for (const kind of options.kinds) {
-      const server = await startServer(kind);
+      const profiling = options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${kind}.cpuprofile`] : [];
+      const server = await startServer(kind, profiling);
       const sizes = [...new Set(options.scenarios.map((s) => s.size))];
       // Every server must echo one message of each size exactly before it is timed.
       const why =
@@ -354,6 +380,11 @@ async function main(): Promise<void> {
     }
 
     printTable(options, servers, samples, key);
+    if (options.cpuProf) {
+      // The profiles are written when the servers exit.
+      await Promise.all(servers.map((s) => s.child.stop()));
+      printProfiles(servers.map((s) => s.kind));
+    }
     await maskBenchmark(options.quick);
     // The raw TCP echo keeps nothing per connection worth comparing: memory is for WebSocket servers.
     await memoryBenchmark(servers.map((s) => s.kind).filter((k) => k !== "raw-tcp"), generator, options.quick ? 1 : 3);

@@ -50,6 +50,13 @@ export function startChild(script: string, args: string[], options: { cpu?: numb
     },
     async stop() {
       if (child.exitCode !== null || child.signalCode !== null) return;
+      // Politely first: a child exits on its own when the IPC channel closes
+      // (and only then does `node --cpu-prof` write its profile).
+      if (child.connected) {
+        child.disconnect();
+        await Promise.race([exited, new Promise((r) => setTimeout(r, 5_000))]);
+        if (child.exitCode !== null || child.signalCode !== null) return;
+      }
       child.kill();
       await Promise.race([exited, new Promise((r) => setTimeout(r, 2_000))]);
       if (child.exitCode === null && child.signalCode === null) child.kill("SIGKILL");

@@ -1,0 +1,53 @@
+/**
+ * Reads a V8 CPU profile (`node --cpu-prof`) and lists where the time went:
+ * self time per function, the largest first. `npm run bench -- --cpu-prof`
+ * prints this for every server, so that speed work starts from a measurement.
+ */
+import { readFileSync } from "node:fs";
+import { relative } from "node:path";
+import { root } from "../workbook.ts";
+
+interface ProfileNode {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+}
+interface Profile {
+  nodes: ProfileNode[];
+  samples: number[];
+  timeDeltas: number[];
+}
+
+export interface ProfileLine {
+  /** "function file:line", files relative to the workbook (or node:… for Node's own). */
+  where: string;
+  /** Self time, in ms. */
+  ms: number;
+  /** Share of the busy time (idle excluded), 0..1. */
+  share: number;
+}
+
+/** The `top` functions by self time, and the busy time in all (ms), idle time left out. */
+export function topFunctions(file: string, top = 12): { lines: ProfileLine[]; busyMs: number; idleMs: number } {
+  const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+  const timeOf = new Map<number, number>();
+  profile.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  const bySite = new Map<string, number>();
+  let idle = 0;
+  for (const node of profile.nodes) {
+    const us = timeOf.get(node.id) ?? 0;
+    const { functionName, url, lineNumber } = node.callFrame;
+    if (functionName === "(idle)") {
+      idle += us;
+      continue;
+    }
+    const file = url.startsWith("file://") ? relative(root, new URL(url).pathname) : url;
+    const where = file === "" ? functionName : `${functionName || "(anonymous)"} ${file}:${lineNumber + 1}`;
+    bySite.set(where, (bySite.get(where) ?? 0) + us);
+  }
+  const busy = [...bySite.values()].reduce((a, b) => a + b, 0);
+  const lines = [...bySite]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, top)
+    .map(([where, us]) => ({ where, ms: us / 1000, share: busy === 0 ? 0 : us / busy }));
+  return { lines, busyMs: busy / 1000, idleMs: idle / 1000 };
+}
