@@ -13,7 +13,7 @@ import { Opcode, type Frame } from "../lib/frame.ts";
 import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // The misbehaving peers speak through the reference chapter 04, so a slip in
 // your frames cannot hide inside the test's own data.
-import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+import { WireReader, wireFrame } from "./helpers/wire.ts";
 import { utf8 } from "./helpers/bytes.ts";
 import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
@@ -116,11 +116,11 @@ const switching = (key: string) =>
   `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`;
 
 /** A frame as a server sends it: unmasked. */
-const serverFrame = (opcode: number, payload: Uint8Array) => encodeFrame({ opcode, payload });
+const serverFrame = (opcode: number, payload: Uint8Array) => wireFrame({ opcode, payload });
 
-/** The frames a raw peer receives from the client, decoded by the reference parser, one at a time. */
+/** The frames a raw peer receives from the client, decoded by the tests' own reader, one at a time. */
 function frameReader(socket: Socket): (what: string) => Promise<Frame> {
-  const parser = new FrameParser();
+  const parser = new WireReader();
   const frames: Frame[] = [];
   let wake = () => {};
   socket.on("data", (chunk: Buffer) => {
@@ -434,7 +434,7 @@ describe("frames on the wire (a raw peer)", () => {
       next = frameReader(peer.socket);
       ended = once(peer.socket, "end");
       peer.socket.write(switching(peer.key));
-      peer.socket.write(encodeFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
+      peer.socket.write(wireFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
     });
     const client = await open(url);
     const frame = await next!("the client's close frame");
