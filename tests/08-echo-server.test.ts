@@ -501,7 +501,7 @@ describe("strict ordering: frames in one read", () => {
     expect(got, "§5.5.2: no pong once a close frame was received; nothing follows our close frame").toEqual(["close 1000"]);
   });
 
-  test("§8.1 MUST fail; our SHOULD-level fail fast: a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const { url } = await start();
     const raw = await rawClient(url);
     const frame = clientFrame(0x1, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));

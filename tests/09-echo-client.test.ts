@@ -662,7 +662,7 @@ describe("strict ordering, from the client's side", () => {
     expect(inWords(server.fromClient), "§5.5.2: no pong once a close frame was received; nothing follows the close reply").toEqual(["close 1000"]);
   });
 
-  test("§8.1 MUST fail; our SHOULD-level fail fast: a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const frame = serverFrame(Opcode.Text, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
     const server = await oneWriteServer([frame.subarray(0, 100)]);
     const client = await open(server.url);
