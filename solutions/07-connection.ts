@@ -202,11 +202,12 @@ export class Connection {
     let failure: ProtocolError;
     try {
       for (const frame of frames) {
+        if (this.#isClosed()) return; // ended meanwhile (receiveEnd) while these events waited
         this.#onFrame(frame, "in");
         const event = this.#handle(frame);
         if (event !== undefined) yield event; // the application's turn
         // §5.5.1, §1.4: after the peer's close frame (or a failure), nothing more is read.
-        if (this.#state === "CLOSED") return;
+        if (this.#isClosed()) return;
       }
       // A data frame still arriving: check what is in, so that bad text fails
       // at its first bad byte even inside one frame (§8.1).
@@ -218,9 +219,15 @@ export class Connection {
       return;
     } catch (error) {
       if (!(error instanceof ProtocolError)) throw error;
+      if (this.#isClosed()) return; // nothing is read after the end, not even a violation
       failure = error;
     }
     yield this.#fail(failure);
+  }
+
+  /** A method, not a comparison in place: the state changes inside the calls TypeScript cannot see into. */
+  #isClosed(): boolean {
+    return this.#state === "CLOSED";
   }
 
   /** §5.1: a server MUST fail a connection whose client does not mask, and a client MUST fail one whose server does. */
