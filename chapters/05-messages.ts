@@ -72,7 +72,8 @@ export class Utf8Validator {
  * `maxMessageSize` must be a whole number ≥ 0, or `Infinity` (RangeError otherwise).
  */
 export class MessageAssembler {
-  // State between pushes: the limit, and the message in progress (its type, its fragments so far).
+  // State between pushes: the limit, the message in progress (its type, its fragments so far),
+  // and how much of the frame still arriving checkInProgress has already checked.
 
   constructor(options: { maxMessageSize?: number } = {}) {
     throw new NotImplementedError("new MessageAssembler in chapters/05-messages.ts");

@@ -168,7 +168,8 @@ const hex = (byte: number): string => byte.toString(16).toUpperCase().padStart(2
  * `maxMessageSize` must be a whole number ≥ 0, or `Infinity` (RangeError otherwise).
  */
 export class MessageAssembler {
-  // State between pushes: the limit, and the message in progress (its type, its fragments so far).
+  // State between pushes: the limit, the message in progress (its type, its fragments so far),
+  // and how much of the frame still arriving checkInProgress has already checked.
   // #region reference-only
   readonly #maxMessageSize: number;
   /** The message in progress: its type, its fragments so far and their total length. */
