@@ -16,7 +16,7 @@ import { Opcode } from "../../lib/frame.ts";
 import type { Message } from "../../lib/message.ts";
 import { lengthEncoding } from "../../lib/trace.ts";
 import { createMaskKey } from "../../solutions/03-masking.ts";
-import { upgradeRequest } from "./conformance-client.ts";
+import { Client, upgradeRequest } from "./conformance-client.ts";
 import {
   bytesOf,
   type Case,
@@ -24,6 +24,7 @@ import {
   closeCase,
   closePayload,
   codeOf,
+  deadline,
   echoCase,
   echoedClose,
   expectEcho,
@@ -93,8 +94,7 @@ const handshake: Case[] = [
     group: "handshake",
     title: "Upgrade: WebSocket and Connection: keep-alive, Upgrade are accepted (§4.2.1: case-insensitive, a list)",
     run: async (url) => {
-      const { Client } = await import("./conformance-client.ts");
-      const client = await Client.connect(url, Date.now() + 2_000);
+      const client = await Client.connect(url, deadline());
       try {
         client.write(upgradeRequest(url, { headers: { Upgrade: "WebSocket", Connection: "keep-alive, Upgrade" } }));
         await client.until(() => client.response !== undefined || client.closed);
@@ -111,8 +111,7 @@ const handshake: Case[] = [
     group: "handshake",
     title: "frames written right behind the upgrade request, in the same write, are read and echoed (§4.2.2, §5.2)",
     run: async (url) => {
-      const { Client } = await import("./conformance-client.ts");
-      const client = await Client.connect(url, Date.now() + 2_000);
+      const client = await Client.connect(url, deadline());
       try {
         client.write(join([Buffer.from(upgradeRequest(url), "latin1"), frame(Opcode.Text, "with the request")]));
         await client.until(() => client.messages.length > 0 || client.over);

@@ -20,11 +20,9 @@ import { AsyncLocalStorage } from "node:async_hooks";
 import { CloseCode } from "../../lib/close-codes.ts";
 import { Opcode } from "../../lib/frame.ts";
 import type { Message } from "../../lib/message.ts";
-import { lengthEncoding } from "../../lib/trace.ts";
 import { createMaskKey } from "../../solutions/03-masking.ts";
 import { encodeFrame } from "../../solutions/04-frames.ts";
-import { Client, upgradeRequest, type HttpHead } from "./conformance-client.ts";
-import { curriculum } from "./curriculum.ts";
+import { Client, type HttpHead } from "./conformance-client.ts";
 
 export type Verdict = "OK" | "NON-STRICT" | "FAILED";
 
