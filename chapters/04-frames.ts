@@ -70,11 +70,30 @@ export function encodeFrameHeader(frame: FrameInit): Uint8Array {
 }
 
 /**
+ * The frame `FrameParser` is in the middle of: its header is read, its
+ * payload is still arriving. `length` is the payload length the header
+ * announced; `payload` holds the bytes received so far (fewer than `length`),
+ * already unmasked. For a receiver that checks a frame before it is complete,
+ * such as text that must fail as soon as a byte is not UTF-8 (chapter 05).
+ */
+export interface FrameInProgress extends Frame {
+  length: number;
+}
+
+/**
  * Reads frames out of a byte stream (RFC 6455 §5.2). Feed it the bytes as
  * they arrive; `push` returns the frames they completed, in order, payloads
  * unmasked. Any way of cutting the stream into pieces gives the same frames.
  *
- * It fails the connection by throwing a `ProtocolError`:
+ * `push` takes the bytes at once, and gives the frames one at a time: what
+ * it returns is an iterator (write it as a generator, `function*`), and each
+ * frame is read off the stream when the caller asks for it. A violation is
+ * thrown when reading reaches it: the frames before it, even those that came
+ * in the same push, have been handed out first (§5.4: frames are processed in
+ * order; nothing received before a violation is lost). A caller that stops
+ * asking leaves the rest in the stream for the next push.
+ *
+ * The violations, each a `ProtocolError`:
  * - 1002 for a frame no peer may send without an extension: an RSV bit set,
  *   a reserved opcode (0x3-0x7, 0xB-0xF); a control frame that is fragmented
  *   or longer than 125 bytes (§5.5); a 64-bit length with its top bit set;
@@ -86,8 +105,9 @@ export function encodeFrameHeader(frame: FrameInit): Uint8Array {
  * Who must mask (clients) and who must not (servers) is checked by the
  * connection, in chapter 07: this parser accepts both and reports `maskKey`.
  *
- * `push` keeps a reference to the bytes it is given until their frame is
- * complete: do not modify them after pushing. It never modifies them itself.
+ * `push` never modifies the bytes it is given, and keeps a reference to them
+ * only until the header they belong to is read (at most 14 bytes): a payload
+ * is copied, once, into the frame's own buffer as its bytes arrive.
  */
 export class FrameParser {
   /**
@@ -99,9 +119,21 @@ export class FrameParser {
     throw new NotImplementedError("new FrameParser in chapters/04-frames.ts");
   }
 
-  /** Adds `bytes` to the stream; returns the frames completed so far (often none, sometimes several). */
-  push(bytes: Uint8Array): Frame[] {
+  /**
+   * Adds `bytes` to the stream; returns the frames completed so far (often
+   * none, sometimes several), read one at a time as the caller iterates.
+   */
+  push(bytes: Uint8Array): Iterable<Frame> {
     throw new NotImplementedError("FrameParser.push in chapters/04-frames.ts");
+  }
+
+  /**
+   * The frame whose header is read and whose payload is still arriving, or
+   * undefined between frames. Its `payload` grows as bytes are pushed (and
+   * read): a new view each time, on the same buffer.
+   */
+  get inProgress(): FrameInProgress | undefined {
+    throw new NotImplementedError("FrameParser.inProgress in chapters/04-frames.ts");
   }
 }
 

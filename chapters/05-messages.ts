@@ -18,6 +18,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { ProtocolError } from "../lib/errors.ts";
 import { isControl, Opcode, opcodeName, type Frame } from "../lib/frame.ts";
+import type { FrameInProgress } from "./04-frames.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, type Message, type MessageBytes } from "../lib/message.ts";
 
 /**
@@ -58,6 +59,10 @@ export class Utf8Validator {
  * arrive between the fragments of a message, and the connection (chapter 07)
  * answers them itself. Passing one is a caller's mistake: `TypeError`.
  *
+ * A large frame arrives in many reads: `checkInProgress` checks what has
+ * arrived of a frame still in progress, so bad text fails at its first bad
+ * byte, even in the middle of one frame.
+ *
  * Throws a `ProtocolError` when the peer breaks the rules:
  * - 1002: a continuation frame with no message in progress, or a text or
  *   binary frame while a message is still in progress (§5.4), or a reserved opcode;
@@ -67,7 +72,8 @@ export class Utf8Validator {
  * `maxMessageSize` must be a whole number ≥ 0, or `Infinity` (RangeError otherwise).
  */
 export class MessageAssembler {
-  // State between pushes: the limit, and the message in progress (its type, its fragments so far).
+  // State between pushes: the limit, the message in progress (its type, its fragments so far),
+  // and how much of the frame still arriving checkInProgress has already checked.
 
   constructor(options: { maxMessageSize?: number } = {}) {
     throw new NotImplementedError("new MessageAssembler in chapters/05-messages.ts");
@@ -80,10 +86,25 @@ export class MessageAssembler {
   /**
    * Does what `push` does, but returns text as its bytes (`MessageBytes`):
    * checked as UTF-8 like any text, not decoded to a string. For code that
-   * only passes messages on, like an echo server (see "Making it fast").
+   * only passes messages on, like an echo server, which sends the same bytes
+   * back: decoding them to a string and encoding it again would be wasted.
    */
   pushBytes(frame: Frame): MessageBytes | undefined {
     throw new NotImplementedError("MessageAssembler.pushBytes in chapters/05-messages.ts");
+  }
+
+  /**
+   * Checks a data frame whose payload is still arriving (chapter 04's
+   * `FrameParser.inProgress`): the rules `push` checks at its start (§5.4,
+   * the size limit against the announced `length`), and the UTF-8 of the
+   * text bytes received so far, so a bad byte fails as soon as it is in
+   * (§8.1), even in the middle of one large frame. Each byte is checked once:
+   * called again with more of the same frame, and then `push` (or
+   * `pushBytes`) with the complete frame, only the new bytes are checked.
+   * Throws what `push` throws; returns nothing (the message is not complete).
+   */
+  checkInProgress(frame: FrameInProgress): void {
+    throw new NotImplementedError("MessageAssembler.checkInProgress in chapters/05-messages.ts");
   }
 }
 

@@ -16,7 +16,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
-import { Opcode, type Frame } from "../lib/frame.ts";
+import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
 import { encodeFrame, encodeFrameHeader, FrameParser } from "./04-frames.ts";
@@ -76,12 +76,23 @@ export class Connection {
   }
 
   /**
-   * Feeds bytes read from the socket; returns the events they complete.
-   * Answers pings and close frames by queueing bytes (see `bytesToSend`).
+   * Feeds bytes read from the socket; returns the events they complete, one
+   * at a time, as the caller iterates (write it as a generator).
+   *
+   * Each frame is acted upon when the caller asks for its event: a ping's
+   * pong is queued then, a close frame is answered then, a violation fails
+   * the connection then. So whatever the application sends while handling an
+   * event (the echo of a message) is queued before anything the connection
+   * says about the frames after it, and TCP's cuts change neither the events
+   * nor the bytes out. Iterate to the end: what is not read waits for the
+   * next `receive`.
+   *
    * A protocol error does not throw: it queues a close frame with the
-   * error's code and ends in a `close` event; later bytes are ignored.
+   * error's code (§7.1.7) and ends the events with a `close` event. The
+   * peer's close frame ends them too (§5.5.1: nothing after it is read).
+   * Once CLOSED, bytes received are ignored.
    */
-  receive(bytes: Uint8Array): ConnectionEvent[] {
+  receive(bytes: Uint8Array): Iterable<ConnectionEvent> {
     throw new NotImplementedError("Connection.receive in chapters/07-connection.ts");
   }
 

@@ -32,6 +32,13 @@ export interface EchoServerOptions {
   origins?: readonly string[];
   /** Receives the handshake and every frame, one line each (`--trace`). */
   trace?: (line: string) => void;
+  /**
+   * Heartbeats, in ms: send a ping every `pingInterval`, and drop a client
+   * from which nothing (no pong, no frame) arrived within `pongTimeout` of a
+   * ping (default: `pingInterval`). Off unless given (§5.5.2).
+   */
+  pingInterval?: number;
+  pongTimeout?: number;
   /** Told how each WebSocket connection ended: for logs, and for the tests. */
   onClose?: (info: { code: number; reason: string; clean: boolean }) => void;
 }

@@ -38,6 +38,13 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The largest message accepted, in bytes; a larger one fails the connection with 1009 (§10.4). */
   maxMessageSize?: number;
+  /**
+   * Heartbeats, in ms: send a ping every `pingInterval`, and drop the
+   * connection (1006) if nothing arrives from the server within `pongTimeout`
+   * of a ping (default: `pingInterval`). Off unless given (§5.5.2).
+   */
+  pingInterval?: number;
+  pongTimeout?: number;
   /** Sees the handshake request and response and every frame both ways, one line at a time. */
   trace?: (line: string) => void;
   /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */

@@ -1,5 +1,5 @@
 /**
- * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
+ * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] [--ping-interval 5s] URL MESSAGE...
  *
  * Connects to URL with the echo client (the reference, or with --impl
  * chapters your own chapter 09), sends each MESSAGE as a text message, prints
@@ -12,16 +12,20 @@
  * for a wss:// URL, instead of the public authorities: for the self-signed
  * certificate of `npm run server -- --tls` (chapter 11). --origin sends an
  * Origin header, for servers that want one (Go's websocket.Handler refuses
- * a request without it).
+ * a request without it). --ping-interval pings the server that often while
+ * the run lasts and drops it (1006) if nothing comes back within
+ * --pong-timeout (default: the interval): a heartbeat (RFC 6455 §5.5.2).
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
 import type * as EchoClientChapter from "../solutions/09-echo-client.ts";
 import type { Message } from "../lib/message.ts";
+import { parseDuration } from "./lib/duration.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 
-const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
+const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL]
+                         [--ping-interval 5s [--pong-timeout 2s]] URL MESSAGE...
 
   Sends each MESSAGE to the WebSocket at URL as text, prints each echo on its
   own line, then closes the connection (1000) and exits 0.
@@ -34,7 +38,10 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
                   public authorities, e.g. .cache/tls/cert.pem from
                   npm run server -- --tls
-  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)`;
+  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)
+  --ping-interval a heartbeat: ping the server this often (30s, 500ms, 2m), and
+                  drop it (1006) if nothing answers within --pong-timeout
+                  (default: the interval) (RFC 6455 §5.5.2)`;
 
 /** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
 const CERTIFICATE_ERRORS = new Set([
@@ -58,6 +65,8 @@ try {
       help: { type: "boolean", short: "h", default: false },
       ca: { type: "string" },
       origin: { type: "string" },
+      "ping-interval": { type: "string" },
+      "pong-timeout": { type: "string" },
     },
   });
   if (values.help) {
@@ -78,10 +87,16 @@ try {
   // Even if a chapter under construction forgets a timer, this run ends.
   const watchdog = setTimeout(() => fail(new Error(`gave up after ${timeout} ms (--timeout)`)), timeout);
 
+  const pingInterval = values["ping-interval"] === undefined ? undefined : parseDuration(values["ping-interval"], "--ping-interval");
+  if (values["pong-timeout"] !== undefined && pingInterval === undefined) throw new Error("--pong-timeout needs --ping-interval");
+  const pongTimeout = values["pong-timeout"] === undefined ? undefined : parseDuration(values["pong-timeout"], "--pong-timeout");
+
   const { connect } = await loadChapter<typeof EchoClientChapter>("09-echo-client", impl);
   const client = await connect(url, {
     handshakeTimeout: timeout,
     ...(values.origin === undefined ? {} : { origin: values.origin }),
+    ...(pingInterval === undefined ? {} : { pingInterval }),
+    ...(pongTimeout === undefined ? {} : { pongTimeout }),
     ...(ca === undefined ? {} : { tls: { ca } }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
   });

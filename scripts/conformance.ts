@@ -2,16 +2,22 @@
  * npm run conformance                          your echo server (chapters/08-echo-server.ts, on your chapters 02-07)
  * npm run conformance -- --impl solutions      the reference echo server
  * npm run conformance -- --url ws://HOST:PORT/ any echo server that is already running
+ * npm run conformance -- --compare ws         and the `ws` package's echo server beside it
  *
  * Runs the cases of scripts/lib/conformance.ts against an echo server and
  * prints one line per case: OK (strict), NON-STRICT (acceptable) or FAILED
  * (with the chapter whose rule it breaks), then a summary. Without --url the
  * server is started in this process on 127.0.0.1, on a free port, and
- * stopped after. Exit status 0 only when no case FAILED.
+ * stopped after. With --compare ws, the same cases run against an echo
+ * server made with the `ws` package (the bar: a mature implementation), and
+ * a table gives both servers' verdicts group by group. Exit status 0 only
+ * when no case FAILED for the server under test.
  */
+import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
+import { WebSocketServer } from "ws";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
-import { formatResult, runConformance, summary, type Result } from "./lib/conformance.ts";
+import { countsByGroup, formatResult, runConformance, shortCounts, summary, type Result } from "./lib/conformance.ts";
 import { loadChapter } from "./lib/impl.ts";
 import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
 import { IMPLEMENTATIONS, type Implementation } from "./lib/workbook.ts";
@@ -40,6 +46,32 @@ async function startServer(impl: Implementation): Promise<Target> {
   return { url, thrown, stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
 }
 
+/** An echo server made with the `ws` package, as close to ours as its options allow (16 MiB messages, no compression). */
+async function startWs(): Promise<Target> {
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * 1024 * 1024 });
+  server.on("connection", (ws) => {
+    ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
+    ws.on("error", () => {});
+  });
+  await new Promise((resolve) => server.once("listening", resolve));
+  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const stop = async () => {
+    for (const ws of server.clients) ws.terminate();
+    await new Promise((resolve) => server.close(resolve));
+  };
+  return { url, thrown: [], stop };
+}
+
+/** Both servers' verdicts, group by group. */
+function printComparison(label: string, ours: Result[], theirs: Result[]): void {
+  const a = countsByGroup(ours);
+  const b = countsByGroup(theirs);
+  const width = Math.max(...[...a.values()].map((c) => shortCounts(c).length), label.length, summary(ours).length) + 4;
+  console.log(bold(`\n${"group".padEnd(18)}${label.padEnd(width)}ws`));
+  for (const [group, counts] of a) console.log(`${group.padEnd(18)}${shortCounts(counts).padEnd(width)}${shortCounts(b.get(group) ?? { OK: 0, "NON-STRICT": 0, FAILED: 0 })}`);
+  console.log(`${"all".padEnd(18)}${summary(ours).padEnd(width)}${summary(theirs)}`);
+}
+
 /** `promise`, or an error after `ms`: a reader's server must not hang the runner. */
 function bounded<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
@@ -65,8 +97,9 @@ function describeThrown(thrown: unknown[]): string {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { url: { type: "string" }, impl: { type: "string" } },
+    options: { url: { type: "string" }, impl: { type: "string" }, compare: { type: "string" } },
   });
+  if (values.compare !== undefined && values.compare !== "ws") throw new Error(`--compare takes ws (the ws package's echo server), not ${values.compare}`);
   if (values.url !== undefined && values.impl !== undefined) throw new Error("--url and --impl exclude each other: --url tests a server already running");
   const impl = (values.impl ?? "chapters") as Implementation;
   if (!IMPLEMENTATIONS.includes(impl)) throw new Error(`--impl must be one of ${IMPLEMENTATIONS.join(", ")}, not ${impl}`);
@@ -76,6 +109,7 @@ async function main(): Promise<number> {
   const which = values.url !== undefined ? "" : impl === "chapters" ? " (your chapters/08-echo-server.ts)" : ` (${impl}/08-echo-server.ts)`;
   console.log(`conformance of the echo server at ${target.url}${which}`);
 
+  const started = Date.now();
   let previous: Result | undefined;
   const results = await runConformance(target.url, {
     onResult: (result) => {
@@ -87,7 +121,19 @@ async function main(): Promise<number> {
   console.log();
   if (target.thrown.length > 0) console.log(red(describeThrown(target.thrown)), "\n");
   const failedCount = results.filter((r) => r.verdict === "FAILED").length;
-  console.log(bold(summary(results)));
+  console.log(bold(`${summary(results)} (${((Date.now() - started) / 1000).toFixed(1)} s)`));
+  if (values.compare === "ws") {
+    const ws = await startWs();
+    console.log(`\nthe same cases against the ws package's echo server at ${ws.url}`);
+    const wsStarted = Date.now();
+    const wsResults = await runConformance(ws.url).finally(() => ws.stop());
+    for (const result of wsResults.filter((r) => r.verdict !== "OK")) {
+      console.log(`  ${colour[result.verdict](result.verdict)}${formatResult(result).slice(result.verdict.length)}`);
+    }
+    console.log(bold(`ws: ${summary(wsResults)} (${((Date.now() - wsStarted) / 1000).toFixed(1)} s)`));
+    const label = values.url !== undefined ? "server" : impl === "chapters" ? "yours" : impl;
+    printComparison(label, results, wsResults);
+  }
   if (failedCount > 0 && impl === "chapters" && values.url === undefined) {
     console.log(dim("Each FAILED line names the chapter whose rule the server broke: `npm run grade -- N` checks that chapter."));
   }

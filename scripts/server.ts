@@ -1,6 +1,7 @@
 /**
  * npm run server -- [--port N] [--host H] [--impl chapters] [--trace]
  *                   [--origin URL]... [--max-message-size BYTES] [--tls]
+ *                   [--ping-interval 30s [--pong-timeout 10s]]
  *
  * Starts the echo server (the reference, or with --impl chapters your own
  * chapter 08) and prints its ws:// URL on stdout. --trace prints the
@@ -12,6 +13,10 @@
  * certificate for localhost, 127.0.0.1 and ::1 (and --host) is made at
  * start-up, its PEM saved to .cache/tls/cert.pem for clients to trust, and
  * the URL printed is wss://. The private key never leaves memory.
+ *
+ * --ping-interval sends every client a ping that often (a heartbeat, RFC 6455
+ * §5.5.2) and drops one from which nothing came within --pong-timeout of a
+ * ping (default: the interval), reporting it as 1006.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -19,6 +24,7 @@ import { parseArgs } from "node:util";
 import { makeTestCertificate } from "../lib/test-certificate.ts";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
 import type * as WssChapter from "../solutions/11-wss.ts";
+import { parseDuration } from "./lib/duration.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 import { root, shown, type Implementation } from "./lib/workbook.ts";
@@ -38,6 +44,8 @@ try {
       origin: { type: "string", multiple: true, default: [] },
       "max-message-size": { type: "string" },
       tls: { type: "boolean", default: false },
+      "ping-interval": { type: "string" },
+      "pong-timeout": { type: "string" },
     },
   });
   const portText = values.port ?? (values.tls ? "8443" : "8080");
@@ -45,8 +53,14 @@ try {
   if (!Number.isInteger(port) || port < 0 || port > 65535) throw new Error(`--port ${portText} is not a TCP port`);
   const maxMessageSize = values["max-message-size"] === undefined ? undefined : Number(values["max-message-size"]);
 
+  const pingInterval = values["ping-interval"] === undefined ? undefined : parseDuration(values["ping-interval"], "--ping-interval");
+  if (values["pong-timeout"] !== undefined && pingInterval === undefined) throw new Error("--pong-timeout needs --ping-interval: without pings there is no pong to wait for");
+  const pongTimeout = values["pong-timeout"] === undefined ? undefined : parseDuration(values["pong-timeout"], "--pong-timeout");
+
   const options: EchoServerChapter.EchoServerOptions = {
     origins: values.origin,
+    ...(pingInterval === undefined ? {} : { pingInterval }),
+    ...(pongTimeout === undefined ? {} : { pongTimeout }),
     ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
     onClose: ({ code, reason, clean }) => {
@@ -59,6 +73,9 @@ try {
   const url = await server.listen(port, values.host);
   console.log(url);
   console.error(dim(`echo server (${impl}) listening; Ctrl-C stops it`));
+  if (pingInterval !== undefined) {
+    console.error(dim(`heartbeat: a ping every ${pingInterval} ms; a client silent for ${pongTimeout ?? pingInterval} ms after one is dropped (1006)`));
+  }
   if (values.tls) {
     const ca = shown(CERT_FILE);
     console.error(dim(`self-signed certificate, made just now: ${ca}. A client must be told to trust it:`));

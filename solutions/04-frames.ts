@@ -138,25 +138,31 @@ function writeHeader(bytes: Uint8Array, frame: FrameInit): void {
 }
 // #endregion
 
-// #region reference-only
-/** A header read off the wire, waiting for its payload. */
-interface Header {
-  fin: boolean;
-  rsv1: boolean;
-  rsv2: boolean;
-  rsv3: boolean;
-  opcode: number;
+/**
+ * The frame `FrameParser` is in the middle of: its header is read, its
+ * payload is still arriving. `length` is the payload length the header
+ * announced; `payload` holds the bytes received so far (fewer than `length`),
+ * already unmasked. For a receiver that checks a frame before it is complete,
+ * such as text that must fail as soon as a byte is not UTF-8 (chapter 05).
+ */
+export interface FrameInProgress extends Frame {
   length: number;
-  maskKey: Uint8Array | undefined;
 }
-// #endregion
 
 /**
  * Reads frames out of a byte stream (RFC 6455 §5.2). Feed it the bytes as
  * they arrive; `push` returns the frames they completed, in order, payloads
  * unmasked. Any way of cutting the stream into pieces gives the same frames.
  *
- * It fails the connection by throwing a `ProtocolError`:
+ * `push` takes the bytes at once, and gives the frames one at a time: what
+ * it returns is an iterator (write it as a generator, `function*`), and each
+ * frame is read off the stream when the caller asks for it. A violation is
+ * thrown when reading reaches it: the frames before it, even those that came
+ * in the same push, have been handed out first (§5.4: frames are processed in
+ * order; nothing received before a violation is lost). A caller that stops
+ * asking leaves the rest in the stream for the next push.
+ *
+ * The violations, each a `ProtocolError`:
  * - 1002 for a frame no peer may send without an extension: an RSV bit set,
  *   a reserved opcode (0x3-0x7, 0xB-0xF); a control frame that is fragmented
  *   or longer than 125 bytes (§5.5); a 64-bit length with its top bit set;
@@ -168,17 +174,19 @@ interface Header {
  * Who must mask (clients) and who must not (servers) is checked by the
  * connection, in chapter 07: this parser accepts both and reports `maskKey`.
  *
- * `push` keeps a reference to the bytes it is given until their frame is
- * complete: do not modify them after pushing. It never modifies them itself.
+ * `push` never modifies the bytes it is given, and keeps a reference to them
+ * only until the header they belong to is read (at most 14 bytes): a payload
+ * is copied, once, into the frame's own buffer as its bytes arrive.
  */
 export class FrameParser {
   // #region reference-only
   readonly #maxPayload: number;
-  /** Bytes received and not yet part of a returned frame, in arrival order: never concatenated. */
+  /** Bytes received and not yet read, in arrival order: never concatenated. */
   #chunks: Uint8Array[] = [];
   #buffered = 0;
-  /** The header of the frame whose payload we are waiting for, if any. */
-  #header: Header | undefined;
+  /** The frame whose payload is arriving, if any, and how many of its bytes are in. */
+  #current: FrameInProgress | undefined;
+  #filled = 0;
   #failure: ProtocolError | undefined;
   // #endregion
   /**
@@ -196,8 +204,11 @@ export class FrameParser {
     // #endregion
   }
 
-  /** Adds `bytes` to the stream; returns the frames completed so far (often none, sometimes several). */
-  push(bytes: Uint8Array): Frame[] {
+  /**
+   * Adds `bytes` to the stream; returns the frames completed so far (often
+   * none, sometimes several), read one at a time as the caller iterates.
+   */
+  push(bytes: Uint8Array): Iterable<Frame> {
     // #region solution
     if (this.#failure !== undefined) throw this.#failure;
     if (!(bytes instanceof Uint8Array)) throw new TypeError("push takes the bytes received, as a Uint8Array");
@@ -209,26 +220,46 @@ export class FrameParser {
       this.#chunks.push(bytes);
       this.#buffered += bytes.length;
     }
+    return this.#frames();
+    // #endregion
+  }
 
-    const frames: Frame[] = [];
+  /**
+   * The frame whose header is read and whose payload is still arriving, or
+   * undefined between frames. Its `payload` grows as bytes are pushed (and
+   * read): a new view each time, on the same buffer.
+   */
+  get inProgress(): FrameInProgress | undefined {
+    // #region solution
+    const current = this.#current;
+    if (current === undefined) return undefined;
+    return { ...current, payload: current.payload.subarray(0, this.#filled) };
+    // #endregion
+  }
+  // #region reference-only
+
+  /** The frames the buffered bytes complete, one at a time; a violation is thrown where it is read. */
+  *#frames(): Generator<Frame, void, undefined> {
     try {
       for (;;) {
-        this.#header ??= this.#readHeader();
-        if (this.#header === undefined || this.#buffered < this.#header.length) break;
-        frames.push(this.#readPayload(this.#header));
-        this.#header = undefined;
+        if (this.#current === undefined) {
+          this.#current = this.#readHeader();
+          if (this.#current === undefined) return; // the header is not all here yet
+        }
+        const frame = this.#fill(this.#current);
+        if (frame === undefined) return; // the payload is not all here yet
+        this.#current = undefined;
+        this.#filled = 0;
+        yield frame;
       }
     } catch (error) {
       if (error instanceof ProtocolError) this.#failure = error;
       throw error;
     }
-    return frames;
-    // #endregion
   }
-  // #region reference-only
 
   /** The next frame's header, consumed from the stream; undefined while it is incomplete. */
-  #readHeader(): Header | undefined {
+  #readHeader(): FrameInProgress | undefined {
     if (this.#buffered < 2) return undefined;
     // Performance: index the bytes; `const [b0, b1] = ...` would go through
     // the typed array's iterator, a real cost when frames are small and many.
@@ -284,24 +315,33 @@ export class FrameParser {
 
     const maskKey = masked ? header.slice(size - 4, size) : undefined;
     this.#consume(size);
-    return { fin, rsv1, rsv2, rsv3, opcode, length, maskKey };
+    // The payload's own buffer, filled as its bytes arrive: each byte is copied
+    // once, and can be checked (UTF-8) before the frame is complete. Its size is
+    // bounded by maxPayload; the system commits memory only as it is written.
+    const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: new Uint8Array(length), length };
+    if (maskKey !== undefined) frame.maskKey = maskKey;
+    return frame;
   }
 
-  /** The frame for `header`, its payload copied out of the stream once and unmasked. */
-  #readPayload(header: Header): Frame {
-    const payload = new Uint8Array(header.length);
-    let filled = 0;
-    while (filled < header.length) {
+  /**
+   * Moves the buffered payload bytes of `current` into its payload, unmasking
+   * them (§5.3: masking is its own inverse); the complete frame once all are in.
+   */
+  #fill(current: FrameInProgress): Frame | undefined {
+    const start = this.#filled;
+    while (this.#filled < current.length && this.#buffered > 0) {
       const chunk = this.#chunks[0]!;
-      const take = Math.min(chunk.length, header.length - filled);
-      payload.set(chunk.subarray(0, take), filled);
-      filled += take;
+      const take = Math.min(chunk.length, current.length - this.#filled);
+      current.payload.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.#filled);
+      this.#filled += take;
       this.#consume(take);
     }
-    // Masking is its own inverse (§5.3): the receiver applies the same XOR.
-    if (header.maskKey !== undefined) applyMask(payload, header.maskKey);
-
-    const { fin, rsv1, rsv2, rsv3, opcode, maskKey } = header;
+    // Only the bytes that just arrived: `offset` keeps the key in step (§5.3).
+    if (current.maskKey !== undefined && this.#filled > start) {
+      applyMask(current.payload.subarray(start, this.#filled), current.maskKey, start);
+    }
+    if (this.#filled < current.length) return undefined;
+    const { fin, rsv1, rsv2, rsv3, opcode, payload, maskKey } = current;
     const frame: Frame = { fin, rsv1, rsv2, rsv3, opcode, payload };
     if (maskKey !== undefined) frame.maskKey = maskKey;
     return frame;

@@ -17,6 +17,7 @@
  */
 import { ProtocolError } from "../lib/errors.ts";
 import { isControl, Opcode, opcodeName, type Frame } from "../lib/frame.ts";
+import type { FrameInProgress } from "./04-frames.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE, type Message, type MessageBytes } from "../lib/message.ts";
 
 // #region reference-only
@@ -154,6 +155,10 @@ const hex = (byte: number): string => byte.toString(16).toUpperCase().padStart(2
  * arrive between the fragments of a message, and the connection (chapter 07)
  * answers them itself. Passing one is a caller's mistake: `TypeError`.
  *
+ * A large frame arrives in many reads: `checkInProgress` checks what has
+ * arrived of a frame still in progress, so bad text fails at its first bad
+ * byte, even in the middle of one frame.
+ *
  * Throws a `ProtocolError` when the peer breaks the rules:
  * - 1002: a continuation frame with no message in progress, or a text or
  *   binary frame while a message is still in progress (§5.4), or a reserved opcode;
@@ -163,7 +168,8 @@ const hex = (byte: number): string => byte.toString(16).toUpperCase().padStart(2
  * `maxMessageSize` must be a whole number ≥ 0, or `Infinity` (RangeError otherwise).
  */
 export class MessageAssembler {
-  // State between pushes: the limit, and the message in progress (its type, its fragments so far).
+  // State between pushes: the limit, the message in progress (its type, its fragments so far),
+  // and how much of the frame still arriving checkInProgress has already checked.
   // #region reference-only
   readonly #maxMessageSize: number;
   /** The message in progress: its type, its fragments so far and their total length. */
@@ -171,6 +177,9 @@ export class MessageAssembler {
   #fragments: Uint8Array[] = [];
   #size = 0;
   readonly #utf8 = new Utf8Validator();
+  /** The frame being received was started by checkInProgress; `#checked` of its bytes are validated. */
+  #frameStarted = false;
+  #checked = 0;
   // #endregion
 
   constructor(options: { maxMessageSize?: number } = {}) {
@@ -194,10 +203,50 @@ export class MessageAssembler {
   /**
    * Does what `push` does, but returns text as its bytes (`MessageBytes`):
    * checked as UTF-8 like any text, not decoded to a string. For code that
-   * only passes messages on, like an echo server (see "Making it fast").
+   * only passes messages on, like an echo server, which sends the same bytes
+   * back: decoding them to a string and encoding it again would be wasted.
    */
   pushBytes(frame: Frame): MessageBytes | undefined {
     // #region solution
+    // The frame's start was checked already if checkInProgress saw its first bytes.
+    if (!this.#frameStarted) this.#start(frame, frame.payload.length);
+    // Validate text as it arrives, so bad UTF-8 fails now, not at the last
+    // fragment; only the bytes checkInProgress has not seen yet.
+    if (this.#type === "text") this.#utf8.push(this.#checked === 0 ? frame.payload : frame.payload.subarray(this.#checked));
+    this.#frameStarted = false;
+    this.#checked = 0;
+    this.#fragments.push(frame.payload);
+    this.#size += frame.payload.length;
+    return frame.fin ? this.#finish() : undefined;
+    // #endregion
+  }
+
+  /**
+   * Checks a data frame whose payload is still arriving (chapter 04's
+   * `FrameParser.inProgress`): the rules `push` checks at its start (§5.4,
+   * the size limit against the announced `length`), and the UTF-8 of the
+   * text bytes received so far, so a bad byte fails as soon as it is in
+   * (§8.1), even in the middle of one large frame. Each byte is checked once:
+   * called again with more of the same frame, and then `push` (or
+   * `pushBytes`) with the complete frame, only the new bytes are checked.
+   * Throws what `push` throws; returns nothing (the message is not complete).
+   */
+  checkInProgress(frame: FrameInProgress): void {
+    // #region solution
+    if (!this.#frameStarted) {
+      this.#start(frame, frame.length);
+      this.#frameStarted = true;
+    }
+    if (this.#type === "text" && frame.payload.length > this.#checked) {
+      this.#utf8.push(frame.payload.subarray(this.#checked));
+      this.#checked = frame.payload.length;
+    }
+    // #endregion
+  }
+  // #region reference-only
+
+  /** The rules a frame meets as soon as its header is known: its place in the message (§5.4), the size limit (§10.4). */
+  #start(frame: Frame, length: number): void {
     if (isControl(frame.opcode)) {
       throw new TypeError(
         `a ${opcodeName(frame.opcode)} frame is a control frame: the connection handles it, the assembler only takes data frames`,
@@ -224,21 +273,11 @@ export class MessageAssembler {
 
     // Check the size before keeping anything: a peer must not make us buffer
     // more than the limit, however it splits the message (§10.4).
-    const size = this.#size + frame.payload.length;
-    if (size > this.#maxMessageSize) {
+    if (this.#size + length > this.#maxMessageSize) {
       this.#startOver();
       throw new ProtocolError(1009, `the message is over the limit of ${this.#maxMessageSize} bytes (§7.4.1, §10.4)`);
     }
-
-    // Validate text as it arrives, so bad UTF-8 fails now, not at the last fragment.
-    if (this.#type === "text") this.#utf8.push(frame.payload);
-    this.#fragments.push(frame.payload);
-    this.#size = size;
-
-    return frame.fin ? this.#finish() : undefined;
-    // #endregion
   }
-  // #region reference-only
 
   /** The final fragment arrived: join the fragments (one copy, none for a single fragment). */
   #finish(): MessageBytes {
@@ -251,6 +290,8 @@ export class MessageAssembler {
 
   #startOver(): void {
     this.#type = undefined;
+    this.#frameStarted = false;
+    this.#checked = 0;
     this.#fragments = [];
     this.#size = 0;
   }

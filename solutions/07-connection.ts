@@ -15,7 +15,7 @@
  */
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
-import { Opcode, type Frame } from "../lib/frame.ts";
+import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
 import { encodeFrame, encodeFrameHeader, FrameParser } from "./04-frames.ts";
@@ -111,27 +111,27 @@ export class Connection {
   }
 
   /**
-   * Feeds bytes read from the socket; returns the events they complete.
-   * Answers pings and close frames by queueing bytes (see `bytesToSend`).
+   * Feeds bytes read from the socket; returns the events they complete, one
+   * at a time, as the caller iterates (write it as a generator).
+   *
+   * Each frame is acted upon when the caller asks for its event: a ping's
+   * pong is queued then, a close frame is answered then, a violation fails
+   * the connection then. So whatever the application sends while handling an
+   * event (the echo of a message) is queued before anything the connection
+   * says about the frames after it, and TCP's cuts change neither the events
+   * nor the bytes out. Iterate to the end: what is not read waits for the
+   * next `receive`.
+   *
    * A protocol error does not throw: it queues a close frame with the
-   * error's code and ends in a `close` event; later bytes are ignored.
+   * error's code (§7.1.7) and ends the events with a `close` event. The
+   * peer's close frame ends them too (§5.5.1: nothing after it is read).
+   * Once CLOSED, bytes received are ignored.
    */
-  receive(bytes: Uint8Array): ConnectionEvent[] {
+  receive(bytes: Uint8Array): Iterable<ConnectionEvent> {
     // #region solution
     if (this.#state === "CONNECTING") throw new InvalidStateError("receive() before open(): the handshake is not done");
-    const events: ConnectionEvent[] = [];
-    if (this.#state === "CLOSED") return events; // §7.1.1: nothing more is read after the close
-    try {
-      for (const frame of this.#parser.push(bytes)) {
-        this.#onFrame(frame, "in");
-        this.#handle(frame, events);
-        if (this.state === "CLOSED") break; // bytes after the peer's close frame mean nothing
-      }
-    } catch (error) {
-      if (!(error instanceof ProtocolError)) throw error;
-      events.push(this.#fail(error));
-    }
-    return events;
+    if (this.#state === "CLOSED") return []; // §7.1.1: nothing more is read after the close
+    return this.#events(this.#parser.push(bytes));
     // #endregion
   }
 
@@ -197,14 +197,49 @@ export class Connection {
   }
 
   // #region reference-only
-  /** One frame, already unmasked by the parser: route it by opcode. */
-  #handle(frame: Frame, events: ConnectionEvent[]): void {
-    // §5.1: a server MUST fail a connection whose client does not mask, and a
-    // client MUST fail one whose server does.
+  /** The events of `frames`, each frame handled when its event is asked for. */
+  *#events(frames: Iterable<Frame>): Generator<ConnectionEvent, void, undefined> {
+    let failure: ProtocolError;
+    try {
+      for (const frame of frames) {
+        if (this.#isClosed()) return; // ended meanwhile (receiveEnd) while these events waited
+        this.#onFrame(frame, "in");
+        const event = this.#handle(frame);
+        if (event !== undefined) yield event; // the application's turn
+        // §5.5.1, §1.4: after the peer's close frame (or a failure), nothing more is read.
+        if (this.#isClosed()) return;
+      }
+      // A data frame still arriving: check what is in, so that bad text fails
+      // at its first bad byte even inside one frame (§8.1).
+      const partial = this.#parser.inProgress;
+      if (partial !== undefined && !isControl(partial.opcode)) {
+        this.#checkMasking(partial);
+        this.#assembler.checkInProgress(partial);
+      }
+      return;
+    } catch (error) {
+      if (!(error instanceof ProtocolError)) throw error;
+      if (this.#isClosed()) return; // nothing is read after the end, not even a violation
+      failure = error;
+    }
+    yield this.#fail(failure);
+  }
+
+  /** A method, not a comparison in place: the state changes inside the calls TypeScript cannot see into. */
+  #isClosed(): boolean {
+    return this.#state === "CLOSED";
+  }
+
+  /** §5.1: a server MUST fail a connection whose client does not mask, and a client MUST fail one whose server does. */
+  #checkMasking(frame: Frame): void {
     const masked = frame.maskKey !== undefined;
     if (this.#role === "server" && !masked) throw new ProtocolError(1002, "a client must mask every frame (RFC 6455 §5.1)");
     if (this.#role === "client" && masked) throw new ProtocolError(1002, "a server must not mask its frames (RFC 6455 §5.1)");
+  }
 
+  /** One frame, already unmasked by the parser: route it by opcode; its event, if any. */
+  #handle(frame: Frame): ConnectionEvent | undefined {
+    this.#checkMasking(frame);
     switch (frame.opcode) {
       case Opcode.Ping:
         // §5.5.2, §5.5.3: answer with a pong carrying the same payload, as soon
@@ -212,30 +247,27 @@ export class Connection {
         // CLOSED and never get here). After our own close frame a pong may
         // still go: §5.5.1 stops data frames, not control frames.
         this.#sendFrame(Opcode.Pong, frame.payload);
-        events.push({ type: "ping", payload: frame.payload });
-        return;
+        return { type: "ping", payload: frame.payload };
       case Opcode.Pong:
-        events.push({ type: "pong", payload: frame.payload });
-        return;
+        return { type: "pong", payload: frame.payload };
       case Opcode.Close: {
         const { code, reason } = parseClosePayload(frame.payload);
         // §5.5.1: answer a close frame with one of our own, unless we sent ours
-        // already; echoing the code is what endpoints usually do.
+        // already; echoing the code is what endpoints usually do. The messages
+        // before it were answered already: their events came first.
         if (this.#state === "OPEN") this.#sendFrame(Opcode.Close, code === CloseCode.NoStatusReceived ? new Uint8Array(0) : frame.payload);
         this.#state = "CLOSED";
-        events.push({ type: "close", code, reason, clean: true });
-        return;
+        return { type: "close", code, reason, clean: true };
       }
       default: {
         // Data frames (and continuations); control frames were handled above,
         // so the assembler never sees a ping in the middle of a message (§5.4).
         if (this.#decodeText) {
           const message = this.#assembler.push(frame);
-          if (message !== undefined) events.push({ type: "message", message });
-        } else {
-          const message = this.#assembler.pushBytes(frame);
-          if (message !== undefined) events.push({ type: "message-bytes", message });
+          return message === undefined ? undefined : { type: "message", message };
         }
+        const message = this.#assembler.pushBytes(frame);
+        return message === undefined ? undefined : { type: "message-bytes", message };
       }
     }
   }

@@ -31,6 +31,13 @@ export interface EchoServerOptions {
   origins?: readonly string[];
   /** Receives the handshake and every frame, one line each (`--trace`). */
   trace?: (line: string) => void;
+  /**
+   * Heartbeats, in ms: send a ping every `pingInterval`, and drop a client
+   * from which nothing (no pong, no frame) arrived within `pongTimeout` of a
+   * ping (default: `pingInterval`). Off unless given (§5.5.2).
+   */
+  pingInterval?: number;
+  pongTimeout?: number;
   /** Told how each WebSocket connection ended: for logs, and for the tests. */
   onClose?: (info: { code: number; reason: string; clean: boolean }) => void;
 }
@@ -94,6 +101,10 @@ export function handshakeResponse(decision: UpgradeDecision): string {
 export function createEchoServer(options: EchoServerOptions = {}, server: HttpServer | HttpsServer = createServer()): EchoServer {
   // #region solution
   const settings = { ...DEFAULTS, ...options };
+  for (const name of ["pingInterval", "pongTimeout"] as const) {
+    const ms = settings[name];
+    if (ms !== undefined && !(ms > 0 && ms <= 2 ** 31 - 1)) throw new RangeError(`${name} is a number of ms, 1 to 2^31 - 1, not ${ms}`);
+  }
   const sockets = new Set<Socket>();
   /** Each upgraded connection, for `close()` to say goodbye to. */
   const sessions = new Map<Socket, EchoSession>();
@@ -214,6 +225,10 @@ class EchoSession {
   readonly #connection: Connection;
   #closeTimer: NodeJS.Timeout | undefined;
   #ended = false;
+  /** The heartbeat's next step (a ping, or the check that something answered it). */
+  #heartbeat: NodeJS.Timeout | undefined;
+  /** Something arrived from the client since our last ping. */
+  #heard = true;
 
   constructor(socket: Socket, head: Buffer, settings: Settings) {
     this.#socket = socket;
@@ -227,13 +242,18 @@ class EchoSession {
     });
     this.#connection.open();
 
-    socket.on("data", (chunk: Buffer) => this.#handle(this.#connection.receive(chunk)));
+    socket.on("data", (chunk: Buffer) => {
+      this.#heard = true; // a flag, not a timer reset: reads can be many, and this costs nothing
+      this.#handle(this.#connection.receive(chunk));
+    });
     socket.on("end", () => this.#handle(this.#connection.receiveEnd()));
     socket.on("error", ignore); // ECONNRESET and the like: "close" follows, and reports 1006
     socket.on("close", () => {
       this.#handle(this.#connection.receiveEnd()); // a reset or a destroy: 1006 unless already closed
       clearTimeout(this.#closeTimer); // last: nothing may outlive the socket
+      clearTimeout(this.#heartbeat);
     });
+    if (settings.pingInterval !== undefined) this.#heartbeat = setTimeout(() => this.#ping(), settings.pingInterval);
     if (head.length > 0) this.#handle(this.#connection.receive(head)); // frames that came with the request
   }
 
@@ -244,12 +264,17 @@ class EchoSession {
     this.#startCloseTimer();
   }
 
-  #handle(events: ConnectionEvent[]): void {
+  /**
+   * Handles the events of one read, echoing each message as its event comes:
+   * the Connection reads the next frame only after that, so an echo is queued
+   * before the answer to a close (or the failure) that followed its message.
+   */
+  #handle(events: Iterable<ConnectionEvent>): void {
     const connection = this.#connection;
     let closed: Extract<ConnectionEvent, { type: "close" }> | undefined;
     for (const event of events) {
       if (event.type === "message-bytes" && connection.state === "OPEN") connection.send(event.message); // the echo
-      if (event.type === "close") closed = event;
+      else if (event.type === "close") closed = event;
     }
     this.#flush();
     if (closed !== undefined && !this.#ended) {
@@ -285,6 +310,28 @@ class EchoSession {
       socket.pause();
       socket.once("drain", () => socket.resume());
     }
+  }
+
+  /**
+   * A heartbeat (§5.5.2: a ping MUST be answered by a pong). A client whose
+   * network vanished sends no FIN: without this, its connection would be
+   * held forever. Nothing from it within pongTimeout: the connection is
+   * failed and its socket destroyed; "close" reports 1006 (§7.1.5).
+   */
+  #ping(): void {
+    if (this.#connection.state !== "OPEN") return;
+    const { pingInterval = 0, pongTimeout = pingInterval } = this.#settings;
+    this.#heard = false;
+    this.#connection.ping();
+    this.#flush();
+    this.#heartbeat = setTimeout(() => {
+      if (!this.#heard) {
+        this.#settings.trace?.(`✗ no answer to a ping within ${pongTimeout} ms: dropping the client (1006)`);
+        this.#socket.destroy();
+        return;
+      }
+      this.#heartbeat = setTimeout(() => this.#ping(), Math.max(0, pingInterval - pongTimeout));
+    }, pongTimeout);
   }
 
   /** Wait a bounded time for the client, then drop the connection (§7.1.1). */

@@ -37,6 +37,13 @@ export interface ClientOptions {
   closeTimeout?: number;
   /** The largest message accepted, in bytes; a larger one fails the connection with 1009 (§10.4). */
   maxMessageSize?: number;
+  /**
+   * Heartbeats, in ms: send a ping every `pingInterval`, and drop the
+   * connection (1006) if nothing arrives from the server within `pongTimeout`
+   * of a ping (default: `pingInterval`). Off unless given (§5.5.2).
+   */
+  pingInterval?: number;
+  pongTimeout?: number;
   /** Sees the handshake request and response and every frame both ways, one line at a time. */
   trace?: (line: string) => void;
   /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */
@@ -75,6 +82,10 @@ export const DEFAULT_WAIT = 10_000;
 export async function connect(url: string, options: ClientOptions = {}): Promise<WebSocketClient> {
   // #region solution
   const target = parseWebSocketUrl(url);
+  for (const name of ["pingInterval", "pongTimeout"] as const) {
+    const ms = options[name];
+    if (ms !== undefined && !(ms > 0 && ms <= 2 ** 31 - 1)) throw new RangeError(`${name} is a number of ms, 1 to 2^31 - 1, not ${ms}`);
+  }
   const key = createClientKey();
   const request = createUpgradeRequest(target, key, options.origin === undefined ? {} : { origin: options.origin });
   const timeout = options.handshakeTimeout ?? 10_000;
@@ -286,6 +297,10 @@ export class ClientConnection implements WebSocketClient {
   #ending: CloseInfo | undefined;
   #tcpClosed = false;
   #closeTimer: NodeJS.Timeout | undefined;
+  /** The heartbeat's next step, and whether anything arrived since our last ping. */
+  #heartbeat: NodeJS.Timeout | undefined;
+  #heard = true;
+  readonly #options: ClientOptions;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed: (info: CloseInfo) => void = () => {};
   // #endregion
@@ -298,6 +313,7 @@ export class ClientConnection implements WebSocketClient {
   constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}) {
     // #region solution
     this.#socket = socket;
+    this.#options = options;
     this.#closeTimeout = options.closeTimeout ?? 5_000;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     const trace = options.trace;
@@ -315,6 +331,7 @@ export class ClientConnection implements WebSocketClient {
     socket.on("close", () => this.#onTcpClosed());
     this.#receiveBytes(rest);
     socket.resume(); // exchangeHeads paused it at the end of the head
+    if (options.pingInterval !== undefined) this.#heartbeat = setTimeout(() => this.#ping(), options.pingInterval);
     // #endregion
   }
 
@@ -370,11 +387,37 @@ export class ClientConnection implements WebSocketClient {
   }
 
   // #region reference-only
-  /** Bytes from the socket in, events out; then write what the Connection queued (pongs, close frames). */
+  /**
+   * Bytes from the socket in, events out, each handled as it comes (the
+   * Connection queues a pong or a close reply when it reaches that frame);
+   * then write what it queued, and only then act on the end of the WebSocket.
+   */
   #receiveBytes(bytes: Uint8Array): void {
-    const events = this.#connection.receive(bytes);
+    if (bytes.length > 0) this.#heard = true;
+    let closed: ConnectionEvent | undefined;
+    for (const event of this.#connection.receive(bytes)) {
+      if (event.type === "close") closed = event;
+      else this.#handle(event);
+    }
     this.#flush();
-    for (const event of events) this.#handle(event);
+    if (closed !== undefined) this.#handle(closed);
+  }
+
+  /** A heartbeat (§5.5.2): a ping, and the connection dropped (1006) if nothing answers within pongTimeout. */
+  #ping(): void {
+    if (this.#connection.state !== "OPEN" || this.#tcpClosed) return;
+    const { pingInterval = 0, pongTimeout = pingInterval } = this.#options;
+    this.#heard = false;
+    this.#connection.ping();
+    this.#flush();
+    this.#heartbeat = setTimeout(() => {
+      if (!this.#heard) {
+        this.#options.trace?.(`✗ no answer to a ping within ${pongTimeout} ms: dropping the connection (1006)`);
+        this.#socket.destroy();
+        return;
+      }
+      this.#heartbeat = setTimeout(() => this.#ping(), Math.max(0, pingInterval - pongTimeout));
+    }, pongTimeout);
   }
 
   #handle(event: ConnectionEvent): void {
@@ -432,6 +475,7 @@ export class ClientConnection implements WebSocketClient {
   #onTcpClosed(): void {
     this.#tcpClosed = true;
     clearTimeout(this.#closeTimer);
+    clearTimeout(this.#heartbeat);
     // No close frame before the end of TCP: 1006, abnormal closure (§7.1.5).
     for (const event of this.#connection.receiveEnd()) this.#handle(event);
     this.#resolveClosed(this.#ending ?? { code: CloseCode.AbnormalClosure, reason: "", clean: false });

@@ -1,6 +1,6 @@
 import fc from "fast-check";
 import { assert, describe, expect, test } from "vitest";
-import { DEFAULT_MAX_PAYLOAD, encodeFrame, FrameParser, type FrameInit } from "@workbook/04-frames";
+import { DEFAULT_MAX_PAYLOAD, encodeFrame, encodeFrameHeader, FrameParser, type FrameInit } from "@workbook/04-frames";
 import { opcodeName, type Frame } from "../lib/frame.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
@@ -89,8 +89,7 @@ function expectFrames(parse: () => unknown, want: FrameInit[], rule: string): vo
     const e = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     assert.fail(`${rule}: these bytes are valid frames, but the parser threw ${e}`);
   }
-  expect(Array.isArray(got), `${rule}: push should return an array of frames, it returned ${typeof got}`).toBe(true);
-  const frames = got as Frame[];
+    const frames = got as Frame[];
   const expected = want.map(frame);
   expect(
     frames.length,
@@ -122,12 +121,21 @@ function expectFrames(parse: () => unknown, want: FrameInit[], rule: string): vo
   });
 }
 
+/** Every frame `push` gives for `bytes`: it hands them out one at a time, as they are asked for. */
+const read = (parser: FrameParser, bytes: Uint8Array): Frame[] => {
+  const frames = parser.push(bytes);
+  if (frames == null || typeof (frames as Iterable<Frame>)[Symbol.iterator] !== "function") {
+    assert.fail(`push should return the frames as an iterable (an array or a generator), it returned ${String(frames)}`);
+  }
+  return [...frames];
+};
+
 /** Feeds `bytes` to a fresh parser in pieces cut at `cuts`, and returns every frame it completed. */
 function parseInPieces(bytes: Uint8Array, cuts: number[], parser = new FrameParser()): Frame[] {
   const frames: Frame[] = [];
   let from = 0;
   for (const to of [...cuts, bytes.length]) {
-    frames.push(...parser.push(bytes.subarray(from, to)));
+    frames.push(...read(parser, bytes.subarray(from, to)));
     from = to;
   }
   return frames;
@@ -292,7 +300,7 @@ describe("encodeFrame", () => {
 describe("FrameParser", () => {
   for (const example of RFC_EXAMPLES) {
     test(`§5.7: parses ${example.name}`, () => {
-      expectFrames(() => new FrameParser().push(example.wire), example.frames, `RFC 6455 §5.7: ${example.name}`);
+      expectFrames(() => read(new FrameParser(), example.wire), example.frames, `RFC 6455 §5.7: ${example.name}`);
     });
   }
 
@@ -306,7 +314,7 @@ describe("FrameParser", () => {
     ] as const) {
       const payload = pattern(length, length + 1);
       expectFrames(
-        () => new FrameParser().push(concat(hex(header), payload)),
+        () => read(new FrameParser(), concat(hex(header), payload)),
         [{ opcode: 0x2, payload }],
         `RFC 6455 §5.2: header ${header} announces ${length} bytes`,
       );
@@ -318,21 +326,21 @@ describe("FrameParser", () => {
     const key = hex("9a 00 ff 13");
     const wire = concat(hex("82 fe 01 2c"), key, payload.map((b, i) => b ^ key[i % 4]!));
     const pushed = wire.slice();
-    expectFrames(() => new FrameParser().push(pushed), [{ opcode: 0x2, payload, maskKey: key }], "RFC 6455 §5.3: a masked 300-byte frame");
+    expectFrames(() => read(new FrameParser(), pushed), [{ opcode: 0x2, payload, maskKey: key }], "RFC 6455 §5.3: a masked 300-byte frame");
     expectBytes(pushed, wire, "push must not change the bytes it is given: unmask a copy", "frames");
   });
 
   test("§5.2: bytes arrive in pieces: push returns nothing until a frame is complete", () => {
     const parser = new FrameParser();
     for (const piece of ["81", "05 48", "65 6c 6c"]) {
-      const got = parser.push(hex(piece));
+      const got = read(parser, hex(piece));
       expect(got, `after the bytes up to ${piece}, the frame 81 05 48 65 6c 6c 6f is not complete: push returns []`).toEqual([]);
     }
-    expectFrames(() => parser.push(hex("6f")), [{ opcode: 0x1, payload: HELLO }], 'the last byte completes the "Hello" frame');
+    expectFrames(() => read(parser, hex("6f")), [{ opcode: 0x1, payload: HELLO }], 'the last byte completes the "Hello" frame');
   });
 
   test("§5.2: one push holding several frames returns them all, in order", () => {
-    expectFrames(() => new FrameParser().push(RFC_STREAM), RFC_STREAM_FRAMES, "RFC 6455 §5.7: all the examples back to back");
+    expectFrames(() => read(new FrameParser(), RFC_STREAM), RFC_STREAM_FRAMES, "RFC 6455 §5.7: all the examples back to back");
   });
 
   test("§5.2: the stream fed one byte at a time gives the same frames", () => {
@@ -356,7 +364,7 @@ describe("FrameParser", () => {
       const whole = new Uint8Array(byteOffset + wire.length + 3).fill(0xee);
       whole.set(wire, byteOffset);
       expectFrames(
-        () => new FrameParser().push(whole.subarray(byteOffset, byteOffset + wire.length)),
+        () => read(new FrameParser(), whole.subarray(byteOffset, byteOffset + wire.length)),
         [{ opcode: 0x1, payload: pattern(128, 5), maskKey: RFC_KEY }],
         `a frame starting at byteOffset ${byteOffset} of its buffer (read the header with DataView(buffer, byteOffset))`,
       );
@@ -384,7 +392,7 @@ describe("FrameParser", () => {
         ["f1", "RSV1-3"],
       ]) {
         expectProtocolError(
-          () => new FrameParser().push(hex(`${byte0} 05 48 65 6c 6c 6f`)),
+          () => read(new FrameParser(), hex(`${byte0} 05 48 65 6c 6c 6f`)),
           1002,
           `RFC 6455 §5.2: ${bit} set (byte 0 = 0x${byte0}) and no extension negotiated`,
         );
@@ -394,7 +402,7 @@ describe("FrameParser", () => {
     test("§5.2 MUST: a reserved opcode, 0x3-0x7 (non-control) or 0xB-0xF (control)", () => {
       for (const opcode of [0x3, 0x4, 0x5, 0x6, 0x7, 0xb, 0xc, 0xd, 0xe, 0xf]) {
         expectProtocolError(
-          () => new FrameParser().push(Uint8Array.of(0x80 | opcode, 0x00)),
+          () => read(new FrameParser(), Uint8Array.of(0x80 | opcode, 0x00)),
           1002,
           `RFC 6455 §5.2: opcode 0x${opcode.toString(16)} is reserved for further ${opcode < 8 ? "non-control" : "control"} frames`,
         );
@@ -404,7 +412,7 @@ describe("FrameParser", () => {
     test("§5.5 MUST: a control frame with FIN clear (control frames are never fragmented)", () => {
       for (const byte0 of ["08", "09", "0a"]) {
         expectProtocolError(
-          () => new FrameParser().push(hex(`${byte0} 00`)),
+          () => read(new FrameParser(), hex(`${byte0} 00`)),
           1002,
           `RFC 6455 §5.5: ${opcodeName(Number.parseInt(byte0, 16))} frame ${byte0} 00 has FIN clear`,
         );
@@ -413,12 +421,12 @@ describe("FrameParser", () => {
 
     test("§5.5 MUST: a control frame with more than 125 bytes of payload", () => {
       expectProtocolError(
-        () => new FrameParser().push(concat(hex("89 7e 00 7e"), new Uint8Array(126))),
+        () => read(new FrameParser(), concat(hex("89 7e 00 7e"), new Uint8Array(126))),
         1002,
         "RFC 6455 §5.5: a 126-byte ping",
       );
       expectProtocolError(
-        () => new FrameParser().push(concat(hex("88 7e 01 00"), new Uint8Array(256))),
+        () => read(new FrameParser(), concat(hex("88 7e 01 00"), new Uint8Array(256))),
         1002,
         "RFC 6455 §5.5: a 256-byte close frame",
       );
@@ -426,7 +434,7 @@ describe("FrameParser", () => {
 
     test("§5.2 MUST: a 64-bit payload length with its most significant bit set", () => {
       expectProtocolError(
-        () => new FrameParser().push(hex("82 7f 80 00 00 00 00 00 00 00")),
+        () => read(new FrameParser(), hex("82 7f 80 00 00 00 00 00 00 00")),
         1002,
         "RFC 6455 §5.2: the 64-bit length 80 00 00 00 00 00 00 00 has its top bit set",
       );
@@ -441,7 +449,7 @@ describe("FrameParser", () => {
       ];
       for (const [header, length, why] of cases) {
         expectProtocolError(
-          () => new FrameParser().push(concat(hex(header), new Uint8Array(length))),
+          () => read(new FrameParser(), concat(hex(header), new Uint8Array(length))),
           1002,
           `RFC 6455 §5.2: header ${header}: ${why}`,
         );
@@ -450,9 +458,9 @@ describe("FrameParser", () => {
 
     test("§7.1.7 MUST NOT: after failing, the parser reads nothing more: later pushes throw too", () => {
       const parser = new FrameParser();
-      expectProtocolError(() => parser.push(hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
+      expectProtocolError(() => read(parser, hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
       expectProtocolError(
-        () => parser.push(hex("81 05 48 65 6c 6c 6f")),
+        () => read(parser, hex("81 05 48 65 6c 6c 6f")),
         1002,
         "RFC 6455 §7.1.7: once the connection is failed, no more frames are read from the stream",
       );
@@ -462,17 +470,17 @@ describe("FrameParser", () => {
   describe("fails the connection with 1009 (message too big)", () => {
     test("§7.4.1: as soon as a header announces more than maxPayload, before any payload arrives", () => {
       expectProtocolError(
-        () => new FrameParser({ maxPayload: 1000 }).push(hex("82 7e 03 e9")),
+        () => read(new FrameParser({ maxPayload: 1000 }), hex("82 7e 03 e9")),
         1009,
         "RFC 6455 §7.4.1: the header 82 7e 03 e9 announces 1001 bytes, over maxPayload 1000; refuse it before buffering the payload",
       );
       expectProtocolError(
-        () => new FrameParser({ maxPayload: 1000 }).push(concat(hex("82 fe 03 e9"), RFC_KEY)),
+        () => read(new FrameParser({ maxPayload: 1000 }), concat(hex("82 fe 03 e9"), RFC_KEY)),
         1009,
         "RFC 6455 §7.4.1: a masked header announcing 1001 bytes, over maxPayload 1000",
       );
       expectProtocolError(
-        () => new FrameParser({ maxPayload: 4 }).push(hex("81 05")),
+        () => read(new FrameParser({ maxPayload: 4 }), hex("81 05")),
         1009,
         "RFC 6455 §7.4.1: a 5-byte payload over maxPayload 4 (the limit holds for 7-bit lengths too)",
       );
@@ -481,7 +489,7 @@ describe("FrameParser", () => {
     test("§7.4.1: a payload of exactly maxPayload bytes is accepted", () => {
       const payload = pattern(1000, 1000);
       expectFrames(
-        () => new FrameParser({ maxPayload: 1000 }).push(concat(hex("82 7e 03 e8"), payload)),
+        () => read(new FrameParser({ maxPayload: 1000 }), concat(hex("82 7e 03 e8"), payload)),
         [{ opcode: 0x2, payload }],
         "a 1000-byte frame with maxPayload 1000",
       );
@@ -489,17 +497,17 @@ describe("FrameParser", () => {
 
     test("§7.4.1: the default maxPayload is DEFAULT_MAX_PAYLOAD; a 1 TiB header is refused at once", () => {
       expectProtocolError(
-        () => new FrameParser().push(hex("82 7f 00 00 01 00 00 00 00 00")),
+        () => read(new FrameParser(), hex("82 7f 00 00 01 00 00 00 00 00")),
         1009,
         "RFC 6455 §7.4.1: a header announcing 2^40 bytes (1 TiB)",
       );
       const header = (n: number) => concat(hex("82 7f 00 00 00 00"), Uint8Array.of(n >>> 24, (n >>> 16) & 0xff, (n >>> 8) & 0xff, n & 0xff));
       expectProtocolError(
-        () => new FrameParser().push(header(DEFAULT_MAX_PAYLOAD + 1)),
+        () => read(new FrameParser(), header(DEFAULT_MAX_PAYLOAD + 1)),
         1009,
         `RFC 6455 §7.4.1: a header announcing DEFAULT_MAX_PAYLOAD + 1 = ${DEFAULT_MAX_PAYLOAD + 1} bytes`,
       );
-      const got = new FrameParser().push(header(DEFAULT_MAX_PAYLOAD));
+      const got = read(new FrameParser(), header(DEFAULT_MAX_PAYLOAD));
       expect(got, `a header announcing exactly DEFAULT_MAX_PAYLOAD (${toHex(header(DEFAULT_MAX_PAYLOAD))}) is fine: wait for the payload`).toEqual([]);
     });
   });
@@ -508,5 +516,106 @@ describe("FrameParser", () => {
     for (const maxPayload of [-1, 1.5, Number.NaN]) {
       expectThrows(() => new FrameParser({ maxPayload }), RangeError, `new FrameParser({ maxPayload: ${maxPayload} })`);
     }
+  });
+});
+
+describe("FrameParser: nothing before a violation is lost", () => {
+  test("§5.4, §7.1.7: a valid frame and a bad one in one push: the valid frame comes out first, then the 1002", () => {
+    const parser = new FrameParser();
+    const iterator = parser.push(concat(hex("81 05 48 65 6c 6c 6f"), hex("c1 00")))[Symbol.iterator]();
+    let first: IteratorResult<Frame>;
+    try {
+      first = iterator.next();
+    } catch (error) {
+      return assert.fail(
+        `"Hello" (81 05 48 65 6c 6c 6f) came before the bad frame (c1 00, RSV1 set) in the same push: it must come out ` +
+          `before the error, but asking for the first frame threw ${(error as Error).name}: ${(error as Error).message}`,
+      );
+    }
+    expect(first.done, "the first frame of the push is the valid one: it must be handed out").toBe(false);
+    expectBytes((first.value as Frame).payload, HELLO, "the first frame is the text frame Hello", "bytes");
+    expectProtocolError(() => iterator.next(), 1002, "RFC 6455 §5.2: the next frame has RSV1 set");
+    expectProtocolError(() => read(parser, hex("81 00")), 1002, "RFC 6455 §7.1.7: and the stream stays broken");
+  });
+
+  test("§5.2: frames a caller did not ask for stay in the stream for the next push", () => {
+    const parser = new FrameParser();
+    const first = parser.push(concat(hex("81 05 48 65 6c 6c 6f"), hex("82 02 00 ff")))[Symbol.iterator]().next();
+    expect(first.done, "the first of two frames").toBe(false);
+    expectFrames(() => read(parser, hex("89 00")), [{ opcode: 0x2, payload: hex("00 ff") }, { opcode: 0x9, payload: new Uint8Array(0) }], "the binary frame left in the stream, then the ping of the new push");
+  });
+});
+
+describe("FrameParser.inProgress: a frame whose payload is still arriving", () => {
+  test("§5.2, §5.3: the header is read, the payload so far is there, unmasked, however it was cut", () => {
+    const payload = pattern(300, 7);
+    const wire = encodeFrame({ opcode: 0x1, payload, maskKey: RFC_KEY });
+    const pushed = wire.slice();
+    const parser = new FrameParser();
+    expect(parser.inProgress, "before any byte: no frame in progress").toBeUndefined();
+    // Header (2 + 2 + 4 bytes), then the payload in pieces of 1, 2, 5 and 101 bytes.
+    let at = 0;
+    for (const size of [8, 1, 2, 5, 101]) {
+      expect(read(parser, pushed.subarray(at, at + size)), `${at + size} of ${wire.length} bytes: no frame complete yet`).toEqual([]);
+      at += size;
+      const partial = parser.inProgress;
+      expect(partial, `after ${at} bytes (a whole header), the frame is in progress`).toBeDefined();
+      expect(partial?.opcode, "its opcode, from the header").toBe(0x1);
+      expect(partial?.fin, "its FIN bit, from the header").toBe(true);
+      expect(partial?.length, "its announced length, 300, from the 16-bit extended length").toBe(300);
+      expectBytes(partial?.maskKey, RFC_KEY, "its masking key", "bytes");
+      expectBytes(partial?.payload, payload.subarray(0, at - 8), `its payload so far: ${at - 8} bytes, unmasked at the right key offset (§5.3)`, "bytes");
+    }
+    expectFrames(() => read(parser, pushed.subarray(at)), [{ opcode: 0x1, payload, maskKey: RFC_KEY }], "the rest completes the frame");
+    expect(parser.inProgress, "between frames: nothing in progress").toBeUndefined();
+    expectBytes(pushed, wire, "push must not change the bytes it is given", "frames");
+  });
+
+  test("§5.2: a header that is not complete is not a frame in progress yet", () => {
+    const parser = new FrameParser();
+    read(parser, hex("81 7e 01"));
+    expect(parser.inProgress, "81 7e 01: the 16-bit length is cut in half").toBeUndefined();
+  });
+});
+
+describe("encodeFrameHeader: the header alone", () => {
+  test("§5.2: the first bytes of encodeFrame's frame, without the payload (82 7e 01 00 for 256 bytes of binary)", () => {
+    expectBytes(encodeFrameHeader({ opcode: 0x2, payload: BINARY_256 }), hex("82 7e 01 00"), "RFC 6455 §5.7: the 256-byte binary frame's header", "frames");
+    expectBytes(encodeFrameHeader({ opcode: 0x1, payload: HELLO }), hex("81 05"), "a 5-byte text frame: 2 bytes of header", "frames");
+  });
+
+  test("§5.2, §5.3: with a masking key, the MASK bit is set and the key follows the length", () => {
+    expectBytes(
+      encodeFrameHeader({ opcode: 0x1, payload: HELLO, maskKey: RFC_KEY }),
+      hex("81 85 37 fa 21 3d"),
+      "RFC 6455 §5.7: the masked Hello's header: MASK bit, length 5, the key",
+      "frames",
+    );
+    expectBytes(
+      encodeFrameHeader({ opcode: 0x2, payload: BINARY_64K, maskKey: RFC_KEY }),
+      hex("82 ff 00 00 00 00 00 01 00 00 37 fa 21 3d"),
+      "64 KiB masked: the 64-bit length, then the key",
+      "frames",
+    );
+  });
+
+  test("§5.3: a masking key that is not 4 bytes is the caller's mistake: RangeError", () => {
+    for (const length of [3, 5]) {
+      expectThrows(() => encodeFrameHeader({ opcode: 0x1, payload: HELLO, maskKey: new Uint8Array(length) }), RangeError, `a ${length}-byte masking key`);
+    }
+    expectThrows(() => encodeFrameHeader({ opcode: 0x9, payload: new Uint8Array(126) }), RangeError, "a 126-byte ping (§5.5)");
+  });
+
+  test("§5.2: for any frame, encodeFrameHeader is exactly the start of encodeFrame (property)", () => {
+    fc.assert(
+      fc.property(validFrames, (description) => {
+        const init = toFrame(description);
+        const header = encodeFrameHeader(init);
+        const whole = encodeFrame(init);
+        expect(header.length, "the header is the frame minus its payload").toBe(whole.length - init.payload.length);
+        expect(toHex(header), "the same bytes as the start of encodeFrame's frame").toBe(toHex(whole.subarray(0, header.length)));
+      }),
+      { numRuns: 150 },
+    );
   });
 });

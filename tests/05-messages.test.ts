@@ -6,7 +6,7 @@ import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message } from "../lib/message.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { hex, toHex } from "./helpers/hex.ts";
-import { anyCodePoint, utf8 } from "./helpers/bytes.ts";
+import { anyCodePoint, concat, utf8 } from "./helpers/bytes.ts";
 
 
 
@@ -138,7 +138,7 @@ describe("Utf8Validator", () => {
     }
   });
 
-  test("§8.1 fail fast: a bad byte throws on the push that carries it, not at the end", () => {
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte throws on the push that carries it, not at the end", () => {
     const validator = new Utf8Validator();
     try {
       validator.push(utf8("all good so far, "));
@@ -286,7 +286,7 @@ describe("MessageAssembler", () => {
     expect(messages.map(show), "binary data is never checked as text").toEqual(["binary c0 80 ed a0 80 ff"]);
   });
 
-  test("§8.1 MUST: bad UTF-8 in the first fragment fails with 1007 when that fragment is pushed (fail fast)", () => {
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): bad UTF-8 in the first fragment fails with 1007 when that fragment is pushed", () => {
     const assembler = new MessageAssembler();
     expectProtocolError(
       () => assembler.push(text(hex("48 69 c0 80"), false)),
@@ -295,7 +295,7 @@ describe("MessageAssembler", () => {
     );
   });
 
-  test("§8.1 MUST: bad UTF-8 in a later fragment fails with 1007 when that fragment is pushed", () => {
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): bad UTF-8 in a later fragment fails with 1007 when that fragment is pushed", () => {
     const assembler = new MessageAssembler();
     expect(show(assembler.push(text("Hel", false))), "a valid first fragment").toBe("no message");
     expectProtocolError(() => assembler.push(continuation(hex("ed a0 80"), false)), 1007, "ED A0 80 is a surrogate (U+D800)");
@@ -425,6 +425,139 @@ describe("fragmentMessage", () => {
         }
         expect(assemble(frames).map(show), `${show(message)} in frames of ${max} bytes`).toEqual([show(message)]);
       }),
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------
+
+describe("the UTF-8 check, fast or not, at every length and alignment", () => {
+  /** `bytes` copied into a fresh buffer at `offset` (0..7), so that a word-at-a-time reader meets every alignment. */
+  function at(bytes: Uint8Array, offset: number): Uint8Array {
+    const buffer = new Uint8Array(offset + bytes.length + 8).fill(0x41);
+    buffer.set(bytes, offset);
+    return buffer.subarray(offset, offset + bytes.length);
+  }
+  const accepts = (bytes: Uint8Array): boolean => {
+    const validator = new Utf8Validator();
+    try {
+      validator.push(bytes);
+      validator.end();
+      return true;
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 1007) return false;
+      throw error;
+    }
+  };
+  const strict = new TextDecoder("utf-8", { fatal: true });
+  const isUtf8 = (bytes: Uint8Array): boolean => {
+    try {
+      strict.decode(bytes);
+      return true;
+    } catch {
+      return false;
+    }
+  };
+
+  test("§8.1 MUST: a lead byte followed by ASCII across a 4-byte boundary is caught (41 41 41 C3 41 41 41 41 A9), at every offset", () => {
+    for (let offset = 0; offset < 8; offset++) {
+      expect(accepts(at(hex("41 41 41 c3 41 41 41 41 a9"), offset)), `C3 needs a continuation byte, 41 is not one (buffer offset ${offset})`).toBe(false);
+      expect(accepts(at(hex("41 41 41 41 ff"), offset)), `FF after a run of ASCII is never UTF-8 (buffer offset ${offset})`).toBe(false);
+    }
+  });
+
+  test("§8.1 MUST: one bad byte anywhere in long ASCII text is caught, at every position, length and offset", () => {
+    for (const bad of [0x80, 0xc3, 0xe2, 0xf0, 0xff]) {
+      for (let length = 1; length <= 40; length++) {
+        for (let position = 0; position < length; position++) {
+          const bytes = new Uint8Array(length).fill(0x61);
+          bytes[position] = bad;
+          for (let offset = 0; offset < 4; offset++) {
+            const input = at(bytes, offset);
+            if (accepts(input) !== isUtf8(bytes)) {
+              assert.fail(`${toHex(bytes)} at buffer offset ${offset}: ${isUtf8(bytes) ? "valid, but rejected" : "not UTF-8, but accepted"}`);
+            }
+          }
+        }
+      }
+    }
+  });
+
+  test("RFC 3629, property: mostly-ASCII text with a few odd bytes, at any offset, cut anywhere, is judged as a strict decoder does", () => {
+    const asciiHeavy = fc
+      .array(
+        fc.oneof(
+          { arbitrary: fc.integer({ min: 0x20, max: 0x7e }), weight: 20 },
+          { arbitrary: fc.constantFrom(0x80, 0xa9, 0xbf, 0xc0, 0xc3, 0xe2, 0x82, 0xac, 0xed, 0xf0, 0x9f, 0xf4, 0xff), weight: 1 },
+        ),
+        { maxLength: 80 },
+      )
+      .map((b) => Uint8Array.from(b));
+    const validText = fc.string({ unit: fc.oneof({ arbitrary: fc.integer({ min: 0x20, max: 0x7e }).map((c) => String.fromCharCode(c)), weight: 10 }, { arbitrary: anyCodePoint, weight: 1 }), maxLength: 60 }).map(utf8);
+    fc.assert(
+      fc.property(fc.oneof(asciiHeavy, validText), fc.nat(7), fc.array(fc.nat(80), { maxLength: 3 }), (bytes, offset, cuts) => {
+        const validator = new Utf8Validator();
+        let accepted = true;
+        try {
+          for (const chunk of cut(at(bytes, offset), cuts)) validator.push(chunk);
+          validator.end();
+        } catch (error) {
+          if (!(error instanceof ProtocolError && error.code === 1007)) throw error;
+          accepted = false;
+        }
+        expect(accepted, `${toHex(bytes)} at offset ${offset}, cut at ${cuts}: ${isUtf8(bytes) ? "valid UTF-8" : "not UTF-8"}`).toBe(isUtf8(bytes));
+      }),
+      { numRuns: 400 },
+    );
+  });
+});
+
+describe("MessageAssembler: the rest of its API", () => {
+  test("§5.2 MUST: a reserved opcode in the middle of a message fails with 1002; it is not a continuation", () => {
+    for (const opcode of [0x3, 0x7]) {
+      const assembler = new MessageAssembler();
+      assembler.push(text("Hel", false));
+      expectProtocolError(() => assembler.push(frame(opcode, "lo")), 1002, `opcode 0x${opcode} after the first fragment of a text message`);
+    }
+  });
+
+  test("§5.6: pushBytes returns text as its UTF-8 bytes, checked like any text; binary as it came", () => {
+    const assembler = new MessageAssembler();
+    expect(assembler.pushBytes(text(hex("6e c3"), false)), "a first fragment: no message yet").toBeUndefined();
+    expect(assembler.pushBytes(continuation(hex("a9"))), "né in two fragments, as bytes").toEqual({ type: "text", data: hex("6e c3 a9") });
+    expect(assembler.pushBytes(binary(hex("00 ff"))), "binary is unchanged").toEqual({ type: "binary", data: hex("00 ff") });
+    expectProtocolError(() => new MessageAssembler().pushBytes(text(hex("6e c3"))), 1007, "text bytes are still validated: a cut-off code point");
+  });
+
+  /** A frame still arriving, as chapter 04's FrameParser.inProgress reports it. */
+  const inProgress = (opcode: number, received: Uint8Array, length: number, fin = true) => ({ ...frame(opcode, received, fin), length });
+
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): checkInProgress finds a bad byte before its frame is complete", () => {
+    const assembler = new MessageAssembler();
+    assembler.checkInProgress(inProgress(Opcode.Text, utf8("valid "), 100));
+    expectProtocolError(
+      () => assembler.checkInProgress(inProgress(Opcode.Text, concat(utf8("valid "), hex("61 ff")), 100)),
+      1007,
+      "8 of 100 bytes in, the 8th is FF: fail now, not when the frame is complete",
+    );
+  });
+
+  test("§5.4, §5.6: checkInProgress then push: the frame checked in pieces makes the same message", () => {
+    const whole = utf8("a😀b€c".repeat(9));
+    for (const step of [1, 2, 3, 7]) {
+      const assembler = new MessageAssembler();
+      for (let n = 0; n < whole.length; n += step) assembler.checkInProgress(inProgress(Opcode.Text, whole.subarray(0, n), whole.length));
+      expect(show(assembler.push(text(whole))), `checked ${step} byte(s) at a time, code points cut anywhere`).toBe(show({ type: "text", data: "a😀b€c".repeat(9) }));
+      expect(show(assembler.push(text("next"))), "the next message starts afresh").toBe('text "next"');
+    }
+  });
+
+  test("§5.4, §10.4: checkInProgress applies the rules of a frame's start: a lone continuation 1002, an announced length over the limit 1009", () => {
+    expectProtocolError(() => new MessageAssembler().checkInProgress(inProgress(Opcode.Continuation, utf8("x"), 10)), 1002, "a continuation with no message in progress");
+    expectProtocolError(
+      () => new MessageAssembler({ maxMessageSize: 50 }).checkInProgress(inProgress(Opcode.Binary, new Uint8Array(1), 51)),
+      1009,
+      "a frame announcing 51 bytes over a limit of 50: fail before the payload is in",
     );
   });
 });

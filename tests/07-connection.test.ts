@@ -4,10 +4,10 @@ import { Connection, type ConnectionEvent, type Role } from "@workbook/07-connec
 import { InvalidStateError } from "../lib/errors.ts";
 import { expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
-import { hex } from "./helpers/hex.ts";
-// Inputs are built with the reference encoder, so a slip in your chapter 04
-// cannot hide inside the test's own data.
-import { encodeFrame } from "../solutions/04-frames.ts";
+import { hex, toHex } from "./helpers/hex.ts";
+// Inputs are built with the tests' own encoder (not your chapter 04, nor the reference).
+import { readCloseBody, readFrames, wireFrame as encodeFrame } from "./helpers/wire.ts";
+import { opcodeName } from "../lib/frame.ts";
 import { concat, utf8 } from "./helpers/bytes.ts";
 
 const KEY = hex("37 fa 21 3d"); // the masking key of RFC 6455 §5.7
@@ -22,6 +22,9 @@ function openConnection(role: Role, options: ConstructorParameters<typeof Connec
   connection.open();
   return connection;
 }
+
+/** Every event `bytes` completes: `receive` gives them one at a time, as they are asked for. */
+const receiveAll = (connection: Connection, bytes: Uint8Array): ConnectionEvent[] => [...connection.receive(bytes)];
 
 /** Feeds `chunks` one by one; returns every event and every byte sent back. */
 function replay(role: Role, chunks: Uint8Array[]) {
@@ -93,7 +96,7 @@ describe("states", () => {
   test("§4.1 MUST: nothing is sent or received before the handshake completes", () => {
     const connection = new Connection("server");
     expectThrows(() => connection.send({ type: "text", data: "too early" }), InvalidStateError, "send() while CONNECTING");
-    expectThrows(() => connection.receive(SESSION), InvalidStateError, "receive() while CONNECTING");
+    expectThrows(() => receiveAll(connection, SESSION), InvalidStateError, "receive() while CONNECTING");
   });
 });
 
@@ -141,7 +144,7 @@ describe("control frames", () => {
     const server = openConnection("server");
     server.close();
     server.bytesToSend();
-    server.receive(fromClient(0x9, text("still?")));
+    receiveAll(server, fromClient(0x9, text("still?")));
     expectBytes(
       concat(...server.bytesToSend()),
       hex("8a 06 73 74 69 6c 6c 3f"),
@@ -177,7 +180,7 @@ describe("closing", () => {
     server.close(1000, "bye");
     expectBytes(concat(...server.bytesToSend()), hex("88 05 03 e8 62 79 65"), "RFC 6455 §5.5.1: a close frame with 1000 \"bye\"");
     expect(server.state, "after sending our close frame").toBe("CLOSING");
-    const events = server.receive(fromClient(0x8, hex("03 e8")));
+    const events = receiveAll(server, fromClient(0x8, hex("03 e8")));
     expect(events, "the peer's answer ends the handshake").toEqual([{ type: "close", code: 1000, reason: "", clean: true }]);
     expect(server.state, "both close frames exchanged").toBe("CLOSED");
     expect(server.bytesToSend().length, "our close frame is not sent twice").toBe(0);
@@ -189,7 +192,7 @@ describe("closing", () => {
     server.bytesToSend();
     expectThrows(() => server.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING");
     expectThrows(() => server.ping(), InvalidStateError, "ping() while CLOSING");
-    const events = server.receive(fromClient(0x1, text("in flight")));
+    const events = receiveAll(server, fromClient(0x1, text("in flight")));
     expect(events, "a message the peer sent before it saw our close is still delivered").toEqual([
       { type: "message", message: { type: "text", data: "in flight" } },
     ]);
@@ -204,7 +207,7 @@ describe("closing", () => {
 
   test("§7.1.5, §7.4.1: the TCP connection ending without a close frame is reported as 1006", () => {
     const server = openConnection("server");
-    server.receive(fromClient(0x1, text("half")).subarray(0, 4)); // a frame cut short
+    receiveAll(server, fromClient(0x1, text("half")).subarray(0, 4)); // a frame cut short
     const events = server.receiveEnd();
     expect(events, "an abnormal closure").toEqual([{ type: "close", code: 1006, reason: "", clean: false }]);
     expect(server.state, "nothing can come after the end of TCP").toBe("CLOSED");
@@ -216,7 +219,7 @@ describe("failing the connection", () => {
   /** Feeds `input`, and checks the close frame sent, the close event and that later input is ignored. */
   function expectFailure(role: Role, input: Uint8Array, code: number, rule: string, options = {}): void {
     const connection = openConnection(role, options);
-    const events = connection.receive(input);
+    const events = receiveAll(connection, input);
     const close = events.at(-1);
     expect(close?.type, `${rule}: the connection must fail with a close event`).toBe("close");
     if (close?.type !== "close") return;
@@ -228,7 +231,7 @@ describe("failing the connection", () => {
     const sentCode = role === "server" ? ((sent[2] ?? 0) << 8) | (sent[3] ?? 0) : undefined;
     if (sentCode !== undefined) expect(sentCode, `${rule}: the close frame carries code ${code}`).toBe(code);
     expect(connection.state, `${rule}: the connection is CLOSED`).toBe("CLOSED");
-    expect(connection.receive(fromClient(0x1, text("more"))), `${rule}: input after the failure is ignored`).toEqual([]);
+    expect(receiveAll(connection, fromClient(0x1, text("more"))), `${rule}: input after the failure is ignored`).toEqual([]);
     expect(connection.bytesToSend().length, `${rule}: nothing more is sent`).toBe(0);
   }
 
@@ -256,5 +259,206 @@ describe("failing the connection", () => {
     expectFailure("server", fromClient(0x2, new Uint8Array(11)), 1009, "an 11-byte message over a 10-byte limit", {
       maxMessageSize: 10,
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Strict by construction: the same events and the same bytes out, however TCP cuts the stream
+
+/** What an endpoint wrote, frame by frame, in words: "text Hello", "pong p", "close 1002". */
+function summarize(bytes: Uint8Array): string[] {
+  return readFrames(bytes).map((f) => {
+    if (f.opcode === 0x8) return `close ${readCloseBody(f.payload).code}`;
+    const name = opcodeName(f.opcode);
+    return f.opcode === 0x2 ? `${name} ${toHex(f.payload)}` : `${name} ${new TextDecoder().decode(f.payload)}`;
+  });
+}
+
+const shortEvent = (e: ConnectionEvent): string => {
+  switch (e.type) {
+    case "message":
+      return `message ${e.message.type === "text" ? e.message.data : toHex(e.message.data)}`;
+    case "message-bytes":
+      return `message-bytes ${toHex(e.message.data)}`;
+    case "close":
+      return `close ${e.code}${e.clean ? "" : " (failed)"}`;
+    default:
+      return `${e.type} ${new TextDecoder().decode(e.payload)}`;
+  }
+};
+
+/**
+ * An echo server on a Connection, fed `chunks`: it answers each message as
+ * soon as its event comes, as chapter 08 does. Returns the events (in short)
+ * and every byte it wrote.
+ */
+function echoSession(chunks: Uint8Array[]): { events: string[]; sent: Uint8Array } {
+  const connection = openConnection("server");
+  const events: string[] = [];
+  const out: Uint8Array[] = [];
+  for (const chunk of chunks) {
+    for (const event of connection.receive(chunk)) {
+      events.push(shortEvent(event));
+      if (event.type === "message" && connection.state === "OPEN") connection.send(event.message);
+    }
+    out.push(...connection.bytesToSend());
+  }
+  return { events, sent: concat(...out) };
+}
+
+/**
+ * Replays `session` whole, then cut in two at every byte boundary, then cut
+ * at random places (property): every time the same events and the same bytes
+ * out, and those are `events` and `sent`.
+ */
+function expectSameHoweverCut(session: Uint8Array, events: string[], sent: string[], rule: string): void {
+  const whole = echoSession([session]);
+  expect(whole.events, `${rule}: the events, the session in one read`).toEqual(events);
+  expect(summarize(whole.sent), `${rule}: what the server wrote, the session in one read`).toEqual(sent);
+  for (let at = 1; at < session.length; at++) {
+    const cut = echoSession([session.subarray(0, at), session.subarray(at)]);
+    expect(cut.events, `${rule}: the events, the session cut after byte ${at} (one read gave ${whole.events.join(", ")})`).toEqual(whole.events);
+    expectBytes(cut.sent, whole.sent, `${rule}: the bytes written, the session cut after byte ${at}, must be those of one read`);
+  }
+  fc.assert(
+    fc.property(fc.array(fc.integer({ min: 0, max: session.length }), { maxLength: 8 }), (raw) => {
+      const points = [0, ...raw.sort((a, b) => a - b), session.length];
+      const cut = echoSession(points.slice(1).map((end, i) => session.subarray(points[i], end)));
+      expect(cut.events, `${rule}: cut at ${points.join(", ")}`).toEqual(whole.events);
+      expect(toHex(cut.sent), `${rule}: bytes written, cut at ${points.join(", ")}`).toBe(toHex(whole.sent));
+    }),
+    { numRuns: 100 },
+  );
+}
+
+const HELLO_FRAME = fromClient(0x1, text("Hello"));
+const CLOSE_1000 = fromClient(0x8, hex("03 e8"));
+
+describe("recorded sessions: every event before a violation, answers in order", () => {
+  const violations: { name: string; bytes: Uint8Array; code: number }[] = [
+    { name: "a frame with RSV1 set (§5.2)", bytes: encodeFrame({ opcode: 0x1, payload: text("x"), rsv1: true, maskKey: KEY }), code: 1002 },
+    { name: "a reserved opcode 0x3 (§5.2)", bytes: fromClient(0x3, text("x")), code: 1002 },
+    { name: "an unmasked frame (§5.1)", bytes: fromServer(0x1, text("x")), code: 1002 },
+    { name: "a continuation with nothing to continue (§5.4)", bytes: fromClient(0x0, text("x")), code: 1002 },
+    { name: "text that is not UTF-8 (§8.1)", bytes: fromClient(0x1, hex("61 ff")), code: 1007 },
+  ];
+  for (const { name, bytes, code } of violations) {
+    test(`§5.4, §7.1.7: a message and a ping, then ${name}: echo, pong, then the close ${code}, however the bytes are cut`, () => {
+      expectSameHoweverCut(
+        concat(HELLO_FRAME, fromClient(0x9, text("p")), bytes),
+        ["message Hello", "ping p", `close ${code} (failed)`],
+        ["text Hello", "pong p", `close ${code}`],
+        `valid frames, then ${name}`,
+      );
+    });
+  }
+
+  test("§5.5.1: a message then the peer's close: the message is answered before the close reply, however the bytes are cut", () => {
+    expectSameHoweverCut(
+      concat(HELLO_FRAME, fromClient(0x2, hex("00 ff")), CLOSE_1000),
+      ["message Hello", "message 00 ff", "close 1000"],
+      ["text Hello", "binary 00 ff", "close 1000"],
+      "messages then a close frame",
+    );
+  });
+
+  test("§5.5.1, §1.4: bytes after the peer's close frame are not read: a close then garbage is a clean close", () => {
+    expectSameHoweverCut(
+      concat(CLOSE_1000, hex("ff ff ff ff"), fromClient(0x1, text("late"))),
+      ["close 1000"],
+      ["close 1000"],
+      "a close frame, then bytes no frame may start with",
+    );
+  });
+
+  test("§5.5.2, §5.5.1: close, ping, text in one read: no pong and no echo after the close reply", () => {
+    expectSameHoweverCut(
+      concat(CLOSE_1000, fromClient(0x9, text("p")), HELLO_FRAME),
+      ["close 1000"],
+      ["close 1000"],
+      "a ping after the peer's close frame needs no pong (§5.5.2: unless it already received a Close frame)",
+    );
+  });
+
+  test("§8.1 (our SHOULD-level fail fast): a bad byte inside one text frame fails with 1007 before the frame is complete", () => {
+    // "Hello" whole, then a 200-byte text frame whose byte 20 is FF; the session stops at byte 60 of that frame.
+    const payload = concat(text("a".repeat(20)), hex("ff"), text("b".repeat(179)));
+    const big = fromClient(0x1, payload);
+    expectSameHoweverCut(
+      concat(HELLO_FRAME, big.subarray(0, 60)),
+      ["message Hello", "close 1007 (failed)"],
+      ["text Hello", "close 1007"],
+      "a text frame cut mid-frame, after its bad byte",
+    );
+  });
+
+  test("§8.1 (our SHOULD-level fail fast): the bad byte alone is enough: its frame's last byte is never needed", () => {
+    const connection = openConnection("server");
+    const frame = fromClient(0x1, concat(text("ok so far "), hex("c3 28"), new Uint8Array(1000).fill(0x61)));
+    expect(receiveAll(connection, frame.subarray(0, 30)).map(shortEvent), "1000 bytes of the frame still to come").toEqual(["close 1007 (failed)"]);
+  });
+
+  test("§5.6: a text frame cut mid-frame with valid text so far waits for the rest (no false alarm)", () => {
+    const connection = openConnection("server");
+    const frame = fromClient(0x1, text("€uro ".repeat(50)));
+    for (let at = 0; at < frame.length; at += 7) {
+      const events = receiveAll(connection, frame.subarray(at, Math.min(at + 7, frame.length)));
+      if (at + 7 < frame.length) expect(events, `after ${at + 7} bytes of a valid text frame, cut inside code points`).toEqual([]);
+      else expect(events.map(shortEvent), "the frame complete").toEqual([`message ${"€uro ".repeat(50)}`]);
+    }
+  });
+});
+
+describe("closing and failing, the corner cases", () => {
+  test("§5.5.1: a close frame and a text frame in one read report the close only; the connection stops at CLOSED", () => {
+    const connection = openConnection("server");
+    const events = receiveAll(connection, concat(CLOSE_1000, HELLO_FRAME));
+    expect(events.map(shortEvent), "nothing after the peer's close frame is an event").toEqual(["close 1000"]);
+    expect(connection.state, "both close frames exchanged").toBe("CLOSED");
+  });
+
+  test("§7.1.7: after our close frame, a protocol error ends the connection but sends nothing more (one close frame only)", () => {
+    const server = openConnection("server");
+    server.close(1001);
+    server.bytesToSend();
+    const events = receiveAll(server, fromServer(0x1, text("unmasked")));
+    expect(events.map(shortEvent), "the failure is reported").toEqual(["close 1002 (failed)"]);
+    expect(server.state, "failed: CLOSED").toBe("CLOSED");
+    expect(server.bytesToSend().length, "§5.5.1: our close frame already went out: no second close frame").toBe(0);
+  });
+
+  test("§10.4: a fragmented message over maxMessageSize fails with 1009, though each fragment is under the limit", () => {
+    const server = openConnection("server", { maxMessageSize: 10 });
+    const events = receiveAll(server, concat(fromClient(0x1, text("123456"), false), fromClient(0x0, text("789012"))));
+    expect(events.map(shortEvent), "12 bytes in two fragments of 6, over a limit of 10").toEqual(["close 1009 (failed)"]);
+    expect(summarize(concat(...server.bytesToSend())), "a close frame with 1009").toEqual(["close 1009"]);
+  });
+
+  test("§7.1.2: close() twice sends one close frame; open() twice is an InvalidStateError", () => {
+    const server = openConnection("server");
+    server.close(1000);
+    server.close(1001, "again");
+    expect(summarize(concat(...server.bytesToSend())), "one close frame, the first one's code").toEqual(["close 1000"]);
+    expect(server.state, "still waiting for the peer's close").toBe("CLOSING");
+    expectThrows(() => server.open(), InvalidStateError, "open() on a connection that is not CONNECTING");
+  });
+});
+
+describe("passing text on without decoding it (decodeText: false)", () => {
+  test("§5.6: with decodeText false, messages come as message-bytes events: text as its UTF-8 bytes, checked (§8.1)", () => {
+    const server = openConnection("server", { decodeText: false });
+    const events = receiveAll(server, concat(fromClient(0x1, text("né")), fromClient(0x2, hex("00 ff"))));
+    expect(events, "text keeps its type and its bytes; binary is unchanged").toEqual([
+      { type: "message-bytes", message: { type: "text", data: text("né") } },
+      { type: "message-bytes", message: { type: "binary", data: hex("00 ff") } },
+    ]);
+    const bad = receiveAll(openConnection("server", { decodeText: false }), fromClient(0x1, hex("6e c3")));
+    expect(bad.map(shortEvent), "text bytes are still validated: a cut-off code point fails with 1007").toEqual(["close 1007 (failed)"]);
+  });
+
+  test("§5.6: send() takes text as its UTF-8 bytes too, and sends them as a text frame, unchanged", () => {
+    const server = openConnection("server");
+    server.send({ type: "text", data: text("né") });
+    expectBytes(concat(...server.bytesToSend()), hex("81 03 6e c3 a9"), "a text frame (opcode 1) carrying the bytes given");
   });
 });

@@ -13,7 +13,7 @@ import { Opcode, type Frame } from "../lib/frame.ts";
 import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // The misbehaving peers speak through the reference chapter 04, so a slip in
 // your frames cannot hide inside the test's own data.
-import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+import { WireReader, wireFrame } from "./helpers/wire.ts";
 import { utf8 } from "./helpers/bytes.ts";
 import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
@@ -116,11 +116,11 @@ const switching = (key: string) =>
   `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${acceptFor(key)}\r\n\r\n`;
 
 /** A frame as a server sends it: unmasked. */
-const serverFrame = (opcode: number, payload: Uint8Array) => encodeFrame({ opcode, payload });
+const serverFrame = (opcode: number, payload: Uint8Array) => wireFrame({ opcode, payload });
 
-/** The frames a raw peer receives from the client, decoded by the reference parser, one at a time. */
+/** The frames a raw peer receives from the client, decoded by the tests' own reader, one at a time. */
 function frameReader(socket: Socket): (what: string) => Promise<Frame> {
-  const parser = new FrameParser();
+  const parser = new WireReader();
   const frames: Frame[] = [];
   let wake = () => {};
   socket.on("data", (chunk: Buffer) => {
@@ -433,7 +433,7 @@ describe("frames on the wire (a raw peer)", () => {
       next = frameReader(peer.socket);
       ended = once(peer.socket, "end");
       peer.socket.write(switching(peer.key));
-      peer.socket.write(encodeFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
+      peer.socket.write(wireFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
     });
     const client = await open(url);
     const frame = await next!("the client's close frame");
@@ -593,5 +593,107 @@ describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo s
       reason: "as you asked",
       clean: true,
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Strict by construction, from the client's side: what shares a TCP read is handled in order
+
+/**
+ * A raw server that answers the handshake, then writes `frames` in one write
+ * (right behind the 101 if `withHead`), and records every frame the client sends.
+ */
+async function oneWriteServer(frames: Uint8Array[], withHead = false): Promise<{ url: string; fromClient: Frame[]; ended: () => boolean }> {
+  const fromClient: Frame[] = [];
+  let clientEnded = false;
+  const url = await rawServer((peer) => {
+    const reader = new WireReader();
+    peer.socket.on("data", (chunk: Buffer) => {
+      const frames = reader.push(chunk);
+      fromClient.push(...frames);
+      if (frames.some((f) => f.opcode === Opcode.Close)) peer.socket.end(); // §7.1.1: the server closes TCP first
+    });
+    peer.socket.on("end", () => {
+      clientEnded = true;
+      peer.socket.end();
+    });
+    if (withHead) peer.socket.write(Buffer.concat([Buffer.from(switching(peer.key), "latin1"), ...frames]));
+    else {
+      peer.socket.write(switching(peer.key));
+      setTimeout(() => peer.socket.write(Buffer.concat(frames)), 20);
+    }
+  });
+  return { url, fromClient, ended: () => clientEnded };
+}
+
+/** The client's frames in words: "pong p", "close 1002". */
+const inWords = (frames: Frame[]) =>
+  frames.map((f) => (f.opcode === Opcode.Close ? `close ${closeCode(f) ?? 1005}` : `${f.opcode === Opcode.Pong ? "pong" : `opcode ${f.opcode}`} ${new TextDecoder().decode(f.payload)}`));
+
+describe("strict ordering, from the client's side", () => {
+  test("§5.4, §7.1.7: a message, a ping, then a frame with RSV1 in one read: the message is delivered, the pong goes before the close 1002", async () => {
+    const bad = wireFrame({ opcode: Opcode.Text, payload: text("no extension"), rsv1: true });
+    const server = await oneWriteServer([serverFrame(Opcode.Text, text("before")), serverFrame(Opcode.Ping, text("p")), bad]);
+    const client = await open(server.url);
+    const info = await within(client.closed, 3_000, "`closed` after the violation");
+    expect(info.code, "the connection failed with 1002 (§5.2: RSV1 without an extension)").toBe(1002);
+    expect(await client.receive(100), "the message before the violation is not lost").toEqual({ type: "text", data: "before" });
+    expect(inWords(server.fromClient), "what the client sent: the pong, then its close frame, nothing after").toEqual(["pong p", "close 1002"]);
+  });
+
+  test("§5.5.1: a message and the server's close in the same read as the 101: the message is delivered, the close answered", async () => {
+    const server = await oneWriteServer([serverFrame(Opcode.Text, text("goodbye")), serverFrame(Opcode.Close, Uint8Array.of(0x03, 0xe8))], true);
+    const client = await open(server.url);
+    expect(await client.receive(1_000), "the message that came before the close").toEqual({ type: "text", data: "goodbye" });
+    expect(await within(client.closed, 3_000, "`closed`"), "a clean close with the server's code").toEqual({ code: 1000, reason: "", clean: true });
+    expect(inWords(server.fromClient), "the client answered the close, once").toEqual(["close 1000"]);
+  });
+
+  test("§5.5.2, §5.5.1: close, ping and text in one read: the client sends its close reply only, no pong", async () => {
+    const server = await oneWriteServer([
+      serverFrame(Opcode.Close, Uint8Array.of(0x03, 0xe8)),
+      serverFrame(Opcode.Ping, text("p")),
+      serverFrame(Opcode.Text, text("late")),
+    ]);
+    const client = await open(server.url);
+    await within(client.closed, 3_000, "`closed`");
+    await expectRejects(client.receive(100), InvalidStateError, "nothing after the server's close frame is a message", /1000/);
+    expect(inWords(server.fromClient), "§5.5.2: no pong once a close frame was received; nothing follows the close reply").toEqual(["close 1000"]);
+  });
+
+  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+    const frame = serverFrame(Opcode.Text, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
+    const server = await oneWriteServer([frame.subarray(0, 100)]);
+    const client = await open(server.url);
+    await eventually(() => server.fromClient.length > 0, 2_000, "the client's close frame while the frame is still incomplete");
+    expect(inWords(server.fromClient), "the bad byte is enough").toEqual(["close 1007"]);
+    expect((await within(client.closed, 3_000, "`closed`")).code, "`closed` reports 1007").toBe(1007);
+  });
+});
+
+describe("heartbeats (client)", () => {
+  test("§5.5.2: with pingInterval, a server that stops answering is dropped: `closed` reports 1006", async () => {
+    const server = await oneWriteServer([]); // answers the handshake, then never a byte more
+    const client = await open(server.url, { pingInterval: 150, pongTimeout: 1_000 });
+    const started = Date.now();
+    const info = await within(client.closed, 4_000, "the client dropping a server that answers no ping");
+    console.log(`heartbeat (client): pingInterval 150 ms, pongTimeout 1000 ms; the silent server was dropped after ${Date.now() - started} ms, reported ${info.code}`);
+    expect(info, "no closing handshake: an abnormal closure").toEqual({ code: 1006, reason: "", clean: false });
+    expect(inWords(server.fromClient)[0], "the client pinged first").toBe("opcode 9 ");
+  });
+
+  test("§5.5.2: a server that answers its pings (ws) keeps the connection; a bad pingInterval is a RangeError", async () => {
+    let pings = 0;
+    const url = await wsServer((ws) => {
+      ws.on("ping", () => pings++);
+      echo(ws);
+    });
+    const client = await open(url, { pingInterval: 50, pongTimeout: 1_000 });
+    await eventually(() => pings >= 2, 4_000, "two heartbeat pings reaching the ws server");
+    expect(client.state, "ws answered every ping: the connection stays open").toBe("OPEN");
+    client.send("still here");
+    expect(await client.receive(1_000), "and it still echoes").toEqual({ type: "text", data: "still here" });
+    await expectRejects(connect(url, { pingInterval: -5 }), RangeError, "pingInterval -5");
+    await client.close();
   });
 });

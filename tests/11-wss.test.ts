@@ -14,7 +14,7 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 import { eventually, openWs, RawClient, upgradeRequest, within, wsMessages } from "./helpers/peers.ts";
 // The raw TLS peer reads your frames with the reference chapter 04, so a slip
 // in your frames cannot hide inside the test's own tools.
-import { FrameParser } from "../solutions/04-frames.ts";
+import { WireReader } from "./helpers/wire.ts";
 
 // Chapter 11 runs your chapter 08 server and chapter 09 client over TLS, with
 // certificates made here, at test time: `local` is valid for localhost,
@@ -207,7 +207,7 @@ describe("your client against the ws package's wss server", () => {
       const key = String(req.headers["sec-websocket-key"]);
       const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
-      const parser = new FrameParser();
+      const parser = new WireReader();
       socket.on("data", (chunk: Buffer) => frames.push(...parser.push(chunk)));
       socket.on("error", () => {});
     });

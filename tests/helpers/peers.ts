@@ -2,14 +2,13 @@
  * Real peers for the tests of a server: the `ws` package's client, and a raw
  * TCP client that can misbehave on purpose. Every wait here is bounded.
  *
- * Frames are built and read with the reference chapters 04 and 06, so a slip
- * in the reader's own code cannot hide inside the test's own tools.
+ * Frames are built and read with the tests' own encoder and decoder
+ * (helpers/wire.ts): never with the code under test.
  */
 import { spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import WebSocket from "ws";
-import { encodeFrame, FrameParser } from "../../solutions/04-frames.ts";
-import { parseClosePayload } from "../../solutions/06-closing.ts";
+import { readCloseBody, WireReader, wireFrame } from "./wire.ts";
 import type { Frame } from "../../lib/frame.ts";
 
 /** Debian's Python, never the `python3` on PATH (it may be another one without the Debian packages). */
@@ -91,7 +90,7 @@ const KEY = new Uint8Array([0x37, 0xfa, 0x21, 0x3d]);
 
 /** A client frame, masked as §5.3 requires (unless `masked` is false, to misbehave). */
 export function clientFrame(opcode: number, payload: Uint8Array, options: { fin?: boolean; masked?: boolean } = {}): Uint8Array {
-  return encodeFrame({ opcode, payload, fin: options.fin ?? true, maskKey: options.masked === false ? undefined : KEY });
+  return wireFrame({ opcode, payload, fin: options.fin ?? true, maskKey: options.masked === false ? undefined : KEY });
 }
 
 /** A raw TCP client: it speaks the handshake, then whatever bytes a test wants. */
@@ -99,7 +98,7 @@ export class RawClient {
   readonly frames: Frame[] = [];
   ended = false;
   closed = false;
-  #parser = new FrameParser();
+  #parser = new WireReader();
   #head = "";
   #afterHead = false;
 
@@ -140,7 +139,7 @@ export class RawClient {
   async closeFrame(ms = 2_000): Promise<{ code: number; reason: string }> {
     await eventually(() => this.frames.some((f) => f.opcode === 0x8), ms, "a close frame from the server");
     const frame = this.frames.find((f) => f.opcode === 0x8);
-    return parseClosePayload(frame?.payload ?? new Uint8Array(0));
+    return readCloseBody(frame?.payload ?? new Uint8Array(0));
   }
 
   #receive(chunk: Buffer): void {
