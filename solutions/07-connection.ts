@@ -15,6 +15,7 @@
  */
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
+import type { MessageExtension } from "../lib/extensions.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
 import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
@@ -57,6 +58,12 @@ export interface ConnectionOptions {
    * which can send those bytes back as they are. Default true.
    */
   decodeText?: boolean;
+  /**
+   * A negotiated extension (chapter 12, RFC 6455 §9): it sees every frame
+   * received before this connection does, and transforms every message
+   * sent. RSV1 is allowed on the wire only if it uses RSV1 (§5.2). Default: none.
+   */
+  extension?: MessageExtension;
 }
 
 // #region reference-only
@@ -77,6 +84,7 @@ export class Connection {
   readonly #maskKey: () => Uint8Array;
   readonly #onFrame: (frame: Frame, direction: "in" | "out") => void;
   readonly #decodeText: boolean;
+  readonly #extension: MessageExtension | undefined;
   /** Bytes waiting for the I/O layer, in order. */
   #outgoing: Uint8Array[] = [];
   // #endregion
@@ -85,7 +93,8 @@ export class Connection {
     // #region solution
     this.#role = role;
     const limit = options.maxMessageSize === undefined ? {} : { maxPayload: options.maxMessageSize };
-    this.#parser = new FrameParser(limit);
+    this.#extension = options.extension;
+    this.#parser = new FrameParser({ ...limit, allowRsv1: this.#extension?.rsv1 === true });
     this.#assembler = new MessageAssembler(
       options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize },
     );
@@ -157,9 +166,9 @@ export class Connection {
   send(message: Message | MessageBytes): void {
     // #region solution
     this.#requireOpen("send a message");
-    if (message.type === "binary") this.#sendFrame(Opcode.Binary, message.data);
-    else if (typeof message.data === "string") this.#sendFrame(Opcode.Text, encoder.encode(message.data));
-    else this.#sendFrame(Opcode.Text, message.data); // already UTF-8: nothing to encode
+    if (message.type === "binary") this.#sendData(Opcode.Binary, message.data);
+    else if (typeof message.data === "string") this.#sendData(Opcode.Text, encoder.encode(message.data));
+    else this.#sendData(Opcode.Text, message.data); // already UTF-8: nothing to encode
     // #endregion
   }
 
@@ -204,6 +213,12 @@ export class Connection {
     const masked = frame.maskKey !== undefined;
     if (this.#role === "server" && !masked) throw new ProtocolError(1002, "a client must mask every frame (RFC 6455 §5.1)");
     if (this.#role === "client" && masked) throw new ProtocolError(1002, "a server must not mask its frames (RFC 6455 §5.1)");
+    if (this.#extension !== undefined) {
+      // Chapter 12: the extension may hold the frame back (a compressed message's fragments) or transform it.
+      const transformed = this.#extension.receive(frame);
+      if (transformed === undefined) return;
+      frame = transformed;
+    }
 
     switch (frame.opcode) {
       case Opcode.Ping:
@@ -253,10 +268,17 @@ export class Connection {
     if (this.#state !== "OPEN") throw new InvalidStateError(`cannot ${action}: the connection is ${this.#state}`);
   }
 
+  /** A data message: through the extension if there is one (chapter 12), which may set RSV1. */
+  #sendData(opcode: number, payload: Uint8Array): void {
+    if (this.#extension === undefined) return this.#sendFrame(opcode, payload);
+    const sent = this.#extension.send(opcode, payload);
+    this.#sendFrame(opcode, sent.payload, sent.rsv1);
+  }
+
   /** A client masks every frame with a fresh key; a server never masks (§5.1, §5.3). */
-  #sendFrame(opcode: number, payload: Uint8Array): void {
+  #sendFrame(opcode: number, payload: Uint8Array, rsv1 = false): void {
     const maskKey = this.#role === "client" ? this.#maskKey() : undefined;
-    const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload, maskKey };
+    const frame = { fin: true, rsv1, rsv2: false, rsv3: false, opcode, payload, maskKey };
     if (maskKey === undefined && payload.length >= COPY_LIMIT) {
       // Performance: a large unmasked payload is queued as it is, after its
       // header: copying it into one buffer with a few bytes of header would

@@ -1,0 +1,596 @@
+import { spawnSync } from "node:child_process";
+import { resolve } from "node:path";
+import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
+import fc from "fast-check";
+import { describe, expect, test } from "vitest";
+import {
+  acceptDeflateOffer,
+  checkDeflateResponse,
+  checkSubprotocol,
+  DEFLATE_TAIL,
+  deflateMessage,
+  deflateOffer,
+  formatExtensionHeader,
+  inflateMessage,
+  negotiateDeflate,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  selectSubprotocol,
+  subprotocolHeader,
+} from "@workbook/12-extensions";
+import { Connection, type ConnectionEvent } from "@workbook/07-connection";
+import { HandshakeError, ProtocolError } from "../lib/errors.ts";
+import type { DeflateParams, ExtensionElement } from "../lib/extensions.ts";
+import type { Frame } from "../lib/frame.ts";
+// Frames are built and read with the reference chapter 04, so a slip in your
+// own framing cannot hide inside the test's tools.
+import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+import { concat, pattern, utf8 } from "./helpers/bytes.ts";
+import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
+import { expectBytes } from "./helpers/frame-dump.ts";
+import { hex, toHex } from "./helpers/hex.ts";
+
+const KEY = hex("37 fa 21 3d");
+const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+/** The four context-takeover combinations, with their names. */
+const TAKEOVER: { name: string; params: DeflateParams }[] = [
+  { name: "context takeover both ways", params: DEFAULTS },
+  { name: "server_no_context_takeover", params: { ...DEFAULTS, serverNoContextTakeover: true } },
+  { name: "client_no_context_takeover", params: { ...DEFAULTS, clientNoContextTakeover: true } },
+  { name: "no context takeover either way", params: { ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true } },
+];
+
+/** A data or control frame as plain data. */
+function frame(opcode: number, payload: Uint8Array, options: { fin?: boolean; rsv1?: boolean } = {}): Frame {
+  return { fin: options.fin ?? true, rsv1: options.rsv1 ?? false, rsv2: false, rsv3: false, opcode, payload };
+}
+const offer = (header: string): ExtensionElement => parseExtensionHeaderReference(header)[0]!;
+/** Offers in the tests are written as headers and read with a tiny parser of the test's own (no quoting). */
+function parseExtensionHeaderReference(header: string): ExtensionElement[] {
+  return header.split(",").map((element) => {
+    const [name = "", ...params] = element.split(";").map((s) => s.trim());
+    return {
+      name,
+      params: params.map((p) => {
+        const [pname = "", value] = p.split("=");
+        return value === undefined ? { name: pname } : { name: pname, value };
+      }),
+    };
+  });
+}
+/** An element as a header, for messages. */
+const shown = (e: ExtensionElement | undefined) =>
+  e === undefined ? "(nothing)" : [e.name, ...e.params.map((p) => (p.value === undefined ? p.name : `${p.name}=${p.value}`))].join("; ");
+
+describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
+  test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
+    const parsed = parseExtensionHeader(
+      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;bar = baz',
+    );
+    expect(parsed, "one element per extension, in order, each with its parameters in order; names lower-cased, quotes removed").toEqual([
+      {
+        name: "permessage-deflate",
+        params: [{ name: "client_max_window_bits" }, { name: "server_max_window_bits", value: "10" }],
+      },
+      { name: "x-webkit-deflate-frame", params: [] },
+      { name: "foo", params: [{ name: "bar", value: "baz" }] },
+    ]);
+  });
+
+  test("§9.1: the header may repeat or carry empty elements: \"a, , b\" is a and b; \"\" is no extension", () => {
+    expect(parseExtensionHeader("a, , b,").map((e) => e.name), "empty list elements are skipped (RFC 9110 §5.6.1)").toEqual(["a", "b"]);
+    expect(parseExtensionHeader("   "), "nothing offered").toEqual([]);
+  });
+
+  test("§9.1 MUST: a quoted value must be a token once unquoted; a backslash escapes the next character", () => {
+    expect(parseExtensionHeader('x; a="b\\c"')[0]?.params, 'a quoted pair: "b\\c" is bc').toEqual([{ name: "a", value: "bc" }]);
+    expectThrows(() => parseExtensionHeader('x; a="two words"'), SyntaxError, '§9.1: "two words" is not a token', /token/);
+    expectThrows(() => parseExtensionHeader('x; a="open'), SyntaxError, "§9.1: an unterminated quoted string", /quoted/);
+  });
+
+  test("§9.1: malformed lists are a SyntaxError naming where they go wrong", () => {
+    for (const bad of ["permessage-deflate;", "; x", "a b", "a; =1", "a; b=", "a; b=c d", "a/b", "é"]) {
+      expectThrows(() => parseExtensionHeader(bad), SyntaxError, `§9.1: ${JSON.stringify(bad)} is not an extension list`, /character/);
+    }
+  });
+
+  test("§9.1: formatExtensionHeader writes what parseExtensionHeader reads", () => {
+    expect(
+      formatExtensionHeader([
+        { name: "permessage-deflate", params: [{ name: "server_no_context_takeover" }, { name: "client_max_window_bits", value: "10" }] },
+        { name: "x-foo", params: [] },
+      ]),
+      "elements joined by \", \", parameters by \"; \"",
+    ).toBe("permessage-deflate; server_no_context_takeover; client_max_window_bits=10, x-foo");
+    expectThrows(() => formatExtensionHeader([{ name: "a b", params: [] }]), RangeError, "§9.1: a name must be a token");
+    const token = fc.stringMatching(/^[a-z0-9_.-]{1,12}$/);
+    const element = fc.record({ name: token, params: fc.array(fc.record({ name: token, value: fc.option(token, { nil: undefined }) }), { maxLength: 4 }) });
+    fc.assert(
+      fc.property(fc.array(element, { minLength: 1, maxLength: 4 }), (elements) => {
+        const written = formatExtensionHeader(elements);
+        const read = parseExtensionHeader(written).map((e) => ({ name: e.name, params: e.params.map((p) => ({ name: p.name, value: p.value })) }));
+        expect(read, `parse(format(x)) is x, for ${written}`).toEqual(elements);
+      }),
+    );
+  });
+});
+
+describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
+  test("RFC 7692 §5 MUST: Chromium's offer is accepted with the extension's name; the defaults are 15 bits and context takeover", () => {
+    const decision = negotiateDeflate(parseExtensionHeaderReference("permessage-deflate; client_max_window_bits"));
+    expect(shown(decision?.response), "the answer names permessage-deflate (and needs no parameter)").toBe("permessage-deflate");
+    expect(decision?.params, "the agreed parameters").toEqual(DEFAULTS);
+  });
+
+  test("RFC 7692 §5: other extensions are ignored and the first acceptable permessage-deflate offer wins", () => {
+    const decision = negotiateDeflate(
+      parseExtensionHeaderReference(
+        "x-webkit-deflate-frame, permessage-deflate; mystery, permessage-deflate; server_max_window_bits=10, permessage-deflate",
+      ),
+    );
+    expect(shown(decision?.response), "the second permessage-deflate offer is the first acceptable one").toBe(
+      "permessage-deflate; server_max_window_bits=10",
+    );
+    expect(negotiateDeflate(parseExtensionHeaderReference("x-webkit-deflate-frame")), "nothing to accept: no extension").toBeUndefined();
+    expect(negotiateDeflate([]), "no offer: no extension").toBeUndefined();
+  });
+
+  test("RFC 7692 §7 MUST: an offer with a parameter RFC 7692 doesn't define, or one given twice, is declined", () => {
+    for (const header of [
+      "permessage-deflate; mystery",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+    ]) {
+      const decision = acceptDeflateOffer(offer(header));
+      expect(decision.ok, `the server must decline "${header}"`).toBe(false);
+      expect(negotiateDeflate([offer(header)]), `negotiateDeflate declines "${header}": no extension`).toBeUndefined();
+    }
+  });
+
+  test("RFC 7692 §7 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
+    for (const header of [
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; server_max_window_bits=7",
+      "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits=010",
+      "permessage-deflate; client_max_window_bits=abc",
+      "permessage-deflate; server_no_context_takeover=1",
+      "permessage-deflate; client_no_context_takeover=true",
+    ]) {
+      const decision = acceptDeflateOffer(offer(header));
+      expect(decision.ok, `"${header}" has an invalid value: declined`).toBe(false);
+    }
+    for (const bits of [8, 9, 10, 11, 12, 13, 14, 15]) {
+      expect(acceptDeflateOffer(offer(`permessage-deflate; server_max_window_bits=${bits}`)).ok, `${bits} is a valid window size`).toBe(true);
+    }
+  });
+
+  test("RFC 7692 §7.1.1.1: server_no_context_takeover offered is answered, and binds the server", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate; server_no_context_takeover; client_max_window_bits"));
+    expect(decision.ok && shown(decision.response), "the answer").toBe("permessage-deflate; server_no_context_takeover");
+    expect(decision.ok && decision.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true });
+  });
+
+  test("RFC 7692 §7.1.2.1: server_max_window_bits is answered with the offer's value or a smaller one", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"));
+    expect(decision.ok && shown(decision.response), "the same value as offered").toBe("permessage-deflate; server_max_window_bits=12");
+    const smaller = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"), { serverMaxWindowBits: 9 });
+    expect(smaller.ok && shown(smaller.response), "a server limited to 9 answers 9").toBe("permessage-deflate; server_max_window_bits=9");
+    expect(smaller.ok && smaller.params.serverMaxWindowBits, "and compresses with 2^9 bytes").toBe(9);
+    const unasked = acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: 10 });
+    expect(unasked.ok && shown(unasked.response), "§7.1.2.1 MAY: the server may limit itself unasked").toBe("permessage-deflate; server_max_window_bits=10");
+  });
+
+  test("RFC 7692 §7.1.2.2 MUST NOT: client_max_window_bits is never answered unless offered; a server that needs it declines", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate"), { clientMaxWindowBits: 10 });
+    expect(decision.ok, "the client didn't say it can be limited: the server can't accept with its limit").toBe(false);
+    const accepted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits"), { clientMaxWindowBits: 10 });
+    expect(accepted.ok && shown(accepted.response), "offered without a value: the server's limit").toBe("permessage-deflate; client_max_window_bits=10");
+    const hinted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=9"), { clientMaxWindowBits: 12 });
+    expect(hinted.ok && shown(hinted.response), "offered with 9: the client won't go over 9 anyway").toBe("permessage-deflate; client_max_window_bits=9");
+    const plain = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=11"));
+    expect(plain.ok && shown(plain.response), "a server without a limit answers without the parameter").toBe("permessage-deflate");
+    expect(plain.ok && plain.params.clientMaxWindowBits, "and the client keeps to its own hint, 11").toBe(11);
+  });
+
+  test("RFC 7692 §7.1.1.2: client_no_context_takeover is answered when offered, or when the server insists", () => {
+    const offered = acceptDeflateOffer(offer("permessage-deflate; client_no_context_takeover"));
+    expect(offered.ok && shown(offered.response), "offered: answered").toBe("permessage-deflate; client_no_context_takeover");
+    const insisted = acceptDeflateOffer(offer("permessage-deflate"), { clientNoContextTakeover: true, serverNoContextTakeover: true });
+    expect(insisted.ok && shown(insisted.response), "§7.1.1.1, §7.1.1.2 MAY: the server may add both unasked").toBe(
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    );
+    expect(insisted.ok && insisted.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true });
+  });
+
+  test("RFC 7692 §7.1.2: a server's own window option outside 8..15 is a RangeError", () => {
+    for (const bits of [7, 16, 9.5]) {
+      expectThrows(() => acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: bits }), RangeError, `serverMaxWindowBits ${bits}`);
+    }
+  });
+});
+
+describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 §7)", () => {
+  test("RFC 7692 §5 MUST: the offer names permessage-deflate, always with client_max_window_bits, and what the options ask", () => {
+    expect(shown(deflateOffer()), "the default offer").toBe("permessage-deflate; client_max_window_bits");
+    expect(
+      shown(deflateOffer({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 })),
+      "every parameter",
+    ).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9");
+  });
+
+  test("§4.1, §9.1 MUST: an answer naming an extension that was never offered fails the handshake", () => {
+    expectThrows(() => checkDeflateResponse([offer("x-webkit-deflate-frame")]), HandshakeError, "§4.1: x-webkit-deflate-frame was not offered", /never offered/);
+    expectThrows(
+      () => checkDeflateResponse(parseExtensionHeaderReference("permessage-deflate, permessage-deflate")),
+      HandshakeError,
+      "§9.1: permessage-deflate accepted twice",
+    );
+  });
+
+  test("RFC 7692 §7 MUST: an answer with an unknown, repeated or invalid parameter fails the handshake", () => {
+    for (const header of [
+      "permessage-deflate; mystery",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; client_max_window_bits",
+      "permessage-deflate; client_max_window_bits=07",
+      "permessage-deflate; client_no_context_takeover=yes",
+    ]) {
+      expectThrows(() => checkDeflateResponse([offer(header)]), HandshakeError, `"${header}" must fail the connection`);
+    }
+  });
+
+  test("RFC 7692 §7 MUST: an answer the client can't honour fails: a larger server window, or a requested parameter missing", () => {
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate; server_max_window_bits=12")], { serverMaxWindowBits: 10 }),
+      HandshakeError,
+      "§7.1.2.1: the server may answer the same or a smaller value, not 12 for 10",
+      /larger/,
+    );
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate")], { serverMaxWindowBits: 10 }),
+      HandshakeError,
+      "§7.1.2.1: accepting an offer with server_max_window_bits means answering with it",
+    );
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate")], { serverNoContextTakeover: true }),
+      HandshakeError,
+      "§7.1.1.1: accepting an offer with server_no_context_takeover means answering with it",
+    );
+  });
+
+  test("RFC 7692 §7.1: an acceptable answer gives the agreed parameters; no answer means no compression", () => {
+    expect(checkDeflateResponse([]), "the server declined: go on without it").toBeUndefined();
+    expect(checkDeflateResponse([offer("permessage-deflate")]), "all defaults").toEqual(DEFAULTS);
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=10")], {
+        serverMaxWindowBits: 12,
+      }),
+      "every parameter, as answered",
+    ).toEqual({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 10 });
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover")], { clientNoContextTakeover: true, clientMaxWindowBits: 11 }),
+      "§7.1.1.2, §7.1.2.2: the client's own hints bind it even if not answered",
+    ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 11 });
+  });
+});
+
+describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
+  test("RFC 7692 §7.2.1: \"Hello\" compresses to f2 48 cd c9 c9 07 00: a sync flush, its 00 00 ff ff removed", () => {
+    expectBytes(deflateMessage(utf8("Hello")), hex("f2 48 cd c9 c9 07 00"), "RFC 7692 §7.2.3.1: the compressed payload of \"Hello\"", "bytes");
+    expectBytes(deflateMessage(new Uint8Array(0)), hex("00"), "RFC 7692 §7.2.3.6: an empty message compresses to one byte, 00", "bytes");
+  });
+
+  test("RFC 7692 §7.2.2: the receiver puts 00 00 ff ff back and inflates; every block shape of the RFC's examples", () => {
+    const cases: [string, string][] = [
+      ["f2 48 cd c9 c9 07 00", "§7.2.3.1: one compressed block"],
+      ["00 05 00 fa ff 48 65 6c 6c 6f 00", "§7.2.3.3: a block with no compression"],
+      ["f3 48 cd c9 c9 07 00 00", "§7.2.3.4: a block with BFINAL set"],
+      ["f2 48 05 00 00 00 ff ff ca c9 c9 07 00", "§7.2.3.5: two blocks"],
+    ];
+    for (const [bytes, rule] of cases) {
+      expect(new TextDecoder().decode(inflateMessage(hex(bytes))), `RFC 7692 ${rule} inflates to "Hello"`).toBe("Hello");
+    }
+    expect(inflateMessage(hex("00")).length, "RFC 7692 §7.2.3.6: 00 inflates to nothing").toBe(0);
+  });
+
+  test("RFC 7692 §7.2: inflateMessage(deflateMessage(x)) is x, and the output never ends with the tail it removed", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 8, max: 15 }), (bytes, windowBits) => {
+        const compressed = deflateMessage(bytes, { windowBits });
+        expect(toHex(compressed.subarray(-4)) === toHex(DEFLATE_TAIL) && compressed.length > 4, "§7.2.1 step 3: 00 00 ff ff removed").toBe(false);
+        expect(toHex(inflateMessage(compressed)), "the round trip gives the message back").toBe(toHex(bytes));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("RFC 7692 §7.2.3.2: with the previous message as dictionary, a second \"Hello\" is f2 00 11 00 00", () => {
+    const second = deflateMessage(utf8("Hello"), { dictionary: utf8("Hello") });
+    expectBytes(second, hex("f2 00 11 00 00"), "RFC 7692 §7.2.3.2: the second \"Hello\", pointing back into the first", "bytes");
+    expect(new TextDecoder().decode(inflateMessage(second, { dictionary: utf8("Hello") })), "it inflates from the same window").toBe("Hello");
+  });
+
+  test("RFC 7692 §7.1.2.2 MUST NOT: compressed with an 8-bit window, no back-reference reaches past 256 bytes", () => {
+    // Repeats 300 to 3000 bytes apart: a 32 KiB window would use them. An
+    // inflater with a true 256-byte window refuses any reference further back.
+    let text = "";
+    for (let i = 0; i < 3000; i++) text += `item ${i % 50} weighs ${(i * 37) % 101} grams; `;
+    const data = utf8(text);
+    const compressed = deflateMessage(data, { windowBits: 8 });
+    const inflated = inflateRawSync(concat(compressed, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH });
+    expect(inflated.equals(data), "an inflater with a 256-byte window gives the text back").toBe(true);
+    const wide = deflateMessage(data, { windowBits: 15 });
+    expect(() => inflateRawSync(concat(wide, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH }), "the test can tell: 15 bits reach too far").toThrow(/distance too far/);
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxSize fails with 1009; data that isn't DEFLATE with 1007", () => {
+    const zeros = deflateMessage(new Uint8Array(200_000));
+    expect(zeros.length, "200 000 zeros compress to a few hundred bytes").toBeLessThan(1000);
+    expectProtocolError(() => inflateMessage(zeros, { maxSize: 100_000 }), 1009, "§10.4: 200 000 bytes inflated, 100 000 allowed");
+    expect(inflateMessage(zeros, { maxSize: 200_000 }).length, "exactly the limit is allowed").toBe(200_000);
+    expectProtocolError(() => inflateMessage(hex("ff ff ff ff")), 1007, "our policy: a payload that is not DEFLATE (invalid block type)");
+  });
+});
+
+describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.2)", () => {
+  test("RFC 7692 §6: a fragmented compressed message has RSV1 on its first frame only, and comes out whole, inflated, RSV1 clear", () => {
+    const deflate = new PerMessageDeflate("client", DEFAULTS);
+    // RFC 7692 §7.2.3.1, the fragmented example: 41 03 f2 48 cd, then 80 04 c9 c9 07 00.
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true })), "the first fragment is held back").toBeUndefined();
+    const whole = deflate.receive(frame(0x0, hex("c9 c9 07 00")));
+    expect(whole && { ...whole, payload: new TextDecoder().decode(whole.payload) }, "one text frame, FIN, RSV1 clear, inflated").toEqual({
+      fin: true,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: 0x1,
+      payload: "Hello",
+    });
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame fails the connection with 1002", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
+    expectProtocolError(() => deflate.receive(frame(0x0, hex("c9 c9 07 00"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a non-first fragment");
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a control frame fails the connection with 1002; control frames pass untouched otherwise", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    expectProtocolError(() => deflate.receive(frame(0x9, utf8("x"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a ping");
+    const again = new PerMessageDeflate("server", DEFAULTS);
+    expect(again.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true })), "a compressed message begins").toBeUndefined();
+    const ping = frame(0x9, utf8("x"));
+    expect(again.receive(ping), "§5.4: a ping between the fragments passes as it is").toBe(ping);
+    expect(again.receive(frame(0x0, hex("c9 c9 07 00")))?.payload, "and the message still completes").toEqual(utf8("Hello"));
+  });
+
+  test("§5.4 MUST: a new text frame in the middle of a compressed message fails with 1002", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
+    expectProtocolError(() => deflate.receive(frame(0x1, utf8("new"))), 1002, "§5.4: messages don't interleave");
+  });
+
+  test("RFC 7692 §6 MAY: a message with RSV1 clear is not compressed, and passes as it is (fragments too)", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    const plain = frame(0x2, hex("00 01 02"));
+    expect(deflate.receive(plain), "an uncompressed binary message").toBe(plain);
+    const first = frame(0x1, utf8("Hel"), { fin: false });
+    const last = frame(0x0, utf8("lo"));
+    expect([deflate.receive(first), deflate.receive(last)], "an uncompressed fragmented message, frame by frame").toEqual([first, last]);
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "a compressed one after it").toEqual(utf8("Hello"));
+  });
+
+  test("RFC 7692 §6 MAY, our policy: send() compresses with RSV1 when it shrinks the message, and sends it as it is otherwise", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    const text = utf8("to be or not to be, ".repeat(50));
+    const sent = deflate.send(0x1, text);
+    expect(sent.rsv1, "a compressible message: RSV1 set").toBe(true);
+    expect(sent.payload.length, "and smaller on the wire").toBeLessThan(text.length / 5);
+    expect(toHex(inflateMessage(sent.payload)), "its payload is the message, deflated").toBe(toHex(text));
+    const random = pattern(1000, 7);
+    const raw = deflate.send(0x2, random);
+    expect({ rsv1: raw.rsv1, same: toHex(raw.payload) === toHex(random) }, "random bytes don't shrink: RSV1 clear, payload unchanged").toEqual({
+      rsv1: false,
+      same: true,
+    });
+  });
+
+  test("RFC 7692 §7.1.1.1 MUST: with server_no_context_takeover the server starts each message from an empty window; without, it may reuse it", () => {
+    // "Hello" would not shrink (7 bytes for 5) and go uncompressed: a message that does shrink.
+    const message = utf8("a message that repeats itself, a message that repeats itself");
+    const takeover = new PerMessageDeflate("server", DEFAULTS);
+    const a1 = takeover.send(0x1, message).payload;
+    const a2 = takeover.send(0x1, message).payload;
+    expect(a2.length, "with context takeover the second copy points back into the first: much shorter").toBeLessThan(a1.length / 2);
+    const fresh = new PerMessageDeflate("server", { ...DEFAULTS, serverNoContextTakeover: true });
+    const b1 = fresh.send(0x1, message).payload;
+    const b2 = fresh.send(0x1, message).payload;
+    expect(toHex(b2), "without it, every message is compressed alone: the same bytes each time").toBe(toHex(b1));
+  });
+
+  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before", () => {
+    const deflate = new PerMessageDeflate("client", DEFAULTS);
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "RFC 7692 §7.2.3.2, first message").toEqual(utf8("Hello"));
+    expect(deflate.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the second message points into the first").toEqual(utf8("Hello"));
+    const noTakeover = new PerMessageDeflate("client", { ...DEFAULTS, serverNoContextTakeover: true });
+    noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }));
+    expectProtocolError(
+      () => noTakeover.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true })),
+      1007,
+      "the test can tell: with server_no_context_takeover the window is empty, and these bytes point back into nothing",
+    );
+  });
+
+  for (const { name, params } of TAKEOVER) {
+    test(`RFC 7692 §7.2: client and server understand each other over 40 messages (${name})`, () => {
+      const words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.constantFrom(...words), fc.integer({ min: 0, max: 400 })), { minLength: 40, maxLength: 40 }), (messages) => {
+          const client = new PerMessageDeflate("client", params);
+          const server = new PerMessageDeflate("server", params);
+          let compressed = 0;
+          for (const [i, [word, times]] of messages.entries()) {
+            const payload = utf8(`${i}:${word.repeat(times)}`);
+            const [from, to] = i % 2 === 0 ? [client, server] : [server, client];
+            const sent = from.send(0x1, payload);
+            if (sent.rsv1) compressed++;
+            const received = to.receive(frame(0x1, sent.payload, { rsv1: sent.rsv1 }));
+            expect(received && new TextDecoder().decode(received.payload), `message ${i} arrives as sent (RSV1 ${sent.rsv1})`).toBe(new TextDecoder().decode(payload));
+          }
+          expect(compressed, "most of these messages shrink, so they go compressed").toBeGreaterThan(20);
+        }),
+        { numRuns: 3 },
+      );
+    });
+  }
+
+  test("RFC 6455 §10.4: maxMessageSize bounds the inflated size: 1009 however small the compressed message", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 64 * 1024 });
+    const bomb = deflateRawSync(new Uint8Array(1024 * 1024), { finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(bomb.length, "1 MiB of zeros is about a KiB compressed").toBeLessThan(2048);
+    expectProtocolError(() => deflate.receive(frame(0x2, bomb, { rsv1: true })), 1009, "§10.4: 1 MiB inflated, 64 KiB allowed");
+  });
+
+  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment)", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 10_000 });
+    const chunk = pattern(4000);
+    deflate.receive(frame(0x2, chunk, { fin: false, rsv1: true }));
+    deflate.receive(frame(0x0, chunk, { fin: false }));
+    expectProtocolError(() => deflate.receive(frame(0x0, chunk, { fin: false })), 1009, "12 000 compressed bytes held for a 10 000-byte limit");
+  });
+});
+
+describe("the connection with permessage-deflate (chapter 07's extension option)", () => {
+  const text = (data: string) => ({ type: "text" as const, data });
+  function open(role: "client" | "server", params?: DeflateParams, maxMessageSize?: number) {
+    const extension = params === undefined ? undefined : new PerMessageDeflate(role, params, maxMessageSize === undefined ? {} : { maxMessageSize });
+    const connection = new Connection(role, {
+      maskKey: () => KEY.slice(),
+      ...(extension === undefined ? {} : { extension }),
+      ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
+    });
+    connection.open();
+    return connection;
+  }
+  const sentFrames = (connection: Connection) => new FrameParser({ allowRsv1: true }).push(concat(...connection.bytesToSend()));
+  const closeOf = (events: ConnectionEvent[]) => events.find((e) => e.type === "close");
+
+  test("§5.2 MUST: without a negotiated extension, a frame with RSV1 fails the connection with 1002", () => {
+    const connection = open("server");
+    const events = connection.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }));
+    expect(closeOf(events), "a close event with 1002").toMatchObject({ type: "close", code: 1002, clean: false });
+  });
+
+  test("RFC 7692 §6: the RFC's compressed \"Hello\" in, a text message out; a compressible message goes out with RSV1", () => {
+    const server = open("server", DEFAULTS);
+    const events = server.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }));
+    expect(events, "one text message, inflated").toEqual([{ type: "message", message: text("Hello") }]);
+    server.send(text("Hello, Hello, Hello, Hello"));
+    expectBytes(concat(...server.bytesToSend()), hex("c1 0c f2 48 cd c9 c9 d7 51 f0 c0 a4 00 00"), "RFC 7692 §6: FIN, RSV1, text; the deflated payload");
+  });
+
+  test("RFC 7692 §6.1 MUST NOT: control frames are never compressed, even with the extension", () => {
+    const client = open("client", DEFAULTS);
+    client.ping(utf8("a ping a ping a ping a ping a ping"));
+    client.close(1000, "bye bye bye bye bye bye bye bye");
+    for (const sent of sentFrames(client)) expect(sent.rsv1, `the ${sent.opcode === 0x9 ? "ping" : "close"} frame has RSV1 clear`).toBe(false);
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame, or on a ping, closes the connection with 1002", () => {
+    const a = open("client", DEFAULTS);
+    a.receive(encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
+    expect(closeOf(a.receive(encodeFrame({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }))), "RSV1 on a continuation").toMatchObject({ code: 1002 });
+    const b = open("client", DEFAULTS);
+    expect(closeOf(b.receive(encodeFrame({ opcode: 0x9, rsv1: true, payload: new Uint8Array(0) }))), "RSV1 on a ping").toMatchObject({ code: 1002 });
+  });
+
+  test("§8.1 MUST: a compressed text message that inflates to bad UTF-8 fails with 1007", () => {
+    const client = open("client", DEFAULTS);
+    const events = client.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(hex("48 c3 28 ff 6f")) }));
+    expect(closeOf(events), "the text is checked after inflating").toMatchObject({ code: 1007 });
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxMessageSize closes with 1009", () => {
+    const server = open("server", DEFAULTS, 100_000);
+    const bomb = deflateMessage(new Uint8Array(5_000_000));
+    const events = server.receive(encodeFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: KEY }));
+    expect(closeOf(events), "5 MB inflated, 100 000 bytes allowed").toMatchObject({ type: "close", code: 1009, clean: false });
+    const [close] = sentFrames(server);
+    expect(close && [close.opcode, close.payload[0], close.payload[1]], "a close frame with 1009 goes out").toEqual([0x8, 0x03, 0xf1]);
+  });
+
+  test("§5.2: however TCP cuts the stream, a compressed session gives the same events", () => {
+    const message = utf8("compress me, compress me, compress me ✓");
+    const compressed = deflateMessage(message);
+    const stream = concat(
+      encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: compressed.subarray(0, 10), maskKey: KEY }),
+      encodeFrame({ opcode: 0x9, payload: utf8("p"), maskKey: KEY }),
+      encodeFrame({ opcode: 0x0, payload: compressed.subarray(10), maskKey: KEY }),
+      encodeFrame({ opcode: 0x2, payload: hex("01 02"), maskKey: KEY }),
+      encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(message, { dictionary: message }), maskKey: KEY }),
+    );
+    const expected: ConnectionEvent[] = [
+      { type: "ping", payload: utf8("p") },
+      { type: "message", message: text("compress me, compress me, compress me ✓") },
+      { type: "message", message: { type: "binary", data: hex("01 02") } },
+      { type: "message", message: text("compress me, compress me, compress me ✓") },
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const server = open("server", DEFAULTS);
+        const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), stream.length];
+        const events = points.slice(1).flatMap((end, i) => server.receive(stream.slice(points[i], end)));
+        expect(events, `cut at ${points.join(", ")}`).toEqual(expected);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
+  test("§4.1 MUST: the client's list is non-empty tokens, each once, by preference", () => {
+    expect(subprotocolHeader(["chat.v2", "chat.v1"]), "comma-separated, in the caller's order").toBe("chat.v2, chat.v1");
+    for (const bad of [[""], ["chat v1"], ["chat,v1"], ["é"], ["chat.v1", "chat.v1"]]) {
+      expectThrows(() => subprotocolHeader(bad), RangeError, `§4.1 item 10: ${JSON.stringify(bad)} can't be offered`);
+    }
+  });
+
+  test("§4.2.2 MUST: the server picks one of the client's subprotocols, in the client's order of preference, or none", () => {
+    expect(selectSubprotocol("chat.v2, chat.v1", ["chat.v1", "chat.v2"]), "the client prefers chat.v2").toBe("chat.v2");
+    expect(selectSubprotocol("chat.v3,chat.v1", ["chat.v1"]), "the only one both know").toBe("chat.v1");
+    expect(selectSubprotocol("chat.v3", ["chat.v1"]), "§4.2.2: none in common: no Sec-WebSocket-Protocol at all").toBeUndefined();
+    expect(selectSubprotocol(undefined, ["chat.v1"]), "none offered: none chosen").toBeUndefined();
+    expect(selectSubprotocol("Chat.V1", ["chat.v1"]), "names are compared exactly").toBeUndefined();
+  });
+
+  test("§4.1 MUST: the client fails the connection when the server picks a subprotocol it did not offer", () => {
+    expect(checkSubprotocol("chat.v1", ["chat.v2", "chat.v1"]), "one we offered").toBe("chat.v1");
+    expect(checkSubprotocol(undefined, ["chat.v1"]), "the server chose none: no subprotocol").toBeUndefined();
+    expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered", /did not offer/);
+    expectThrows(() => checkSubprotocol("chat.v1", []), HandshakeError, "§4.1: nothing was offered");
+    expectThrows(() => checkSubprotocol("chat.v1, chat.v2", ["chat.v1", "chat.v2"]), HandshakeError, "§4.2.2: one subprotocol, not a list");
+  });
+});
+
+describe("the bomb, measured (RFC 6455 §10.4)", () => {
+  test("§10.4: ~1 MiB that inflates to 1 GiB fails with 1009 while peak memory stays far below 1 GiB", () => {
+    // A child process, so its peak RSS is the bomb's alone: a server-side
+    // connection with the echo server's 16 MiB limit gets one compressed frame.
+    const impl = process.env.WORKBOOK_IMPL ?? "solutions";
+    const child = spawnSync(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "helpers/deflate-bomb.ts"), impl], {
+      encoding: "utf8",
+      timeout: 60_000,
+      cwd: resolve(import.meta.dirname, ".."),
+    });
+    const line = child.stdout.trim().split("\n").at(-1) ?? "";
+    expect(child.status, `the bomb runner exits 0 (stderr: ${child.stderr.trim().split("\n").slice(-3).join(" / ")})`).toBe(0);
+    const report = JSON.parse(line) as { closeCode: number; wireBytes: number; inflatesTo: number; peakRssMiB: number; baselineRssMiB: number };
+    console.log(`deflate bomb: ${report.wireBytes} bytes on the wire, would inflate to ${report.inflatesTo}; close ${report.closeCode}; peak RSS ${report.peakRssMiB} MiB (baseline ${report.baselineRssMiB} MiB)`);
+    expect(report.inflatesTo, "the bomb would inflate to 1 GiB").toBe(2 ** 30);
+    expect(report.closeCode, "§7.4.1: the connection closes with 1009 (message too big)").toBe(1009);
+    expect(report.peakRssMiB - report.baselineRssMiB, "the GiB is never allocated: the process grows by far less than 1 GiB").toBeLessThan(200);
+  }, 60_000);
+});
