@@ -147,7 +147,7 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
     }
   });
 
-  test("RFC 7692 §7 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
+  test("RFC 7692 §7, §7.1.2.1 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
     for (const header of [
       "permessage-deflate; server_max_window_bits",
       "permessage-deflate; server_max_window_bits=7",
@@ -367,7 +367,7 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     expect(again.receive(frame(0x0, hex("c9 c9 07 00")))?.payload, "and the message still completes").toEqual(utf8("Hello"));
   });
 
-  test("§5.4 MUST: a new text frame in the middle of a compressed message fails with 1002", () => {
+  test("§5.4 MUST: messages don't interleave: a new text frame in the middle of a compressed message fails with 1002", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS);
     deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
     expectProtocolError(() => deflate.receive(frame(0x1, utf8("new"))), 1002, "§5.4: messages don't interleave");
@@ -551,7 +551,7 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
 });
 
 describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
-  test("§4.1 MUST: the client's list is non-empty tokens, each once, by preference", () => {
+  test("§4.1 MUST: subprotocol names offered are non-empty tokens, each unique, in order of preference", () => {
     expect(subprotocolHeader(["chat.v2", "chat.v1"]), "comma-separated, in the caller's order").toBe("chat.v2, chat.v1");
     for (const bad of [[""], ["chat v1"], ["chat,v1"], ["é"], ["chat.v1", "chat.v1"]]) {
       expectThrows(() => subprotocolHeader(bad), RangeError, `§4.1 item 10: ${JSON.stringify(bad)} can't be offered`);
@@ -566,7 +566,7 @@ describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
     expect(selectSubprotocol("Chat.V1", ["chat.v1"]), "names are compared exactly").toBeUndefined();
   });
 
-  test("§4.1 MUST: the client fails the connection when the server picks a subprotocol it did not offer", () => {
+  test("§4.1 MUST: the client fails when the server picks a subprotocol the client did not offer", () => {
     expect(checkSubprotocol("chat.v1", ["chat.v2", "chat.v1"]), "one we offered").toBe("chat.v1");
     expect(checkSubprotocol(undefined, ["chat.v1"]), "the server chose none: no subprotocol").toBeUndefined();
     expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered", /did not offer/);
