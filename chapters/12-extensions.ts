@@ -22,7 +22,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
 import { HandshakeError, ProtocolError } from "../lib/errors.ts";
-import type { DeflateParams, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
+import type { DeflateParams, DeflateTrace, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../lib/message.ts";
 
@@ -183,18 +183,6 @@ export function inflateMessage(
   options: { dictionary?: Uint8Array | undefined; maxSize?: number } = {},
 ): Uint8Array {
   throw new NotImplementedError("inflateMessage in chapters/12-extensions.ts");
-}
-
-/** One message through permessage-deflate, for `--trace`: its size on the wire and as the application sees it. */
-export interface DeflateTrace {
-  direction: "in" | "out";
-  opcode: number;
-  /** RSV1: sent or received compressed. */
-  compressed: boolean;
-  /** Payload bytes on the wire (all fragments). */
-  wireSize: number;
-  /** Payload bytes of the message itself. */
-  size: number;
 }
 
 export interface PerMessageDeflateOptions {

@@ -52,3 +52,15 @@ export interface MessageExtension {
   /** A whole data message about to be sent: the payload to put on the wire, and whether RSV1 says it is transformed. */
   send(opcode: number, payload: Uint8Array): { payload: Uint8Array; rsv1: boolean };
 }
+
+/** One message through permessage-deflate, for `--trace`: its size on the wire and as the application sees it. */
+export interface DeflateTrace {
+  direction: "in" | "out";
+  opcode: number;
+  /** RSV1: sent or received compressed. */
+  compressed: boolean;
+  /** Payload bytes on the wire (all fragments). */
+  wireSize: number;
+  /** Payload bytes of the message itself. */
+  size: number;
+}

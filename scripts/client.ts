@@ -1,5 +1,6 @@
 /**
- * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
+ * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL]
+ *                   [--deflate] [--protocol NAME]... URL MESSAGE...
  *
  * Connects to URL with the echo client (the reference, or with --impl
  * chapters your own chapter 09), sends each MESSAGE as a text message, prints
@@ -12,7 +13,9 @@
  * for a wss:// URL, instead of the public authorities: for the self-signed
  * certificate of `npm run server -- --tls` (chapter 11). --origin sends an
  * Origin header, for servers that want one (Go's websocket.Handler refuses
- * a request without it).
+ * a request without it). --deflate offers permessage-deflate (chapter 12,
+ * RFC 7692); --protocol NAME (repeatable) offers subprotocols, by preference;
+ * what the server agreed to is printed on stderr.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -21,7 +24,8 @@ import type { Message } from "../lib/message.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 
-const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] URL MESSAGE...
+const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL]
+                         [--deflate] [--protocol NAME]... URL MESSAGE...
 
   Sends each MESSAGE to the WebSocket at URL as text, prints each echo on its
   own line, then closes the connection (1000) and exits 0.
@@ -34,7 +38,9 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
                   public authorities, e.g. .cache/tls/cert.pem from
                   npm run server -- --tls
-  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)`;
+  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)
+  --deflate       offer permessage-deflate compression (RFC 7692, chapter 12)
+  --protocol NAME offer this subprotocol (repeatable, by preference; RFC 6455 §1.9)`;
 
 /** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
 const CERTIFICATE_ERRORS = new Set([
@@ -58,6 +64,8 @@ try {
       help: { type: "boolean", short: "h", default: false },
       ca: { type: "string" },
       origin: { type: "string" },
+      deflate: { type: "boolean", default: false },
+      protocol: { type: "string", multiple: true, default: [] },
     },
   });
   if (values.help) {
@@ -82,9 +90,14 @@ try {
   const client = await connect(url, {
     handshakeTimeout: timeout,
     ...(values.origin === undefined ? {} : { origin: values.origin }),
+    ...(values.deflate ? { deflate: true } : {}),
+    ...(values.protocol.length > 0 ? { protocols: values.protocol } : {}),
     ...(ca === undefined ? {} : { tls: { ca } }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
   });
+  if (values.deflate || values.protocol.length > 0) {
+    console.error(dim(`agreed: subprotocol ${client.protocol || "(none)"}, extensions ${client.extensions || "(none)"}`));
+  }
   // One at a time: each echo is printed before the next message goes out.
   for (const message of messages) {
     client.send(message);

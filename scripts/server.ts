@@ -1,6 +1,7 @@
 /**
  * npm run server -- [--port N] [--host H] [--impl chapters] [--trace]
  *                   [--origin URL]... [--max-message-size BYTES] [--tls]
+ *                   [--deflate] [--protocol NAME]...
  *
  * Starts the echo server (the reference, or with --impl chapters your own
  * chapter 08) and prints its ws:// URL on stdout. --trace prints the
@@ -12,6 +13,11 @@
  * certificate for localhost, 127.0.0.1 and ::1 (and --host) is made at
  * start-up, its PEM saved to .cache/tls/cert.pem for clients to trust, and
  * the URL printed is wss://. The private key never leaves memory.
+ *
+ * --deflate accepts permessage-deflate when a client offers it (chapter 12,
+ * RFC 7692; off by default); --trace then also shows, for each message, RSV1
+ * and its size on the wire and inflated. --protocol NAME (repeatable) names a
+ * subprotocol the server speaks; it picks the client's favourite among them.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -38,6 +44,8 @@ try {
       origin: { type: "string", multiple: true, default: [] },
       "max-message-size": { type: "string" },
       tls: { type: "boolean", default: false },
+      deflate: { type: "boolean", default: false },
+      protocol: { type: "string", multiple: true, default: [] },
     },
   });
   const portText = values.port ?? (values.tls ? "8443" : "8080");
@@ -47,6 +55,8 @@ try {
 
   const options: EchoServerChapter.EchoServerOptions = {
     origins: values.origin,
+    ...(values.deflate ? { deflate: true } : {}),
+    ...(values.protocol.length > 0 ? { protocols: values.protocol } : {}),
     ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
     onClose: ({ code, reason, clean }) => {
@@ -58,7 +68,8 @@ try {
     : (await loadChapter<typeof EchoServerChapter>("08-echo-server", impl)).createEchoServer(options);
   const url = await server.listen(port, values.host);
   console.log(url);
-  console.error(dim(`echo server (${impl}) listening; Ctrl-C stops it`));
+  const extras = [values.deflate ? "permessage-deflate" : "", values.protocol.length > 0 ? `subprotocols ${values.protocol.join(", ")}` : ""].filter(Boolean);
+  console.error(dim(`echo server (${impl}) listening${extras.length > 0 ? ` with ${extras.join(" and ")}` : ""}; Ctrl-C stops it`));
   if (values.tls) {
     const ca = shown(CERT_FILE);
     console.error(dim(`self-signed certificate, made just now: ${ca}. A client must be told to trust it:`));

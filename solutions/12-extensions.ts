@@ -21,7 +21,7 @@
  */
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
 import { HandshakeError, ProtocolError } from "../lib/errors.ts";
-import type { DeflateParams, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
+import type { DeflateParams, DeflateTrace, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../lib/message.ts";
 
@@ -440,18 +440,6 @@ function slide(before: Uint8Array, added: Uint8Array, size: number): Uint8Array 
   return window;
 }
 // #endregion
-
-/** One message through permessage-deflate, for `--trace`: its size on the wire and as the application sees it. */
-export interface DeflateTrace {
-  direction: "in" | "out";
-  opcode: number;
-  /** RSV1: sent or received compressed. */
-  compressed: boolean;
-  /** Payload bytes on the wire (all fragments). */
-  wireSize: number;
-  /** Payload bytes of the message itself. */
-  size: number;
-}
 
 export interface PerMessageDeflateOptions {
   /** The largest message accepted once inflated, in bytes (default `DEFAULT_MAX_MESSAGE_SIZE`); larger fails with 1009. */
