@@ -1,8 +1,11 @@
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { resolve } from "node:path";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, afterEach, assert, describe, expect, test } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
 import {
   acceptDeflateOffer,
   checkDeflateResponse,
@@ -19,6 +22,8 @@ import {
   subprotocolHeader,
 } from "@workbook/12-extensions";
 import { Connection, type ConnectionEvent } from "@workbook/07-connection";
+import { createEchoServer, type EchoServer } from "@workbook/08-echo-server";
+import { connect, type WebSocketClient } from "@workbook/09-echo-client";
 import { HandshakeError, ProtocolError } from "../lib/errors.ts";
 import type { DeflateParams, ExtensionElement } from "../lib/extensions.ts";
 import type { Frame } from "../lib/frame.ts";
@@ -29,6 +34,8 @@ import { concat, pattern, utf8 } from "./helpers/bytes.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
+import { openWs, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
+import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
 
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -594,3 +601,304 @@ describe("the bomb, measured (RFC 6455 §10.4)", () => {
     expect(report.peakRssMiB - report.baselineRssMiB, "the GiB is never allocated: the process grows by far less than 1 GiB").toBeLessThan(200);
   }, 60_000);
 });
+
+// ---------------------------------------------------------------------------
+// Interop with compression on: the echo server (chapter 08) and the echo
+// client (chapter 09), wired to chapter 12, against ws, Python's websockets
+// and Chromium, each context-takeover combination. A wire tap between the two
+// peers checks the negotiated header and RSV1 on the wire, not just the echo.
+
+const MiB = 1024 * 1024;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const PEER_TIME = 40_000;
+/** Chromium takes longest: 16 MiB made, compared and compressed in the page. */
+const BROWSER_TIME = 90_000;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await within(Promise.resolve(cleanup()), 5_000, "cleaning up after an interop test");
+});
+
+/** The four combinations, with the answer our server gives to an offer that asks for them. */
+const COMBOS = [
+  { name: "context takeover both ways", server: false, client: false, answer: "permessage-deflate" },
+  { name: "server_no_context_takeover", server: true, client: false, answer: "permessage-deflate; server_no_context_takeover" },
+  { name: "client_no_context_takeover", server: false, client: true, answer: "permessage-deflate; client_no_context_takeover" },
+  { name: "no context takeover either way", server: true, client: true, answer: "permessage-deflate; server_no_context_takeover; client_no_context_takeover" },
+];
+
+/** Text that compresses the way prose does (the same as the Python peer's `words`). */
+function words(n: number): string {
+  let text = "";
+  for (let i = 0; text.length < n; i++) text += `word${i % 97} ${(i * 7919) % 1000}; `;
+  return text.slice(0, n);
+}
+/** n bytes that compress well and quickly: one random KiB over and over. */
+function blocks(n: number): Uint8Array {
+  const block = randomBytes(1024);
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 1024) out.set(block.subarray(0, Math.min(1024, n - at)), at);
+  return out;
+}
+
+/** What every peer sends: 0 B to 16 MiB, text and binary, compressible or not; the last two are the same 16 KiB text. */
+function messages(): { name: string; data: string | Uint8Array; shrinks: boolean }[] {
+  return [
+    { name: "empty text", data: "", shrinks: false },
+    { name: "empty binary", data: new Uint8Array(0), shrinks: false },
+    { name: "small text", data: "Hello ✓", shrinks: false },
+    { name: "text 125", data: words(125), shrinks: true },
+    { name: "text 65536", data: words(65536), shrinks: true },
+    { name: "random binary 65536", data: randomBytes(65536), shrinks: false },
+    { name: "binary 1 MiB", data: blocks(MiB), shrinks: true },
+    { name: "binary 16 MiB", data: blocks(16 * MiB), shrinks: true },
+    { name: "text 16 KiB", data: words(16384), shrinks: true },
+    { name: "the same 16 KiB again", data: words(16384), shrinks: true },
+  ];
+}
+
+async function deflateEchoServer(options: { serverNoContextTakeover?: boolean; clientNoContextTakeover?: boolean } = {}) {
+  const server: EchoServer = createEchoServer({ deflate: options, maxMessageSize: 32 * MiB, closeTimeout: 2_000 });
+  cleanups.push(() => server.close());
+  const url = await server.listen(0, "127.0.0.1");
+  const tap = await WireTap.start(url);
+  cleanups.push(() => tap.close());
+  return tap;
+}
+
+/** The one connection a tap saw, once its handshake went through. */
+function tapped(tap: WireTap): TappedConnection {
+  const [connection] = tap.connections;
+  if (connection === undefined) assert.fail("the wire tap saw no connection");
+  return connection;
+}
+
+/** The data frames that start messages, in order, one direction. */
+const starts = (frames: readonly TappedFrame[]) => frames.filter((f) => f.opcode === 0x1 || f.opcode === 0x2);
+
+/**
+ * What the wire must show for `sent` (in order) in one direction:
+ * RFC 7692 §6.1: RSV1 only on first frames; the messages that shrink went compressed;
+ * RFC 7692 §7.1.1: the repeated 16 KiB text is tiny with context takeover, as large as the first without.
+ */
+function checkDirection(frames: readonly TappedFrame[], sent: readonly { name: string; shrinks: boolean }[], who: string, takeover: boolean, compressesAll = false) {
+  const summary = rsv1Summary(frames);
+  expect(summary.misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+  const first = starts(frames);
+  for (const [i, message] of sent.entries()) {
+    if (message.shrinks || compressesAll) expect(first[i]?.rsv1, `RFC 7692 §6: ${who} sent "${message.name}" compressed (RSV1)`).toBe(true);
+  }
+  const [a, b] = [first[sent.length - 2]?.length ?? 0, first[sent.length - 1]?.length ?? 0];
+  if (takeover) expect(b, `RFC 7692 §7.2.1: with context takeover ${who}'s second copy of the 16 KiB text points into the first (${b} vs ${a} bytes)`).toBeLessThan(a / 10);
+  else expect(b, `RFC 7692 §7.1.1: without context takeover ${who} compresses the second copy from scratch (${b} vs ${a} bytes)`).toBeGreaterThan(a / 2);
+}
+
+const sameBytes = (a: string | Uint8Array, b: unknown) =>
+  typeof a === "string" ? typeof b === "string" && a === b : b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
+
+describe("12-interop: the echo server with permessage-deflate", () => {
+  for (const combo of COMBOS) {
+    test(`interop, RFC 7692 §5, §6: a ws client (perMessageDeflate, ${combo.name}): 0 B to 16 MiB, text and binary, fragmented; header and RSV1 on the wire`, async () => {
+      const tap = await deflateEchoServer();
+      const ws = await openWs(tap.url, {
+        perMessageDeflate: { serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client, threshold: 0 },
+        maxPayload: 64 * MiB,
+      });
+      cleanups.push(() => ws.terminate());
+      const inbox: { data: Buffer; isBinary: boolean }[] = [];
+      const waiting: (() => void)[] = [];
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
+        inbox.push({ data, isBinary });
+        waiting.shift()?.();
+      });
+      const next = async (what: string) => {
+        if (inbox.length === 0) await within(new Promise<void>((r) => waiting.push(r)), 15_000, `the echo of "${what}"`);
+        return inbox.shift()!;
+      };
+      const sent = messages();
+      for (const message of sent) {
+        ws.send(message.data, { binary: typeof message.data !== "string" });
+        const echo = await next(message.name);
+        const back = echo.isBinary ? new Uint8Array(echo.data) : echo.data.toString("utf8");
+        expect(sameBytes(message.data, back), `the echo of "${message.name}" equals it, with its type`).toBe(true);
+      }
+      // A fragmented compressed message (RFC 7692 §6): ws sets RSV1 on the first fragment only.
+      ws.send(words(3000), { fin: false });
+      ws.send(words(2000), { fin: false });
+      ws.send(" ✓", { fin: true });
+      expect((await next("fragmented text")).data.toString(), "the fragmented message comes back whole").toBe(words(3000) + words(2000) + " ✓");
+
+      const wire = tapped(tap);
+      expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+      const all = [...sent, { name: "fragmented text", shrinks: true }];
+      checkDirection(wire.toClient.frames, all.slice(0, sent.length), "the echo server", !combo.server);
+      checkDirection(wire.toServer.frames, all.slice(0, sent.length), "the ws client", !combo.client, true);
+      const continuations = wire.toServer.frames.filter((f) => f.opcode === 0x0);
+      expect(continuations.length, "the ws client really sent continuation frames").toBeGreaterThanOrEqual(2);
+    }, PEER_TIME);
+  }
+
+  for (const combo of COMBOS) {
+    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+    test.skipIf(!pythonWebsocketsAvailable)(
+      `interop, RFC 7692 §5, §6: a Python websockets client (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      async () => {
+        const tap = await deflateEchoServer();
+        const script = resolve(import.meta.dirname, "peers/python_deflate_client.py");
+        const { status, lines, stderr } = await runPython([script, tap.url, combo.server ? "1" : "0", combo.client ? "1" : "0"]);
+        const byCase = new Map(lines.map((line) => [line.case as string, line]));
+        if (byCase.has("error") || status !== "exit 0") {
+          assert.fail(`the Python client failed (${status}): ${String(byCase.get("error")?.error ?? stderr.trim().split("\n").at(-1))}`);
+        }
+        const handshake = byCase.get("handshake");
+        expect(handshake?.extensions, "websockets agreed to permessage-deflate").toEqual(["PerMessageDeflate"]);
+        expect([handshake?.remote_no_context_takeover, handshake?.local_no_context_takeover], "websockets' view of the agreed takeover parameters").toEqual([combo.server, combo.client]);
+        const cases = lines.filter((l) => l.sent !== undefined);
+        expect(cases.length, "every message of the Python client was echoed").toBe(14);
+        for (const line of cases) {
+          expect(line.echo, `"${String(line.case)}": the echo has the message's type and size`).toEqual(line.sent);
+          expect(line.equal, `"${String(line.case)}": the echo equals it byte for byte`).toBe(true);
+        }
+        const wire = tapped(tap);
+        expect(wire.requestHeader("sec-websocket-extensions"), "the offer on the wire").toMatch(/^permessage-deflate/);
+        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        for (const [who, frames] of [["the Python client", wire.toServer.frames], ["the echo server", wire.toClient.frames]] as const) {
+          expect(rsv1Summary(frames).misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+          expect(rsv1Summary(frames).compressed, `RFC 7692 §6: ${who} compressed the compressible messages`).toBeGreaterThanOrEqual(9);
+        }
+        expect(rsv1Summary(wire.toServer.frames).compressed, "websockets compresses every message: 14 with RSV1").toBe(14);
+        // The same 16 KiB text twice in a row: the second copy is tiny only with context takeover, both ways.
+        for (const [who, frames, noTakeover] of [["the echo server", wire.toClient.frames, combo.server], ["the Python client", wire.toServer.frames, combo.client]] as const) {
+          const [first, again] = [starts(frames)[10]?.length ?? 0, starts(frames)[11]?.length ?? 0];
+          if (noTakeover) expect(again, `RFC 7692 §7.1.1 MUST: without context takeover ${who} compresses the same text the same (${again} vs ${first} bytes)`).toBe(first);
+          else expect(again, `RFC 7692 §7.2.1: with context takeover ${who}'s repeat points into the first copy (${again} vs ${first} bytes)`).toBeLessThan(first / 10);
+        }
+      },
+      PEER_TIME,
+    );
+  }
+
+  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  let browser: Promise<Browser> | undefined;
+  afterAll(async () => {
+    if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
+  });
+  for (const combo of COMBOS) {
+    test.skipIf(!haveChromium)(
+      `interop, RFC 7692 §5, §6: Chromium's WebSocket (server answering ${combo.answer}): 0 B to 16 MiB; header and RSV1 on the wire${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+      async () => {
+        const tap = await deflateEchoServer({ serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client });
+        browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+        const page = await (await browser).newPage();
+        cleanups.push(() => page.close());
+        const result = await within(page.evaluate(browserEcho, tap.url), BROWSER_TIME - 10_000, "Chromium's echoes");
+        expect(result.error, "the page's WebSocket worked").toBeUndefined();
+        expect(result.extensions, "the WebSocket API's `extensions`: the server's answer").toBe(combo.answer);
+        for (const echo of result.echoes) expect(echo.equal, `Chromium: the echo of "${echo.name}" equals it, with its type`).toBe(true);
+        const wire = tapped(tap);
+        expect(wire.requestHeader("sec-websocket-extensions"), "Chromium's offer").toMatch(/^permessage-deflate/);
+        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        const sent = result.echoes.map((e) => ({ name: e.name, shrinks: e.shrinks }));
+        checkDirection(wire.toClient.frames, sent, "the echo server", !combo.server);
+        checkDirection(wire.toServer.frames, sent, "Chromium", !combo.client);
+      },
+      BROWSER_TIME,
+    );
+  }
+});
+
+/** Runs in Chromium: the same messages as `messages()`, each echoed and compared in the page. */
+async function browserEcho(url: string) {
+  const words = (n: number) => {
+    let text = "";
+    for (let i = 0; text.length < n; i++) text += `word${i % 97} ${(i * 7919) % 1000}; `;
+    return text.slice(0, n);
+  };
+  const random = (n: number) => {
+    const out = new Uint8Array(new ArrayBuffer(n));
+    for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+    return out;
+  };
+  const blocks = (n: number) => {
+    const block = random(1024);
+    const out = new Uint8Array(new ArrayBuffer(n));
+    for (let at = 0; at < n; at += 1024) out.set(block.subarray(0, Math.min(1024, n - at)), at);
+    return out;
+  };
+  const list: { name: string; data: string | Uint8Array<ArrayBuffer>; shrinks: boolean }[] = [
+    { name: "empty text", data: "", shrinks: false },
+    { name: "empty binary", data: new Uint8Array(new ArrayBuffer(0)), shrinks: false },
+    { name: "small text", data: "Hello ✓", shrinks: false },
+    { name: "text 125", data: words(125), shrinks: true },
+    { name: "text 65536", data: words(65536), shrinks: true },
+    { name: "random binary 65536", data: random(65536), shrinks: false },
+    { name: "binary 1 MiB", data: blocks(1024 * 1024), shrinks: true },
+    { name: "binary 16 MiB", data: blocks(16 * 1024 * 1024), shrinks: true },
+    { name: "text 16 KiB", data: words(16384), shrinks: true },
+    { name: "the same 16 KiB again", data: words(16384), shrinks: true },
+  ];
+  // The browser's own WebSocket (this file imports ws's under the same name).
+  const ws = new globalThis.WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const inbox: unknown[] = [];
+  let wake: (() => void) | undefined;
+  ws.onmessage = (event) => {
+    inbox.push(event.data);
+    wake?.();
+  };
+  const next = () =>
+    inbox.length > 0
+      ? Promise.resolve(inbox.shift())
+      : new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error("no echo within 30 s")), 30_000);
+          wake = () => {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve(inbox.shift());
+          };
+        });
+  try {
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("the WebSocket failed to open"));
+    });
+    const echoes: { name: string; shrinks: boolean; equal: boolean }[] = [];
+    for (const message of list) {
+      ws.send(message.data);
+      const echo = await next();
+      let equal: boolean;
+      if (typeof message.data === "string") equal = echo === message.data;
+      else if (!(echo instanceof ArrayBuffer) || echo.byteLength !== message.data.length) equal = false;
+      else {
+        const back = new Uint8Array(echo);
+        let i = 0;
+        while (i < back.length && back[i] === message.data[i]) i++;
+        equal = i === back.length;
+      }
+      echoes.push({ name: message.name, shrinks: message.shrinks, equal });
+    }
+    const extensions = ws.extensions;
+    ws.close(1000);
+    return { extensions, echoes, error: undefined as string | undefined };
+  } catch (error) {
+    return { extensions: ws.extensions, echoes: [], error: String(error) };
+  }
+}
+
+/** Runs a Python peer to its end, at most PEER_TIME; its JSON lines. */
+function runPython(args: string[]): Promise<{ status: string; lines: Record<string, unknown>[]; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), PEER_TIME - 5_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const lines = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ status: code === 0 ? "exit 0" : signal === "SIGKILL" ? "killed: out of time" : `exit ${code}`, lines, stderr });
+    });
+  });
+}
