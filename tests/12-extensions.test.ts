@@ -902,3 +902,106 @@ function runPython(args: string[]): Promise<{ status: string; lines: Record<stri
     });
   });
 }
+
+describe("12-interop: the echo client with permessage-deflate", () => {
+  /** Our client, through a tap, to a server at `url`; everything is closed after the test. */
+  async function deflateClient(url: string): Promise<{ client: WebSocketClient; tap: WireTap }> {
+    const tap = await WireTap.start(url);
+    cleanups.push(() => tap.close());
+    const client = await connect(tap.url, { deflate: true, maxMessageSize: 32 * MiB, closeTimeout: 2_000 });
+    cleanups.push(() => client.close());
+    return { client, tap };
+  }
+
+  /** Sends every message of `messages()` and checks each echo; then asks for a fragmented message if the server knows how. */
+  async function echoAll(client: WebSocketClient) {
+    const sent = messages();
+    for (const message of sent) {
+      client.send(message.data);
+      const echo = await client.receive(15_000);
+      expect(echo.type, `the echo of "${message.name}" has its type`).toBe(typeof message.data === "string" ? "text" : "binary");
+      expect(sameBytes(message.data, echo.data), `the echo of "${message.name}" equals it`).toBe(true);
+    }
+    return sent;
+  }
+
+  for (const combo of COMBOS) {
+    test(`interop, RFC 7692 §5, §6: the echo client and a ws server (perMessageDeflate, ${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire`, async () => {
+      const server = new WebSocketServer({
+        port: 0,
+        host: "127.0.0.1",
+        maxPayload: 64 * MiB,
+        perMessageDeflate: { serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client, threshold: 0 },
+      });
+      cleanups.push(() => new Promise((r) => server.close(r)));
+      server.on("connection", (ws: WebSocket) => {
+        ws.on("message", (data: Buffer, isBinary: boolean) => {
+          if (!isBinary && data.toString() === "fragments please") {
+            ws.send(words(4000), { fin: false });
+            ws.send(words(3000), { fin: false });
+            ws.send(" ✓", { fin: true });
+          } else ws.send(data, { binary: isBinary });
+        });
+      });
+      await within(new Promise((r) => server.once("listening", r)), 2_000, "the ws server listening");
+      const { port } = server.address() as { port: number };
+      const { client, tap } = await deflateClient(`ws://127.0.0.1:${port}/`);
+      const sent = await echoAll(client);
+      client.send("fragments please");
+      expect(await client.receive(5_000), "RFC 7692 §6: a fragmented compressed message from ws arrives whole").toEqual({ type: "text", data: words(4000) + words(3000) + " ✓" });
+      expect((await client.close()).code, "a clean close").toBe(1000);
+
+      const wire = tapped(tap);
+      expect(wire.requestHeader("sec-websocket-extensions"), "RFC 7692 §5 MUST: our offer names permessage-deflate").toBe("permessage-deflate; client_max_window_bits");
+      expect(client.extensions, "the client reports the server's answer").toBe(wire.responseHeader("sec-websocket-extensions"));
+      expect(client.extensions.includes("server_no_context_takeover"), "server_no_context_takeover in the answer").toBe(combo.server);
+      expect(client.extensions.includes("client_no_context_takeover"), "client_no_context_takeover in the answer").toBe(combo.client);
+      checkDirection(wire.toServer.frames, sent, "the echo client", !combo.client);
+      checkDirection(wire.toClient.frames, sent, "the ws server", !combo.server, true);
+      expect(wire.toClient.frames.filter((f) => f.opcode === 0x0).length, "the ws server really sent continuation frames").toBe(2);
+    }, PEER_TIME);
+  }
+
+  for (const combo of COMBOS) {
+    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+    test.skipIf(!pythonWebsocketsAvailable)(
+      `interop, RFC 7692 §5, §6: the echo client and a Python websockets server (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      async () => {
+        const script = resolve(import.meta.dirname, "peers/python_deflate_server.py");
+        const child = spawn(PYTHON, [script, combo.server ? "1" : "0", combo.client ? "1" : "0"], { stdio: ["pipe", "pipe", "pipe"] });
+        cleanups.push(() => {
+          child.stdin.end(); // it stops when its stdin closes
+          const killer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+          return new Promise((r) => child.once("exit", () => r(clearTimeout(killer))));
+        });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const port = await within(
+          new Promise<number>((resolvePort, reject) => {
+            child.stdout.once("data", (c: Buffer) => resolvePort((JSON.parse(c.toString().split("\n")[0] ?? "") as { port: number }).port));
+            child.once("exit", (code) => reject(new Error(`the Python server exited (${code}): ${stderr.trim().split("\n").at(-1)}`)));
+          }),
+          10_000,
+          "the Python server's port",
+        );
+        const { client, tap } = await deflateClient(`ws://127.0.0.1:${port}/`);
+        const sent = await echoAll(client);
+        client.send("fragments please");
+        expect(await client.receive(5_000), "RFC 7692 §6: a fragmented compressed message from websockets arrives whole").toEqual({
+          type: "text",
+          data: "fragmented ".repeat(300) + "and compressed ".repeat(300),
+        });
+        expect((await client.close()).code, "a clean close").toBe(1000);
+
+        const wire = tapped(tap);
+        expect(client.extensions, "RFC 7692 §5: the answer, as the client reports it and as it was on the wire").toBe(wire.responseHeader("sec-websocket-extensions"));
+        expect(client.extensions.includes("server_no_context_takeover"), "server_no_context_takeover in the answer").toBe(combo.server);
+        expect(client.extensions.includes("client_no_context_takeover"), "client_no_context_takeover in the answer").toBe(combo.client);
+        checkDirection(wire.toServer.frames, sent, "the echo client", !combo.client);
+        checkDirection(wire.toClient.frames, sent, "the Python server", !combo.server, true);
+        expect(wire.toClient.frames.filter((f) => f.opcode === 0x0).length, "websockets really sent continuation frames").toBeGreaterThanOrEqual(2);
+      },
+      PEER_TIME,
+    );
+  }
+});
