@@ -34,7 +34,7 @@ import { concat, pattern, utf8 } from "./helpers/bytes.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
-import { openWs, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
+import { eventually, openWs, PYTHON, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
 import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
 
 const KEY = hex("37 fa 21 3d");
@@ -1004,4 +1004,44 @@ describe("12-interop: the echo client with permessage-deflate", () => {
       PEER_TIME,
     );
   }
+});
+
+describe("12-interop: what the echo server refuses, with compression on", () => {
+  /** A raw client of a deflate server, having offered permessage-deflate or not. */
+  async function rawClient(offer: boolean, maxMessageSize = 32 * MiB) {
+    const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const raw = await RawClient.connect(url, upgradeRequest(url, offer ? ["Sec-WebSocket-Extensions: permessage-deflate"] : []));
+    cleanups.push(() => raw.socket.destroy());
+    await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+    return raw;
+  }
+  const masked = (init: { opcode: number; payload: Uint8Array; fin?: boolean; rsv1?: boolean }) => encodeFrame({ ...init, maskKey: KEY });
+
+  test("§5.2 MUST: without permessage-deflate negotiated, a frame with RSV1 fails with 1002", async () => {
+    const raw = await rawClient(false);
+    expect(raw.response, "no extension was offered, none is answered").not.toMatch(/sec-websocket-extensions/i);
+    raw.socket.write(masked({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00") }));
+    expect((await raw.closeFrame()).code, "§5.2: RSV1 with no extension to explain it").toBe(1002);
+  });
+
+  test("RFC 7692 §6.1 MUST: negotiated, a compressed message is echoed, and RSV1 on a continuation fails with 1002", async () => {
+    const raw = await rawClient(true);
+    expect(raw.response, "RFC 7692 §5: the server answers with the extension").toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate\r\n/);
+    raw.socket.write(masked({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00") }));
+    await eventually(() => raw.frames.length > 0, 2_000, "the echo of the compressed Hello");
+    expect(raw.frames[0] && new TextDecoder().decode(raw.frames[0].payload), "the RFC's compressed Hello comes back as Hello (too short to compress)").toBe("Hello");
+    raw.socket.write(masked({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
+    raw.socket.write(masked({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }));
+    expect((await raw.closeFrame()).code, "RFC 7692 §6.1: RSV1 on a continuation frame").toBe(1002);
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a compressed message that inflates past maxMessageSize fails with 1009", async () => {
+    const raw = await rawClient(true, MiB);
+    const bomb = deflateMessage(new Uint8Array(16 * MiB));
+    expect(bomb.length, "16 MiB of zeros fit in well under the 1 MiB frame limit").toBeLessThan(100 * 1024);
+    raw.socket.write(masked({ opcode: 0x2, rsv1: true, payload: bomb }));
+    expect((await raw.closeFrame()).code, "§7.4.1: message too big, found while inflating").toBe(1009);
+  });
 });
