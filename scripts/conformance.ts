@@ -2,6 +2,9 @@
  * npm run conformance                          your echo server (chapters/08-echo-server.ts, on your chapters 02-07)
  * npm run conformance -- --impl solutions      the reference echo server
  * npm run conformance -- --url ws://HOST:PORT/ any echo server that is already running
+ * npm run conformance -- --deflate             permessage-deflate cases instead (chapter 12,
+ *                                              scripts/lib/conformance-deflate.ts); the server
+ *                                              started here accepts compression
  *
  * Runs the cases of scripts/lib/conformance.ts against an echo server and
  * prints one line per case: OK (strict), NON-STRICT (acceptable) or FAILED
@@ -12,6 +15,7 @@
 import { parseArgs } from "node:util";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
 import { formatResult, runConformance, summary, type Result } from "./lib/conformance.ts";
+import { runDeflateConformance } from "./lib/conformance-deflate.ts";
 import { loadChapter } from "./lib/impl.ts";
 import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
 import { IMPLEMENTATIONS, type Implementation } from "./lib/workbook.ts";
@@ -27,7 +31,7 @@ interface Target {
   thrown: unknown[];
 }
 
-async function startServer(impl: Implementation): Promise<Target> {
+async function startServer(impl: Implementation, deflate = false): Promise<Target> {
   // The server runs in this process: an error thrown in one of its event
   // handlers must become a finding of the run, not end it.
   const thrown: unknown[] = [];
@@ -35,7 +39,7 @@ async function startServer(impl: Implementation): Promise<Target> {
   process.on("unhandledRejection", (error) => thrown.push(error));
 
   const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", impl);
-  const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024 });
+  const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024, ...(deflate ? { deflate: true } : {}) });
   const url = await bounded(server.listen(0, "127.0.0.1"), 2_000, "the server's listen()");
   return { url, thrown, stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
 }
@@ -65,19 +69,19 @@ function describeThrown(thrown: unknown[]): string {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { url: { type: "string" }, impl: { type: "string" } },
+    options: { url: { type: "string" }, impl: { type: "string" }, deflate: { type: "boolean", default: false } },
   });
   if (values.url !== undefined && values.impl !== undefined) throw new Error("--url and --impl exclude each other: --url tests a server already running");
   const impl = (values.impl ?? "chapters") as Implementation;
   if (!IMPLEMENTATIONS.includes(impl)) throw new Error(`--impl must be one of ${IMPLEMENTATIONS.join(", ")}, not ${impl}`);
 
   const target: Target =
-    values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl);
+    values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl, values.deflate);
   const which = values.url !== undefined ? "" : impl === "chapters" ? " (your chapters/08-echo-server.ts)" : ` (${impl}/08-echo-server.ts)`;
   console.log(`conformance of the echo server at ${target.url}${which}`);
 
   let previous: Result | undefined;
-  const results = await runConformance(target.url, {
+  const results = await (values.deflate ? runDeflateConformance : runConformance)(target.url, {
     onResult: (result) => {
       printResult(result, previous);
       previous = result;

@@ -36,6 +36,8 @@ import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
 import { eventually, openWs, PYTHON, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
 import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
+import { formatResult, summary } from "../scripts/lib/conformance.ts";
+import { runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
 
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -1044,4 +1046,14 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
     raw.socket.write(masked({ opcode: 0x2, rsv1: true, payload: bomb }));
     expect((await raw.closeFrame()).code, "§7.4.1: message too big, found while inflating").toBe(1009);
   });
+});
+
+describe("12-conformance", () => {
+  test("conformance: the echo server with deflate passes every permessage-deflate case strictly (npm run conformance -- --deflate)", async () => {
+    const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize: 16 * MiB, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const results = await runDeflateConformance(await server.listen(0, "127.0.0.1"));
+    const notOk = results.filter((r) => r.verdict !== "OK").map(formatResult);
+    expect(notOk, `${summary(results)}; each line names the rule`).toEqual([]);
+  }, 90_000);
 });
