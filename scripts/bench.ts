@@ -23,6 +23,8 @@
  *   --rounds N         rounds (default 3)
  *   --seconds S        timed seconds per run (default 2; --quick 1)
  *   --sizes, --connections   another matrix (sizes in bytes, K or M suffix)
+ *   --deflate          permessage-deflate on (chapter 12): the reference against ws, on
+ *                      compressible text (scripts/lib/bench/deflate.ts)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -357,7 +359,9 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  // --deflate is a benchmark of its own (chapter 12): the reference against ws, both compressing.
+  if (process.argv.includes("--deflate")) await (await import("./lib/bench/deflate.ts")).benchDeflate(process.argv.slice(2));
+  else await main();
 } catch (error) {
   console.error(red(`npm run bench: ${(error as Error).message}`));
   process.exitCode = 1;

@@ -285,6 +285,8 @@ class EchoSession {
     });
     this.#connection.open();
 
+    // Echoes are small writes, each waited for: don't let Nagle's algorithm hold them back.
+    socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => this.#handle(this.#connection.receive(chunk)));
     socket.on("end", () => this.#handle(this.#connection.receiveEnd()));
     socket.on("error", ignore); // ECONNRESET and the like: "close" follows, and reports 1006
