@@ -19,7 +19,9 @@
  * Page: docs/chapters/12-extensions.md · Tests: tests/12-extensions.test.ts
  * Check: npm run grade -- 12
  */
-import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
+// A namespace import: the site's widgets bundle this file for the browser, where
+// node:zlib is an empty stand-in; only the functions that compress touch it.
+import * as zlib from "node:zlib";
 import { HandshakeError, ProtocolError } from "../lib/errors.ts";
 import type { DeflateParams, DeflateTrace, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
@@ -368,13 +370,13 @@ export function deflateMessage(
   options: { windowBits?: number; dictionary?: Uint8Array | undefined; level?: number } = {},
 ): Uint8Array {
   // #region solution
-  const compressed = deflateRawSync(payload, {
-    finishFlush: zlib.Z_SYNC_FLUSH,
+  const compressed = zlib.deflateRawSync(payload, {
+    finishFlush: zlib.constants.Z_SYNC_FLUSH,
     // zlib refuses a 256-byte window for raw DEFLATE; node:zlib then uses 512
     // bytes, and zlib never reaches back more than the window minus 262 bytes:
     // 250 ≤ 256, so the output still fits a peer that asked for 8 (see the page).
     windowBits: options.windowBits ?? 15,
-    level: options.level ?? zlib.Z_DEFAULT_COMPRESSION,
+    level: options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
     ...(options.dictionary === undefined || options.dictionary.length === 0 ? {} : { dictionary: options.dictionary }),
   });
   // A sync flush always ends in an empty stored block: its 4 bytes go (§7.2.1 step 3).
@@ -404,9 +406,9 @@ export function inflateMessage(
   input.set(DEFLATE_TAIL, data.length);
   let inflated: Buffer;
   try {
-    inflated = inflateRawSync(input, {
+    inflated = zlib.inflateRawSync(input, {
       // The stream never ends (no BFINAL, §7.2.1): flush what it has instead of waiting for an end.
-      finishFlush: zlib.Z_SYNC_FLUSH,
+      finishFlush: zlib.constants.Z_SYNC_FLUSH,
       // The largest window: enough whatever window the peer compressed with.
       windowBits: 15,
       // zlib stops and throws as soon as its output passes this: the bomb never gets its memory.
