@@ -292,6 +292,7 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
     "frame-builder": ["payload", "opcode", "mask", "bytes", "to-inspector"],
     "accept-calculator": ["key", "accept", "sha1"],
     "close-code-lookup": ["code", "may-send", "meaning"],
+    "deflate-negotiation": ["offer", "server-nct", "answer", "verdicts"],
     "echo-playground": ["url", "connect", "message", "send-text", "send-binary", "close-code", "close-reason", "close", "log", "status"],
   };
   const widget = (name: string) => page.locator(`[data-widget="${name}"]`).first();
@@ -392,6 +393,19 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
       const meaning = await text(lookup("meaning"));
       if (!verdict.toLowerCase().startsWith(expected)) return `may-send says "${verdict}"`;
       return meaning === "" ? "meaning is empty" : undefined;
+    });
+  }
+
+  const negotiation = (test: string) => hook("deflate-negotiation", test);
+  for (const [offer, answer] of [
+    ["permessage-deflate; client_max_window_bits", /^Sec-WebSocket-Extensions: permessage-deflate$/],
+    ["permessage-deflate; mystery, permessage-deflate; server_no_context_takeover", /^Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover$/],
+    ["permessage-deflate; server_max_window_bits=16", /no Sec-WebSocket-Extensions/],
+  ] as const) {
+    await step(`permessage-deflate negotiation: "${offer}" is answered as chapter 12 says`, async () => {
+      await negotiation("offer").fill(offer);
+      const shown = await until(() => text(negotiation("answer")), (t) => answer.test(t));
+      return answer.test(shown) ? undefined : `the answer shows "${shown}"`;
     });
   }
 
