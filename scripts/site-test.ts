@@ -335,6 +335,13 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
     ].filter((p) => p !== "");
     return problems.length === 0 ? undefined : problems.join("\n");
   });
+  await step("frame inspector, permessage-deflate ticked: RSV1 on a continuation is refused with 1002 (RFC 7692 §6.1)", async () => {
+    await inspector("deflate").check();
+    await inspector("input").fill("41 03 f2 48 cd c0 04 c9 c9 07 00");
+    const error = await until(() => text(inspector("field-error")), (t) => t.includes("1002"));
+    await inspector("deflate").uncheck();
+    return /1002/.test(error) && /continuation/.test(error) ? undefined : `field-error says "${error}"`;
+  });
   await step("frame inspector: 88 02 03 e8 is a close frame with code 1000", async () => {
     await inspector("input").fill("88 02 03 e8");
     const code = await until(() => text(inspector("field-close-code")), (t) => t.includes("1000"));
