@@ -114,8 +114,12 @@ export class FrameParser {
    * `maxPayload`: the largest payload accepted in one frame, in bytes
    * (default `DEFAULT_MAX_PAYLOAD`, 64 MiB). A `RangeError` if it is not a
    * whole number ≥ 0.
+   *
+   * `allowRsv1` (chapter 12, default false): an extension that gives RSV1 a
+   * meaning was negotiated (RFC 6455 §5.2, RFC 7692 §6), so a frame with RSV1
+   * set is reported, not refused; RSV2 and RSV3 are still refused.
    */
-  constructor(options: { maxPayload?: number } = {}) {
+  constructor(options: { maxPayload?: number; allowRsv1?: boolean } = {}) {
     throw new NotImplementedError("new FrameParser in chapters/04-frames.ts");
   }
 

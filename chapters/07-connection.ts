@@ -16,6 +16,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
+import type { MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
@@ -58,6 +59,12 @@ export interface ConnectionOptions {
    * which can send those bytes back as they are. Default true.
    */
   decodeText?: boolean;
+  /**
+   * A negotiated extension (chapter 12, RFC 6455 §9): it sees every frame
+   * received before this connection does, and transforms every message
+   * sent. RSV1 is allowed on the wire only if it uses RSV1 (§5.2). Default: none.
+   */
+  extension?: MessageExtension;
 }
 
 export class Connection {

@@ -16,10 +16,20 @@ import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
+import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";
 import type { UpgradeDecision } from "../lib/handshake.ts";
-import { describeFrame, describeHead } from "../lib/trace.ts";
+import { getHeader } from "../lib/http-headers.ts";
+import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import { checkUpgradeRequest } from "./02-handshake.ts";
 import { Connection, type ConnectionEvent } from "./07-connection.ts";
+import {
+  formatExtensionHeader,
+  negotiateDeflate,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  selectSubprotocol,
+  type DeflateOptions,
+} from "./12-extensions.ts";
 
 export interface EchoServerOptions {
   /** The largest message echoed, in bytes; a larger one fails its connection with 1009. Default 16 MiB. */
@@ -41,6 +51,13 @@ export interface EchoServerOptions {
   pongTimeout?: number;
   /** Told how each WebSocket connection ended: for logs, and for the tests. */
   onClose?: (info: { code: number; reason: string; clean: boolean }) => void;
+  /**
+   * Chapter 12: accept permessage-deflate when a client offers it (RFC 7692),
+   * `true` or with what the server insists on. Default: decline every extension.
+   */
+  deflate?: boolean | DeflateOptions;
+  /** Chapter 12: the subprotocols this server speaks; it picks the client's favourite among them (RFC 6455 §4.2.2). */
+  protocols?: readonly string[];
 }
 
 export interface EchoServer {
@@ -62,8 +79,11 @@ export interface EchoServer {
  * (RFC 6455 §4.2.2), or the refusal's status line, its headers, and the reason
  * as a short text body with `Connection: close`. Nothing else: not choosing a
  * subprotocol or an extension is how a server declines them (§4.2.2, §9.1).
+ *
+ * Chapter 12: `agreed` adds the headers of a 101 that accepts a subprotocol or
+ * an extension (`Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`), after the accept value.
  */
-export function handshakeResponse(decision: UpgradeDecision): string {
+export function handshakeResponse(decision: UpgradeDecision, agreed: Record<string, string> = {}): string {
   throw new NotImplementedError("handshakeResponse in chapters/08-echo-server.ts");
 }
 

@@ -20,14 +20,25 @@ import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
 import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
 import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
+import type { DeflateParams } from "../lib/extensions.ts";
 import type { UpgradeResponse } from "../lib/handshake.ts";
-import type { Headers } from "../lib/http-headers.ts";
+import { getHeader, type Headers } from "../lib/http-headers.ts";
 import type { Message } from "../lib/message.ts";
-import { describeFrame, describeHead } from "../lib/trace.ts";
+import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import type { WebSocketUrl } from "../lib/websocket-url.ts";
 import { parseWebSocketUrl } from "./01-urls.ts";
 import { checkUpgradeResponse, createClientKey, createUpgradeRequest } from "./02-handshake.ts";
 import { Connection, type ConnectionEvent, type ConnectionState } from "./07-connection.ts";
+import {
+  checkDeflateResponse,
+  checkSubprotocol,
+  deflateOffer,
+  formatExtensionHeader,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  subprotocolHeader,
+  type DeflateOptions,
+} from "./12-extensions.ts";
 
 export interface ClientOptions {
   /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
@@ -49,6 +60,20 @@ export interface ClientOptions {
   trace?: (line: string) => void;
   /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */
   tls?: TlsOptions;
+  /** Chapter 12: offer permessage-deflate (RFC 7692), `true` or with what to ask for. Default: offer no extension. */
+  deflate?: boolean | DeflateOptions;
+  /** Chapter 12: the subprotocols to offer, by preference (RFC 6455 §1.9, §4.1 item 10). */
+  protocols?: readonly string[];
+}
+
+/** Chapter 12: what the opening handshake agreed on, beyond the WebSocket itself. */
+export interface Agreed {
+  /** The subprotocol the server chose, or "" (as the WebSocket API's `protocol`). */
+  protocol: string;
+  /** The server's Sec-WebSocket-Extensions, or "" (as the WebSocket API's `extensions`). */
+  extensions: string;
+  /** permessage-deflate's agreed parameters, if it was accepted. */
+  deflate?: DeflateParams | undefined;
 }
 
 /** How a WebSocket ended, as the WebSocket API's CloseEvent reports it (§7.1.5, §7.1.6). */
@@ -130,6 +155,12 @@ export interface WebSocketClient {
    * twice is harmless.
    */
   close(code?: number, reason?: string, timeoutMs?: number): Promise<CloseInfo>;
+
+  /** Chapter 12: the subprotocol the server chose, "" if none (RFC 6455 §1.9). */
+  readonly protocol: string;
+
+  /** Chapter 12: the extensions in use, as the server's Sec-WebSocket-Extensions said, "" if none (§9.1). */
+  readonly extensions: string;
 }
 
 /**
@@ -143,8 +174,9 @@ export class ClientConnection implements WebSocketClient {
    * Takes over `socket` once the opening handshake is done. `rest` holds the
    * bytes that followed the response head in the same read: already frames.
    * The socket comes paused, so no byte is read before the listeners are in place.
+   * `agreed` (chapter 12): the subprotocol and extensions the handshake agreed on.
    */
-  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}) {
+  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}, agreed: Agreed = { protocol: "", extensions: "" }) {
     throw new NotImplementedError("new ClientConnection in chapters/09-echo-client.ts");
   }
 
@@ -154,6 +186,14 @@ export class ClientConnection implements WebSocketClient {
 
   get closed(): Promise<CloseInfo> {
     throw new NotImplementedError("ClientConnection.closed in chapters/09-echo-client.ts");
+  }
+
+  get protocol(): string {
+    throw new NotImplementedError("ClientConnection.protocol in chapters/09-echo-client.ts");
+  }
+
+  get extensions(): string {
+    throw new NotImplementedError("ClientConnection.extensions in chapters/09-echo-client.ts");
   }
 
   send(data: string | Uint8Array): void {

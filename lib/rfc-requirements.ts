@@ -1,6 +1,6 @@
 /**
  * The normative rules of RFC 6455 §4–§7 that an endpoint (client or server)
- * has to follow: one entry per MUST, MUST NOT, SHOULD or SHOULD NOT statement,
+ * has to follow, and those of RFC 7692 (permessage-deflate, chapter 12): one entry per MUST, MUST NOT, SHOULD or SHOULD NOT statement,
  * in the workbook's own words. Rules for intermediaries and for authors of
  * extensions are left out, and so are MAYs.
  *
@@ -14,8 +14,10 @@ export type Level = "MUST" | "MUST NOT" | "SHOULD" | "SHOULD NOT";
 export interface Requirement {
   /** Stable and unique: the section, then a short name. */
   id: string;
-  /** RFC 6455 section, without the §: "5.1". */
+  /** The section, without the §: "5.1". */
   section: string;
+  /** The RFC, when it is not RFC 6455: "7692" (permessage-deflate). */
+  rfc?: "7692";
   level: Level;
   /** Who the rule binds. */
   role: "client" | "server" | "both";
@@ -27,8 +29,8 @@ export interface Requirement {
   note?: string;
 }
 
-/** The sections the map covers, in order, with their titles in RFC 6455. */
-export const sections: readonly { section: string; title: string }[] = [
+/** The sections the map covers, in order, with their titles in their RFC (RFC 6455 unless `rfc` says otherwise). */
+export const sections: readonly { section: string; title: string; rfc?: "7692" }[] = [
   { section: "4.1", title: "Client requirements" },
   { section: "4.2.1", title: "Reading the client's opening handshake" },
   { section: "4.2.2", title: "Sending the server's opening handshake" },
@@ -53,6 +55,14 @@ export const sections: readonly { section: string; title: string }[] = [
   { section: "7.2.3", title: "Recovering from abnormal closure" },
   { section: "7.3", title: "Normal closure of connections" },
   { section: "7.4.1", title: "Defined status codes" },
+  { rfc: "7692", section: "5", title: "Extension negotiation" },
+  { rfc: "7692", section: "6.1", title: "Compression" },
+  { rfc: "7692", section: "7", title: "The permessage-deflate extension" },
+  { rfc: "7692", section: "7.1.1.1", title: "server_no_context_takeover" },
+  { rfc: "7692", section: "7.1.2.1", title: "server_max_window_bits" },
+  { rfc: "7692", section: "7.1.2.2", title: "client_max_window_bits" },
+  { rfc: "7692", section: "7.2.1", title: "Compression" },
+  { rfc: "7692", section: "7.2.2", title: "Decompression" },
 ];
 
 export const requirements: readonly Requirement[] = [
@@ -947,5 +957,83 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "A client closing with 1010 (mandatory extension) lists the extensions it needs in the reason.",
     match: /1010/,
+  },
+
+  // RFC 7692 — permessage-deflate (chapter 12)
+  {
+    id: "7692-5-offer",
+    rfc: "7692",
+    section: "5",
+    level: "MUST",
+    role: "both",
+    statement: "To offer or to accept a compression extension, name it in Sec-WebSocket-Extensions (a client in its offer, a server in its answer).",
+  },
+  {
+    id: "7692-6.1-rsv1-first-only",
+    rfc: "7692",
+    section: "6.1",
+    level: "MUST NOT",
+    role: "both",
+    statement: "Never set RSV1 (\"Per-Message Compressed\") on a control frame or on any but the first frame of a message.",
+    match: /RSV1|control/,
+  },
+  {
+    id: "7692-6.1-fail-rsv1",
+    rfc: "7692",
+    section: "6.1",
+    level: "MUST",
+    role: "both",
+    statement: "Fail the connection on a control frame or a non-first fragment with RSV1 set.",
+    match: /RSV1.*(1002|fails)|continuation|ping/,
+  },
+  {
+    id: "7692-7-server-decline",
+    rfc: "7692",
+    section: "7",
+    level: "MUST",
+    role: "server",
+    statement: "Decline an offer with a parameter not defined for offers, an invalid value, a parameter given twice, or a configuration the server doesn't support.",
+    match: /offer/,
+  },
+  {
+    id: "7692-7-client-fail",
+    rfc: "7692",
+    section: "7",
+    level: "MUST",
+    role: "client",
+    statement: "Fail the connection on an answer with a parameter not defined for answers, an invalid value, a parameter given twice, or a configuration the client doesn't support.",
+    match: /answer/,
+  },
+  {
+    id: "7692-7.1.1.1-no-takeover",
+    rfc: "7692",
+    section: "7.1.1.1",
+    level: "MUST",
+    role: "server",
+    statement: "With server_no_context_takeover agreed, the server starts compressing every message with an empty window.",
+  },
+  {
+    id: "7692-7.1.2.1-value",
+    rfc: "7692",
+    section: "7.1.2.1",
+    level: "MUST",
+    role: "both",
+    statement: "server_max_window_bits has a value, 8 to 15 in decimal without leading zeros; an answer carries the offer's value or a smaller one.",
+  },
+  {
+    id: "7692-7.1.2.2-not-unasked",
+    rfc: "7692",
+    section: "7.1.2.2",
+    level: "MUST NOT",
+    role: "server",
+    statement: "Never answer with client_max_window_bits when the offer didn't include it; and the client never compresses with a larger window than agreed.",
+  },
+  {
+    id: "7692-7.2.2-takeover",
+    rfc: "7692",
+    section: "7.2.2",
+    level: "MUST",
+    role: "both",
+    statement: "Unless the peer's no_context_takeover was agreed, decompress each message from the window left by the previous compressed message.",
   },
 ];

@@ -4,6 +4,7 @@
  *
  *   ← client  FIN text  MASK 37 fa 21 3d  len 5 (7-bit)  unmasked: 48 65 6c 6c 6f  "Hello"
  */
+import type { DeflateTrace } from "./extensions.ts";
 import { opcodeName, type Frame } from "./frame.ts";
 
 const PREVIEW_BYTES = 16;
@@ -56,4 +57,13 @@ export function describeHead(head: string, direction: string): string {
     .split("\r\n")
     .map((line) => `${direction}  ${line}`)
     .join("\n");
+}
+
+/** One message through permessage-deflate (chapter 12): RSV1, and its size on the wire and inflated. */
+export function describeDeflate(trace: DeflateTrace, direction: string): string {
+  const kind = opcodeName(trace.opcode);
+  if (!trace.compressed) return `${direction}  permessage-deflate: ${kind} of ${trace.size} bytes sent uncompressed (RSV1 clear): it would not shrink`;
+  return trace.direction === "in"
+    ? `${direction}  permessage-deflate: ${kind} RSV1, ${trace.wireSize} bytes on the wire, inflated to ${trace.size}`
+    : `${direction}  permessage-deflate: ${kind} of ${trace.size} bytes, deflated to ${trace.wireSize} on the wire, RSV1`;
 }

@@ -27,6 +27,8 @@
  *   --sizes, --connections   another matrix (sizes in bytes, K or M suffix)
  *   --cpu-prof         servers run under `node --cpu-prof`; where each spent its busy
  *                      time is printed at the end (profiles in .cache/profiles/)
+ *   --deflate          permessage-deflate on (chapter 12): the reference against ws, on
+ *                      compressible text (scripts/lib/bench/deflate.ts)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -395,7 +397,9 @@ async function main(): Promise<void> {
 }
 
 try {
-  await main();
+  // --deflate is a benchmark of its own (chapter 12): the reference against ws, both compressing.
+  if (process.argv.includes("--deflate")) await (await import("./lib/bench/deflate.ts")).benchDeflate(process.argv.slice(2));
+  else await main();
 } catch (error) {
   console.error(red(`npm run bench: ${(error as Error).message}`));
   process.exitCode = 1;

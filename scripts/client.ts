@@ -1,5 +1,6 @@
 /**
- * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL] [--ping-interval 5s] URL MESSAGE...
+ * npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL]
+ *                   [--ping-interval 5s [--pong-timeout 2s]] [--deflate] [--protocol NAME]... URL MESSAGE...
  *
  * Connects to URL with the echo client (the reference, or with --impl
  * chapters your own chapter 09), sends each MESSAGE as a text message, prints
@@ -15,6 +16,9 @@
  * a request without it). --ping-interval pings the server that often while
  * the run lasts and drops it (1006) if nothing comes back within
  * --pong-timeout (default: the interval): a heartbeat (RFC 6455 §5.5.2).
+ * --deflate offers permessage-deflate (chapter 12,
+ * RFC 7692); --protocol NAME (repeatable) offers subprotocols, by preference;
+ * what the server agreed to is printed on stderr.
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -25,7 +29,8 @@ import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 
 const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout MS] [--ca FILE] [--origin URL]
-                         [--ping-interval 5s [--pong-timeout 2s]] URL MESSAGE...
+                         [--ping-interval 5s [--pong-timeout 2s]]
+                         [--deflate] [--protocol NAME]... URL MESSAGE...
 
   Sends each MESSAGE to the WebSocket at URL as text, prints each echo on its
   own line, then closes the connection (1000) and exits 0.
@@ -41,7 +46,9 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)
   --ping-interval a heartbeat: ping the server this often (30s, 500ms, 2m), and
                   drop it (1006) if nothing answers within --pong-timeout
-                  (default: the interval) (RFC 6455 §5.5.2)`;
+                  (default: the interval) (RFC 6455 §5.5.2)
+  --deflate       offer permessage-deflate compression (RFC 7692, chapter 12)
+  --protocol NAME offer this subprotocol (repeatable, by preference; RFC 6455 §1.9)`;
 
 /** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
 const CERTIFICATE_ERRORS = new Set([
@@ -67,6 +74,8 @@ try {
       origin: { type: "string" },
       "ping-interval": { type: "string" },
       "pong-timeout": { type: "string" },
+      deflate: { type: "boolean", default: false },
+      protocol: { type: "string", multiple: true, default: [] },
     },
   });
   if (values.help) {
@@ -97,9 +106,14 @@ try {
     ...(values.origin === undefined ? {} : { origin: values.origin }),
     ...(pingInterval === undefined ? {} : { pingInterval }),
     ...(pongTimeout === undefined ? {} : { pongTimeout }),
+    ...(values.deflate ? { deflate: true } : {}),
+    ...(values.protocol.length > 0 ? { protocols: values.protocol } : {}),
     ...(ca === undefined ? {} : { tls: { ca } }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
   });
+  if (values.deflate || values.protocol.length > 0) {
+    console.error(dim(`agreed: subprotocol ${client.protocol || "(none)"}, extensions ${client.extensions || "(none)"}`));
+  }
   // One at a time: each echo is printed before the next message goes out.
   for (const message of messages) {
     client.send(message);

@@ -3,6 +3,9 @@
  * npm run conformance -- --impl solutions      the reference echo server
  * npm run conformance -- --url ws://HOST:PORT/ any echo server that is already running
  * npm run conformance -- --compare ws         and the `ws` package's echo server beside it
+ * npm run conformance -- --deflate             permessage-deflate cases instead (chapter 12,
+ *                                              scripts/lib/conformance-deflate.ts); the server
+ *                                              started here accepts compression
  *
  * Runs the cases of scripts/lib/conformance.ts against an echo server and
  * prints one line per case: OK (strict), NON-STRICT (acceptable) or FAILED
@@ -18,6 +21,7 @@ import { parseArgs } from "node:util";
 import { WebSocketServer } from "ws";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
 import { countsByGroup, formatResult, runConformance, shortCounts, summary, type Result } from "./lib/conformance.ts";
+import { runDeflateConformance } from "./lib/conformance-deflate.ts";
 import { loadChapter } from "./lib/impl.ts";
 import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
 import { IMPLEMENTATIONS, type Implementation } from "./lib/workbook.ts";
@@ -33,7 +37,7 @@ interface Target {
   thrown: unknown[];
 }
 
-async function startServer(impl: Implementation): Promise<Target> {
+async function startServer(impl: Implementation, deflate = false): Promise<Target> {
   // The server runs in this process: an error thrown in one of its event
   // handlers must become a finding of the run, not end it.
   const thrown: unknown[] = [];
@@ -41,14 +45,15 @@ async function startServer(impl: Implementation): Promise<Target> {
   process.on("unhandledRejection", (error) => thrown.push(error));
 
   const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", impl);
-  const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024 });
+  const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024, ...(deflate ? { deflate: true } : {}) });
   const url = await bounded(server.listen(0, "127.0.0.1"), 2_000, "the server's listen()");
   return { url, thrown, stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
 }
 
 /** An echo server made with the `ws` package, as close to ours as its options allow (16 MiB messages, no compression). */
-async function startWs(): Promise<Target> {
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * 1024 * 1024 });
+async function startWs(deflate = false): Promise<Target> {
+  // ws's default perMessageDeflate is off for a server; --deflate turns it on, to compare like with like.
+  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * 1024 * 1024, perMessageDeflate: deflate });
   server.on("connection", (ws) => {
     ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
     ws.on("error", () => {});
@@ -97,7 +102,7 @@ function describeThrown(thrown: unknown[]): string {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { url: { type: "string" }, impl: { type: "string" }, compare: { type: "string" } },
+    options: { url: { type: "string" }, impl: { type: "string" }, compare: { type: "string" }, deflate: { type: "boolean", default: false } },
   });
   if (values.compare !== undefined && values.compare !== "ws") throw new Error(`--compare takes ws (the ws package's echo server), not ${values.compare}`);
   if (values.url !== undefined && values.impl !== undefined) throw new Error("--url and --impl exclude each other: --url tests a server already running");
@@ -105,13 +110,13 @@ async function main(): Promise<number> {
   if (!IMPLEMENTATIONS.includes(impl)) throw new Error(`--impl must be one of ${IMPLEMENTATIONS.join(", ")}, not ${impl}`);
 
   const target: Target =
-    values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl);
+    values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl, values.deflate);
   const which = values.url !== undefined ? "" : impl === "chapters" ? " (your chapters/08-echo-server.ts)" : ` (${impl}/08-echo-server.ts)`;
   console.log(`conformance of the echo server at ${target.url}${which}`);
 
   const started = Date.now();
   let previous: Result | undefined;
-  const results = await runConformance(target.url, {
+  const results = await (values.deflate ? runDeflateConformance : runConformance)(target.url, {
     onResult: (result) => {
       printResult(result, previous);
       previous = result;
@@ -123,10 +128,10 @@ async function main(): Promise<number> {
   const failedCount = results.filter((r) => r.verdict === "FAILED").length;
   console.log(bold(`${summary(results)} (${((Date.now() - started) / 1000).toFixed(1)} s)`));
   if (values.compare === "ws") {
-    const ws = await startWs();
+    const ws = await startWs(values.deflate);
     console.log(`\nthe same cases against the ws package's echo server at ${ws.url}`);
     const wsStarted = Date.now();
-    const wsResults = await runConformance(ws.url).finally(() => ws.stop());
+    const wsResults = await (values.deflate ? runDeflateConformance : runConformance)(ws.url).finally(() => ws.stop());
     for (const result of wsResults.filter((r) => r.verdict !== "OK")) {
       console.log(`  ${colour[result.verdict](result.verdict)}${formatResult(result).slice(result.verdict.length)}`);
     }

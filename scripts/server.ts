@@ -2,6 +2,7 @@
  * npm run server -- [--port N] [--host H] [--impl chapters] [--trace]
  *                   [--origin URL]... [--max-message-size BYTES] [--tls]
  *                   [--ping-interval 30s [--pong-timeout 10s]]
+ *                   [--deflate] [--protocol NAME]...
  *
  * Starts the echo server (the reference, or with --impl chapters your own
  * chapter 08) and prints its ws:// URL on stdout. --trace prints the
@@ -17,6 +18,10 @@
  * --ping-interval sends every client a ping that often (a heartbeat, RFC 6455
  * §5.5.2) and drops one from which nothing came within --pong-timeout of a
  * ping (default: the interval), reporting it as 1006.
+ * --deflate accepts permessage-deflate when a client offers it (chapter 12,
+ * RFC 7692; off by default); --trace then also shows, for each message, RSV1
+ * and its size on the wire and inflated. --protocol NAME (repeatable) names a
+ * subprotocol the server speaks; it picks the client's favourite among them.
  */
 import { mkdirSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
@@ -46,6 +51,8 @@ try {
       tls: { type: "boolean", default: false },
       "ping-interval": { type: "string" },
       "pong-timeout": { type: "string" },
+      deflate: { type: "boolean", default: false },
+      protocol: { type: "string", multiple: true, default: [] },
     },
   });
   const portText = values.port ?? (values.tls ? "8443" : "8080");
@@ -61,6 +68,8 @@ try {
     origins: values.origin,
     ...(pingInterval === undefined ? {} : { pingInterval }),
     ...(pongTimeout === undefined ? {} : { pongTimeout }),
+    ...(values.deflate ? { deflate: true } : {}),
+    ...(values.protocol.length > 0 ? { protocols: values.protocol } : {}),
     ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
     ...(values.trace ? { trace: (line: string) => console.error(line) } : {}),
     onClose: ({ code, reason, clean }) => {
@@ -72,7 +81,8 @@ try {
     : (await loadChapter<typeof EchoServerChapter>("08-echo-server", impl)).createEchoServer(options);
   const url = await server.listen(port, values.host);
   console.log(url);
-  console.error(dim(`echo server (${impl}) listening; Ctrl-C stops it`));
+  const extras = [values.deflate ? "permessage-deflate" : "", values.protocol.length > 0 ? `subprotocols ${values.protocol.join(", ")}` : ""].filter(Boolean);
+  console.error(dim(`echo server (${impl}) listening${extras.length > 0 ? ` with ${extras.join(" and ")}` : ""}; Ctrl-C stops it`));
   if (pingInterval !== undefined) {
     console.error(dim(`heartbeat: a ping every ${pingInterval} ms; a client silent for ${pongTimeout ?? pingInterval} ms after one is dropped (1006)`));
   }

@@ -325,6 +325,7 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
     "frame-builder": ["payload", "opcode", "mask", "bytes", "to-inspector"],
     "accept-calculator": ["key", "accept", "sha1"],
     "close-code-lookup": ["code", "may-send", "meaning"],
+    "deflate-negotiation": ["offer", "server-nct", "answer", "verdicts"],
     "echo-playground": ["url", "connect", "message", "send-text", "send-binary", "close-code", "close-reason", "close", "log", "status"],
   };
   const widget = (name: string) => page.locator(`[data-widget="${name}"]`).first();
@@ -366,6 +367,13 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
       /"?“?Hello”?"?/.test(payload) && payload.includes("Hello") ? "" : `text should be Hello: "${payload}"`,
     ].filter((p) => p !== "");
     return problems.length === 0 ? undefined : problems.join("\n");
+  });
+  await step("frame inspector, permessage-deflate ticked: RSV1 on a continuation is refused with 1002 (RFC 7692 §6.1)", async () => {
+    await inspector("deflate").check();
+    await inspector("input").fill("41 03 f2 48 cd c0 04 c9 c9 07 00");
+    const error = await until(() => text(inspector("field-error")), (t) => t.includes("1002"));
+    await inspector("deflate").uncheck();
+    return /1002/.test(error) && /continuation/.test(error) ? undefined : `field-error says "${error}"`;
   });
   await step("frame inspector: 88 02 03 e8 is a close frame with code 1000", async () => {
     await inspector("input").fill("88 02 03 e8");
@@ -425,6 +433,19 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
       const meaning = await text(lookup("meaning"));
       if (!verdict.toLowerCase().startsWith(expected)) return `may-send says "${verdict}"`;
       return meaning === "" ? "meaning is empty" : undefined;
+    });
+  }
+
+  const negotiation = (test: string) => hook("deflate-negotiation", test);
+  for (const [offer, answer] of [
+    ["permessage-deflate; client_max_window_bits", /^Sec-WebSocket-Extensions: permessage-deflate$/],
+    ["permessage-deflate; mystery, permessage-deflate; server_no_context_takeover", /^Sec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover$/],
+    ["permessage-deflate; server_max_window_bits=16", /no Sec-WebSocket-Extensions/],
+  ] as const) {
+    await step(`permessage-deflate negotiation: "${offer}" is answered as chapter 12 says`, async () => {
+      await negotiation("offer").fill(offer);
+      const shown = await until(() => text(negotiation("answer")), (t) => answer.test(t));
+      return answer.test(shown) ? undefined : `the answer shows "${shown}"`;
     });
   }
 

@@ -181,6 +181,8 @@ export interface FrameInProgress extends Frame {
 export class FrameParser {
   // #region reference-only
   readonly #maxPayload: number;
+  /** RSV1 has a meaning on this connection (chapter 12): an extension that uses it was negotiated. */
+  readonly #allowRsv1: boolean;
   /** Bytes received and not yet read, in arrival order: never concatenated. */
   #chunks: Uint8Array[] = [];
   #buffered = 0;
@@ -193,9 +195,14 @@ export class FrameParser {
    * `maxPayload`: the largest payload accepted in one frame, in bytes
    * (default `DEFAULT_MAX_PAYLOAD`, 64 MiB). A `RangeError` if it is not a
    * whole number ≥ 0.
+   *
+   * `allowRsv1` (chapter 12, default false): an extension that gives RSV1 a
+   * meaning was negotiated (RFC 6455 §5.2, RFC 7692 §6), so a frame with RSV1
+   * set is reported, not refused; RSV2 and RSV3 are still refused.
    */
-  constructor(options: { maxPayload?: number } = {}) {
+  constructor(options: { maxPayload?: number; allowRsv1?: boolean } = {}) {
     // #region solution
+    this.#allowRsv1 = options.allowRsv1 === true;
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     if (!Number.isSafeInteger(maxPayload) || maxPayload < 0) {
       throw new RangeError(`maxPayload is a number of bytes, a whole number ≥ 0, not ${maxPayload}`);
@@ -275,7 +282,7 @@ export class FrameParser {
     const length7 = b1 & 0x7f;
 
     // Everything the first two bytes can get wrong fails right away (§5.2, §5.5).
-    if (rsv1 || rsv2 || rsv3) {
+    if ((rsv1 && !this.#allowRsv1) || rsv2 || rsv3) {
       throw new ProtocolError(1002, "an RSV bit is set, but no extension was negotiated to give it a meaning (RFC 6455 §5.2)");
     }
     if (!DEFINED_OPCODES.has(opcode)) {

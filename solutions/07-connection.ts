@@ -15,6 +15,7 @@
  */
 import { CloseCode, fitCloseReason } from "../lib/close-codes.ts";
 import { InvalidStateError, ProtocolError } from "../lib/errors.ts";
+import type { MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import type { Message, MessageBytes } from "../lib/message.ts";
 import { createMaskKey } from "./03-masking.ts";
@@ -57,6 +58,12 @@ export interface ConnectionOptions {
    * which can send those bytes back as they are. Default true.
    */
   decodeText?: boolean;
+  /**
+   * A negotiated extension (chapter 12, RFC 6455 §9): it sees every frame
+   * received before this connection does, and transforms every message
+   * sent. RSV1 is allowed on the wire only if it uses RSV1 (§5.2). Default: none.
+   */
+  extension?: MessageExtension;
 }
 
 // #region reference-only
@@ -77,6 +84,7 @@ export class Connection {
   readonly #maskKey: () => Uint8Array;
   readonly #onFrame: (frame: Frame, direction: "in" | "out") => void;
   readonly #decodeText: boolean;
+  readonly #extension: MessageExtension | undefined;
   /** Bytes waiting for the I/O layer, in order. */
   #outgoing: Uint8Array[] = [];
   // #endregion
@@ -85,7 +93,8 @@ export class Connection {
     // #region solution
     this.#role = role;
     const limit = options.maxMessageSize === undefined ? {} : { maxPayload: options.maxMessageSize };
-    this.#parser = new FrameParser(limit);
+    this.#extension = options.extension;
+    this.#parser = new FrameParser({ ...limit, allowRsv1: this.#extension?.rsv1 === true });
     this.#assembler = new MessageAssembler(
       options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize },
     );
@@ -157,9 +166,9 @@ export class Connection {
   send(message: Message | MessageBytes): void {
     // #region solution
     this.#requireOpen("send a message");
-    if (message.type === "binary") this.#sendFrame(Opcode.Binary, message.data);
-    else if (typeof message.data === "string") this.#sendFrame(Opcode.Text, encoder.encode(message.data));
-    else this.#sendFrame(Opcode.Text, message.data); // already UTF-8: nothing to encode
+    if (message.type === "binary") this.#sendData(Opcode.Binary, message.data);
+    else if (typeof message.data === "string") this.#sendData(Opcode.Text, encoder.encode(message.data));
+    else this.#sendData(Opcode.Text, message.data); // already UTF-8: nothing to encode
     // #endregion
   }
 
@@ -211,8 +220,10 @@ export class Connection {
       }
       // A data frame still arriving: check what is in, so that bad text fails
       // at its first bad byte even inside one frame (§8.1).
+      // With an extension (chapter 12) the bytes on the wire may be compressed:
+      // they are checked once the extension hands on what they stand for.
       const partial = this.#parser.inProgress;
-      if (partial !== undefined && !isControl(partial.opcode)) {
+      if (partial !== undefined && !isControl(partial.opcode) && this.#extension === undefined) {
         this.#checkMasking(partial);
         this.#assembler.checkInProgress(partial);
       }
@@ -240,6 +251,12 @@ export class Connection {
   /** One frame, already unmasked by the parser: route it by opcode; its event, if any. */
   #handle(frame: Frame): ConnectionEvent | undefined {
     this.#checkMasking(frame);
+    if (this.#extension !== undefined) {
+      // Chapter 12: the extension may hold the frame back (a compressed message's fragments) or transform it.
+      const transformed = this.#extension.receive(frame);
+      if (transformed === undefined) return undefined;
+      frame = transformed;
+    }
     switch (frame.opcode) {
       case Opcode.Ping:
         // §5.5.2, §5.5.3: answer with a pong carrying the same payload, as soon
@@ -285,10 +302,17 @@ export class Connection {
     if (this.#state !== "OPEN") throw new InvalidStateError(`cannot ${action}: the connection is ${this.#state}`);
   }
 
+  /** A data message: through the extension if there is one (chapter 12), which may set RSV1. */
+  #sendData(opcode: number, payload: Uint8Array): void {
+    if (this.#extension === undefined) return this.#sendFrame(opcode, payload);
+    const sent = this.#extension.send(opcode, payload);
+    this.#sendFrame(opcode, sent.payload, sent.rsv1);
+  }
+
   /** A client masks every frame with a fresh key; a server never masks (§5.1, §5.3). */
-  #sendFrame(opcode: number, payload: Uint8Array): void {
+  #sendFrame(opcode: number, payload: Uint8Array, rsv1 = false): void {
     const maskKey = this.#role === "client" ? this.#maskKey() : undefined;
-    const frame = { fin: true, rsv1: false, rsv2: false, rsv3: false, opcode, payload, maskKey };
+    const frame = { fin: true, rsv1, rsv2: false, rsv3: false, opcode, payload, maskKey };
     if (maskKey === undefined && payload.length >= COPY_LIMIT) {
       // Performance: a large unmasked payload is queued as it is, after its
       // header: copying it into one buffer with a few bytes of header would

@@ -15,10 +15,20 @@ import type { Server as HttpsServer } from "node:https";
 import type { Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
+import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";
 import type { UpgradeDecision } from "../lib/handshake.ts";
-import { describeFrame, describeHead } from "../lib/trace.ts";
+import { getHeader } from "../lib/http-headers.ts";
+import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import { checkUpgradeRequest } from "./02-handshake.ts";
 import { Connection, type ConnectionEvent } from "./07-connection.ts";
+import {
+  formatExtensionHeader,
+  negotiateDeflate,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  selectSubprotocol,
+  type DeflateOptions,
+} from "./12-extensions.ts";
 
 export interface EchoServerOptions {
   /** The largest message echoed, in bytes; a larger one fails its connection with 1009. Default 16 MiB. */
@@ -40,6 +50,13 @@ export interface EchoServerOptions {
   pongTimeout?: number;
   /** Told how each WebSocket connection ended: for logs, and for the tests. */
   onClose?: (info: { code: number; reason: string; clean: boolean }) => void;
+  /**
+   * Chapter 12: accept permessage-deflate when a client offers it (RFC 7692),
+   * `true` or with what the server insists on. Default: decline every extension.
+   */
+  deflate?: boolean | DeflateOptions;
+  /** Chapter 12: the subprotocols this server speaks; it picks the client's favourite among them (RFC 6455 §4.2.2). */
+  protocols?: readonly string[];
 }
 
 export interface EchoServer {
@@ -67,8 +84,11 @@ const JOIN_LIMIT = 16 * 1024;
  * (RFC 6455 §4.2.2), or the refusal's status line, its headers, and the reason
  * as a short text body with `Connection: close`. Nothing else: not choosing a
  * subprotocol or an extension is how a server declines them (§4.2.2, §9.1).
+ *
+ * Chapter 12: `agreed` adds the headers of a 101 that accepts a subprotocol or
+ * an extension (`Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`), after the accept value.
  */
-export function handshakeResponse(decision: UpgradeDecision): string {
+export function handshakeResponse(decision: UpgradeDecision, agreed: Record<string, string> = {}): string {
   // #region solution
   if (decision.ok) {
     return [
@@ -76,6 +96,7 @@ export function handshakeResponse(decision: UpgradeDecision): string {
       "Upgrade: websocket",
       "Connection: Upgrade",
       `Sec-WebSocket-Accept: ${decision.accept}`,
+      ...Object.entries(agreed).map(([name, value]) => `${name}: ${value}`),
       "",
       "",
     ].join("\r\n");
@@ -140,8 +161,10 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
     // that a long-lived connection does not keep a dead timer (memory per connection).
     clearTimeout(deadlines.get(socket));
     deadlines.delete(socket);
-    const decision = decide(req, settings);
-    const response = handshakeResponse(decision);
+    const checked = decide(req, settings);
+    const agreement = checked.ok ? agree(req, settings) : undefined;
+    const decision = agreement?.ok === false ? agreement.refusal : checked;
+    const response = handshakeResponse(decision, agreement?.ok ? agreement.headers : {});
     settings.trace?.(describeHead(requestHead(req), "← client"));
     settings.trace?.(describeHead(response, "→ client"));
     if (!decision.ok) {
@@ -153,7 +176,8 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
       return;
     }
     socket.write(response);
-    sessions.set(socket, new EchoSession(socket, head, settings)); // deleted on "close", with the rest
+    const deflate = agreement?.ok ? agreement.deflate : undefined;
+    sessions.set(socket, new EchoSession(socket, head, settings, deflate)); // deleted on "close", with the rest
   });
 
   return {
@@ -203,6 +227,30 @@ function decide(req: IncomingMessage, settings: Settings): UpgradeDecision {
   return checkUpgradeRequest({ method: req.method ?? "", httpVersion: req.httpVersion, headers: req.headers });
 }
 
+/**
+ * Chapter 12: the subprotocol and the extension to accept, as response
+ * headers; or a 400 for a Sec-WebSocket-Extensions header that can't be read
+ * (§4.2.1: a request that doesn't match the handshake's grammar is refused).
+ */
+function agree(
+  req: IncomingMessage,
+  settings: Settings,
+): { ok: true; headers: Record<string, string>; deflate: DeflateParams | undefined } | { ok: false; refusal: UpgradeDecision } {
+  const headers: Record<string, string> = {};
+  const protocol = selectSubprotocol(getHeader(req.headers, "sec-websocket-protocol"), settings.protocols ?? []);
+  if (protocol !== undefined) headers["Sec-WebSocket-Protocol"] = protocol;
+  if (settings.deflate === undefined || settings.deflate === false) return { ok: true, headers, deflate: undefined };
+  let offers;
+  try {
+    offers = parseExtensionHeader(getHeader(req.headers, "sec-websocket-extensions") ?? "");
+  } catch (error) {
+    return { ok: false, refusal: { ok: false, status: 400, reason: (error as Error).message, headers: {} } };
+  }
+  const accepted = negotiateDeflate(offers, settings.deflate === true ? {} : settings.deflate);
+  if (accepted !== undefined) headers["Sec-WebSocket-Extensions"] = formatExtensionHeader([accepted.response]);
+  return { ok: true, headers, deflate: accepted?.params };
+}
+
 /** The request as it came, for the trace: request line and raw headers. */
 function requestHead(req: IncomingMessage): string {
   const lines = [`${req.method} ${req.url} HTTP/${req.httpVersion}`];
@@ -230,11 +278,21 @@ class EchoSession {
   /** Something arrived from the client since our last ping. */
   #heard = true;
 
-  constructor(socket: Socket, head: Buffer, settings: Settings) {
+  constructor(socket: Socket, head: Buffer, settings: Settings, deflate?: DeflateParams) {
     this.#socket = socket;
     this.#settings = settings;
+    const trace = settings.trace;
     this.#connection = new Connection("server", {
       maxMessageSize: settings.maxMessageSize,
+      // Chapter 12: permessage-deflate, if it was agreed; the same limit applies to the inflated size.
+      ...(deflate === undefined
+        ? {}
+        : {
+            extension: new PerMessageDeflate("server", deflate, {
+              maxMessageSize: settings.maxMessageSize,
+              ...(trace === undefined ? {} : { onMessage: (t: DeflateTrace) => trace(describeDeflate(t, t.direction === "in" ? "← client" : "→ client")) }),
+            }),
+          }),
       onFrame: settings.trace && ((frame, way) => settings.trace?.(describeFrame(frame, way === "in" ? "← client" : "→ client"))),
       // Performance: an echo never reads the text it sends back, so keep it as
       // the (validated) bytes it came in: no decoding to a string, no encoding back.
@@ -242,6 +300,8 @@ class EchoSession {
     });
     this.#connection.open();
 
+    // Echoes are small writes, each waited for: don't let Nagle's algorithm hold them back.
+    socket.setNoDelay(true);
     socket.on("data", (chunk: Buffer) => {
       this.#heard = true; // a flag, not a timer reset: reads can be many, and this costs nothing
       this.#handle(this.#connection.receive(chunk));

@@ -19,14 +19,25 @@ import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
 import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
 import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
+import type { DeflateParams } from "../lib/extensions.ts";
 import type { UpgradeResponse } from "../lib/handshake.ts";
-import type { Headers } from "../lib/http-headers.ts";
+import { getHeader, type Headers } from "../lib/http-headers.ts";
 import type { Message } from "../lib/message.ts";
-import { describeFrame, describeHead } from "../lib/trace.ts";
+import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import type { WebSocketUrl } from "../lib/websocket-url.ts";
 import { parseWebSocketUrl } from "./01-urls.ts";
 import { checkUpgradeResponse, createClientKey, createUpgradeRequest } from "./02-handshake.ts";
 import { Connection, type ConnectionEvent, type ConnectionState } from "./07-connection.ts";
+import {
+  checkDeflateResponse,
+  checkSubprotocol,
+  deflateOffer,
+  formatExtensionHeader,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  subprotocolHeader,
+  type DeflateOptions,
+} from "./12-extensions.ts";
 
 export interface ClientOptions {
   /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
@@ -48,6 +59,20 @@ export interface ClientOptions {
   trace?: (line: string) => void;
   /** For wss: extra `node:tls` options, such as `ca` to trust a test certificate. */
   tls?: TlsOptions;
+  /** Chapter 12: offer permessage-deflate (RFC 7692), `true` or with what to ask for. Default: offer no extension. */
+  deflate?: boolean | DeflateOptions;
+  /** Chapter 12: the subprotocols to offer, by preference (RFC 6455 §1.9, §4.1 item 10). */
+  protocols?: readonly string[];
+}
+
+/** Chapter 12: what the opening handshake agreed on, beyond the WebSocket itself. */
+export interface Agreed {
+  /** The subprotocol the server chose, or "" (as the WebSocket API's `protocol`). */
+  protocol: string;
+  /** The server's Sec-WebSocket-Extensions, or "" (as the WebSocket API's `extensions`). */
+  extensions: string;
+  /** permessage-deflate's agreed parameters, if it was accepted. */
+  deflate?: DeflateParams | undefined;
 }
 
 /** How a WebSocket ended, as the WebSocket API's CloseEvent reports it (§7.1.5, §7.1.6). */
@@ -87,8 +112,17 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
     if (ms !== undefined && !(ms > 0 && ms <= 2 ** 31 - 1)) throw new RangeError(`${name} is a number of ms, 1 to 2^31 - 1, not ${ms}`);
   }
   const key = createClientKey();
-  const request = createUpgradeRequest(target, key, options.origin === undefined ? {} : { origin: options.origin });
   const timeout = options.handshakeTimeout ?? 10_000;
+  // Chapter 12: the offers go in as extra header lines, before the empty line that ends the head.
+  const deflate = options.deflate === true ? {} : options.deflate === false ? undefined : options.deflate;
+  const protocols = options.protocols ?? [];
+  const offers: string[] = [];
+  if (protocols.length > 0) offers.push(`Sec-WebSocket-Protocol: ${subprotocolHeader(protocols)}`);
+  if (deflate !== undefined) offers.push(`Sec-WebSocket-Extensions: ${formatExtensionHeader([deflateOffer(deflate)])}`);
+  const request = createUpgradeRequest(target, key, options.origin === undefined ? {} : { origin: options.origin }).replace(
+    /\r\n$/,
+    offers.map((line) => `${line}\r\n`).join("") + "\r\n",
+  );
 
   const socket = openSocket(target, options.tls);
   try {
@@ -99,8 +133,15 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
     if (response.status !== 101) {
       throw new HandshakeError(`the server refused the upgrade: HTTP ${response.status} ${response.reason}`.trimEnd());
     }
-    checkUpgradeResponse(response, key);
-    return new ClientConnection(socket, rest, options);
+    // Chapter 02 refuses any extension; with an offer out, chapter 12 judges that header instead.
+    const { "sec-websocket-extensions": extensions, ...others } = lowerCased(response.headers);
+    checkUpgradeResponse(deflate === undefined ? response : { ...response, headers: others }, key, { protocols });
+    const agreed: Agreed = {
+      protocol: checkSubprotocol(getHeader(response.headers, "sec-websocket-protocol"), protocols) ?? "",
+      extensions: getHeader(response.headers, "sec-websocket-extensions") ?? "",
+    };
+    if (deflate !== undefined) agreed.deflate = checkDeflateResponse(readExtensions(agreed.extensions), deflate);
+    return new ClientConnection(socket, rest, options, agreed);
   } catch (error) {
     // §4.1: the client MUST fail the connection; there is no WebSocket yet, so no close frame.
     socket.destroy();
@@ -110,6 +151,20 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
 }
 
 // #region reference-only
+/** Header names as node:http gives them, lower-cased, so one can be taken out. */
+function lowerCased(headers: Headers): Headers {
+  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
+}
+
+/** The server's Sec-WebSocket-Extensions, read; unreadable is a failed handshake (§4.1). */
+function readExtensions(header: string) {
+  try {
+    return parseExtensionHeader(header);
+  } catch (error) {
+    throw new HandshakeError((error as Error).message);
+  }
+}
+
 /** TCP for ws:, TLS over TCP for wss: (§4.1: the TLS handshake comes before any HTTP). */
 function openSocket(url: WebSocketUrl, tls: TlsOptions = {}): Socket {
   if (!url.secure) return connectTcp({ host: url.host, port: url.port });
@@ -274,6 +329,12 @@ export interface WebSocketClient {
    * twice is harmless.
    */
   close(code?: number, reason?: string, timeoutMs?: number): Promise<CloseInfo>;
+
+  /** Chapter 12: the subprotocol the server chose, "" if none (RFC 6455 §1.9). */
+  readonly protocol: string;
+
+  /** Chapter 12: the extensions in use, as the server's Sec-WebSocket-Extensions said, "" if none (§9.1). */
+  readonly extensions: string;
 }
 
 /**
@@ -303,22 +364,35 @@ export class ClientConnection implements WebSocketClient {
   readonly #options: ClientOptions;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed: (info: CloseInfo) => void = () => {};
+  readonly #agreed: Agreed;
   // #endregion
 
   /**
    * Takes over `socket` once the opening handshake is done. `rest` holds the
    * bytes that followed the response head in the same read: already frames.
    * The socket comes paused, so no byte is read before the listeners are in place.
+   * `agreed` (chapter 12): the subprotocol and extensions the handshake agreed on.
    */
-  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}) {
+  constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}, agreed: Agreed = { protocol: "", extensions: "" }) {
     // #region solution
     this.#socket = socket;
     this.#options = options;
     this.#closeTimeout = options.closeTimeout ?? 5_000;
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
+    this.#agreed = agreed;
     const trace = options.trace;
+    const limit = options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize };
+    // Chapter 12: permessage-deflate, if the server accepted it; the limit applies to the inflated size.
+    const extension =
+      agreed.deflate === undefined
+        ? undefined
+        : new PerMessageDeflate("client", agreed.deflate, {
+            ...limit,
+            ...(trace === undefined ? {} : { onMessage: (t) => trace(describeDeflate(t, t.direction === "in" ? "← server" : "→ server")) }),
+          });
     this.#connection = new Connection("client", {
-      ...(options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize }),
+      ...limit,
+      ...(extension === undefined ? {} : { extension }),
       ...(trace === undefined ? {} : { onFrame: (frame, way) => trace(describeFrame(frame, way === "in" ? "← server" : "→ server")) }),
     });
     this.#connection.open();
@@ -345,6 +419,18 @@ export class ClientConnection implements WebSocketClient {
   get closed(): Promise<CloseInfo> {
     // #region solution
     return this.#closed;
+    // #endregion
+  }
+
+  get protocol(): string {
+    // #region solution
+    return this.#agreed.protocol;
+    // #endregion
+  }
+
+  get extensions(): string {
+    // #region solution
+    return this.#agreed.extensions;
     // #endregion
   }
 

@@ -2,6 +2,7 @@ import type { Theme } from "vitepress";
 import DefaultTheme from "vitepress/theme";
 import AcceptCalculator from "./components/AcceptCalculator.vue";
 import CloseCodeLookup from "./components/CloseCodeLookup.vue";
+import DeflateNegotiation from "./components/DeflateNegotiation.vue";
 import EchoPlayground from "./components/EchoPlayground.vue";
 import FrameBuilder from "./components/FrameBuilder.vue";
 import FrameInspector from "./components/FrameInspector.vue";
@@ -16,5 +17,6 @@ export default {
     app.component("AcceptCalculator", AcceptCalculator);
     app.component("CloseCodeLookup", CloseCodeLookup);
     app.component("EchoPlayground", EchoPlayground);
+    app.component("DeflateNegotiation", DeflateNegotiation);
   },
 } satisfies Theme;

@@ -28,20 +28,22 @@ import { requirements, type Level, type Requirement } from "../../lib/rfc-requir
 
 /** What a test's name claims to check. */
 export interface Claim {
+  /** "6455" unless the name starts with another RFC: "RFC 7692 §6.1 MUST: ...". */
+  rfc: string;
   sections: string[];
   keyword: Level | "MAY";
 }
 
 /** One section, optionally with the item or step it means: "§4.2.2", "§4.2.2 item 4". */
 const SECTION = String.raw`§\d+(?:\.\d+)*(?:\s+(?:item|step)\s+\d+(?:\.\d+)*)?`;
-const CLAIM = new RegExp(String.raw`^\s*(${SECTION}(?:\s*,\s*${SECTION})*)\s+(MUST NOT|MUST|SHOULD NOT|SHOULD|MAY)\b`);
+const CLAIM = new RegExp(String.raw`^\s*(?:RFC (\d+) )?(${SECTION}(?:\s*,\s*${SECTION})*)\s+(MUST NOT|MUST|SHOULD NOT|SHOULD|MAY)\b`);
 
 /** The sections and keyword a test's name starts with, or undefined if it claims no rule. */
 export function claimOf(testName: string): Claim | undefined {
   const m = CLAIM.exec(testName);
   if (m === null) return undefined;
-  const sections = (m[1] ?? "").split(",").map((s) => s.trim().replace(/^§(\S+).*$/, "$1"));
-  return { sections, keyword: m[2] as Claim["keyword"] };
+  const sections = (m[2] ?? "").split(",").map((s) => s.trim().replace(/^§(\S+).*$/, "$1"));
+  return { rfc: m[1] ?? "6455", sections, keyword: m[3] as Claim["keyword"] };
 }
 
 const strength = (keyword: string) => keyword.replace(/ NOT$/, "");
@@ -51,6 +53,7 @@ export function covers(testName: string, requirement: Requirement): boolean {
   const claim = claimOf(testName);
   if (claim === undefined) return false;
   return (
+    claim.rfc === (requirement.rfc ?? "6455") &&
     claim.sections.includes(requirement.section) &&
     strength(claim.keyword) === strength(requirement.level) &&
     (requirement.match === undefined || requirement.match.test(testName))
@@ -64,8 +67,9 @@ export interface NamedTest {
   name: string;
 }
 
-/** Does the claim name a section of §4–§7, which the map lists? */
-export const claimsMappedSection = (claim: Claim) => claim.sections.some((s) => /^[4-7](\.|$)/.test(s));
+/** Does the claim name a section the map lists: RFC 6455 §4–§7, or any of RFC 7692? */
+export const claimsMappedSection = (claim: Claim) =>
+  claim.rfc === "7692" || (claim.rfc === "6455" && claim.sections.some((s) => /^[4-7](\.|$)/.test(s)));
 
 // ---------------------------------------------------------------------------
 // Test names, read statically from tests/*.test.ts (no vitest run).
@@ -174,6 +178,8 @@ export interface CoverageReport {
   sections: {
     section: string;
     title: string;
+    /** "6455" or "7692". */
+    rfc: string;
     requirements: {
       id: string;
       level: Level;
@@ -190,11 +196,12 @@ export interface CoverageReport {
 /** Everything the coverage page shows, from the test files under `root` and the requirement list. */
 export function coverageReport(
   root: string,
-  sectionList: readonly { section: string; title: string }[],
+  sectionList: readonly { section: string; title: string; rfc?: string }[],
   list: readonly Requirement[] = requirements,
   hasPage: (chapterId: string) => boolean = () => true,
 ): CoverageReport {
-  const orphan = list.find((r) => !sectionList.some((s) => s.section === r.section));
+  const rfcOf = (x: { rfc?: string }) => x.rfc ?? "6455";
+  const orphan = list.find((r) => !sectionList.some((s) => s.section === r.section && rfcOf(s) === rfcOf(r)));
   if (orphan !== undefined) throw new Error(`requirement ${orphan.id}: section ${orphan.section} is not in the list of sections`);
   const tests = readTestNames(root);
   const covered = coverage(tests, list);
@@ -214,11 +221,12 @@ export function coverageReport(
       }).length,
       tests: tests.length,
     },
-    sections: sectionList.map(({ section, title }) => ({
-      section,
-      title,
+    sections: sectionList.map((s) => ({
+      section: s.section,
+      title: s.title,
+      rfc: rfcOf(s),
       requirements: covered
-        .filter((c) => c.requirement.section === section)
+        .filter((c) => c.requirement.section === s.section && rfcOf(c.requirement) === rfcOf(s))
         .map(({ requirement: r, tests: by }) => {
           const chapterIds = [...new Set(by.map((t) => t.chapterId))];
           return {

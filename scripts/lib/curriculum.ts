@@ -121,4 +121,13 @@ export const curriculum: readonly Chapter[] = [
       "You changed the transport and nothing else: the same handshake, frames and closing handshake run inside TLS, which starts before the first byte of HTTP. " +
       "What is new is all TLS: the client names the server (SNI) and gives up before sending any HTTP if the certificate does not name the host it asked for, and the server has one more phase to bound.",
   },
+  {
+    number: 12,
+    id: "12-extensions",
+    title: "Extensions and subprotocols: permessage-deflate",
+    rfc: "§1.9, §4, §9; RFC 7692",
+    notice:
+      "An extension is agreed, never assumed: the client offers, the server picks what it can honour and says so, and only then may RSV1 appear on the wire. " +
+      "Compression works on whole messages, so the frames stay what chapter 04 made them; what changes is that a message's size is only known once inflated, which is why the limit is enforced while inflating.",
+  },
 ];

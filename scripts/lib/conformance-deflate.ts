@@ -1,0 +1,465 @@
+/**
+ * permessage-deflate conformance cases (RFC 7692), in the style of the
+ * Autobahn test suite's sections 12 and 13: compressed echoes of many sizes,
+ * each parameter combination a client may offer, fragmented compressed
+ * messages, and what a server must refuse. `npm run conformance -- --deflate`
+ * runs them against an echo server that accepts permessage-deflate.
+ *
+ * The client here is raw TCP with the reference chapters as its measuring
+ * tools: chapter 12 for the offer, the check of the answer and the inflating,
+ * chapter 07 for reading the server's frames (RSV1 allowed), chapter 04 for
+ * writing any frame, forbidden ones included. Every case is bounded by
+ * DEFLATE_CASE_TIME; verdicts as in scripts/lib/conformance.ts.
+ */
+import { connect, type Socket } from "node:net";
+import { constants as zlib, inflateRawSync } from "node:zlib";
+import type { DeflateParams } from "../../lib/extensions.ts";
+import { Opcode, type Frame } from "../../lib/frame.ts";
+import { createClientKey, computeAccept } from "../../solutions/02-handshake.ts";
+import { createMaskKey } from "../../solutions/03-masking.ts";
+import { encodeFrame } from "../../solutions/04-frames.ts";
+import { Connection, type ConnectionEvent } from "../../solutions/07-connection.ts";
+import {
+  checkDeflateResponse,
+  DEFLATE_TAIL,
+  deflateMessage,
+  deflateOffer,
+  formatExtensionHeader,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  type DeflateOptions,
+} from "../../solutions/12-extensions.ts";
+import type { Case, Outcome, Result, RunOptions } from "./conformance.ts";
+
+/**
+ * The most a case may take, in ms: more than the 2 s of the other cases, since
+ * a case moves up to 10 MiB through DEFLATE both ways, and a server started by
+ * `npm run conformance` shares its one thread with the runner.
+ */
+export const DEFLATE_CASE_TIME = 10_000;
+const CASE_TIME = DEFLATE_CASE_TIME;
+
+const ok = (): Outcome => ({ verdict: "OK", detail: "" });
+const nonStrict = (detail: string): Outcome => ({ verdict: "NON-STRICT", detail });
+const failed = (detail: string): Outcome => ({ verdict: "FAILED", detail });
+const utf8 = (text: string) => new TextEncoder().encode(text);
+const KiB = 1024;
+
+/** A raw client with permessage-deflate, offered as `offer` says (or not at all: `undefined`). */
+class DeflateClient {
+  response = "";
+  status = 0;
+  extensions = "";
+  params: DeflateParams | undefined;
+  /** The server's frames as they came (compressed payloads), and the connection's events. */
+  readonly wireFrames: Frame[] = [];
+  readonly events: ConnectionEvent[] = [];
+  closed = false;
+  #connection: Connection | undefined;
+  #head = "";
+  readonly #socket: Socket;
+  readonly #deadline = Date.now() + CASE_TIME;
+
+  private constructor(socket: Socket) {
+    this.#socket = socket;
+    socket.on("data", (chunk: Buffer) => this.#receive(chunk));
+    socket.on("close", () => (this.closed = true));
+    socket.on("error", () => (this.closed = true));
+  }
+
+  /** Connects and sends the upgrade request with `extensionsHeader` (if any); waits for the answer. */
+  static async open(url: string, extensionsHeader: string | undefined, offered: DeflateOptions = {}): Promise<DeflateClient> {
+    const { hostname, port, pathname, host } = new URL(url);
+    const client = new DeflateClient(connect({ host: hostname.replace(/^\[|\]$/g, ""), port: Number(port || 80) }));
+    const key = createClientKey();
+    const lines = [`GET ${pathname} HTTP/1.1`, `Host: ${host}`, "Upgrade: websocket", "Connection: Upgrade", `Sec-WebSocket-Key: ${key}`, "Sec-WebSocket-Version: 13"];
+    if (extensionsHeader !== undefined) lines.push(`Sec-WebSocket-Extensions: ${extensionsHeader}`);
+    client.#socket.write(`${lines.join("\r\n")}\r\n\r\n`);
+    await client.until(() => client.status !== 0 || client.closed);
+    if (client.status === 101) {
+      const accept = /\r\nsec-websocket-accept:\s*(\S+)/i.exec(client.response)?.[1];
+      if (accept !== computeAccept(key)) throw new Error(`a wrong Sec-WebSocket-Accept: ${accept ?? "none"}`);
+      client.extensions = /\r\nsec-websocket-extensions:\s*([^\r]*)/i.exec(client.response)?.[1]?.trim() ?? "";
+      if (extensionsHeader !== undefined && client.extensions !== "") client.params = checkDeflateResponse(parseExtensionHeader(client.extensions), offered);
+      if (extensionsHeader === undefined && client.extensions !== "") throw new Error(`the server answered an extension nobody offered: ${client.extensions}`);
+      client.#start();
+    }
+    return client;
+  }
+
+  #start(): void {
+    const params = this.params;
+    this.#connection = new Connection("client", {
+      maxMessageSize: 64 * 1024 * 1024,
+      onFrame: (frame, way) => {
+        if (way === "in") this.wireFrames.push(frame);
+      },
+      ...(params === undefined ? {} : { extension: new PerMessageDeflate("client", params, { maxMessageSize: 64 * 1024 * 1024 }) }),
+    });
+    this.#connection.open();
+    const rest = this.#head;
+    this.#head = "";
+    if (rest.length > 0) this.#feed(Buffer.from(rest, "latin1"));
+  }
+
+  #receive(chunk: Buffer): void {
+    if (this.status === 0) {
+      this.#head += chunk.toString("latin1");
+      const end = this.#head.indexOf("\r\n\r\n");
+      if (end === -1) return;
+      this.response = this.#head.slice(0, end + 4);
+      this.#head = this.#head.slice(end + 4);
+      this.status = Number(/^HTTP\/1\.1 (\d{3})/.exec(this.response)?.[1] ?? -1);
+      return;
+    }
+    this.#feed(chunk);
+  }
+
+  #feed(bytes: Uint8Array): void {
+    if (this.#connection === undefined) return;
+    this.events.push(...this.#connection.receive(bytes));
+    for (const out of this.#connection.bytesToSend()) if (!this.#socket.destroyed) this.#socket.write(out);
+  }
+
+  /**
+   * Sends a message compressed, RSV1 set, whatever its size, each from an
+   * empty window (a client may always leave the window out) and within the
+   * agreed client window.
+   */
+  send(data: string | Uint8Array): void {
+    const payload = typeof data === "string" ? utf8(data) : data;
+    const compressed = deflateMessage(payload, { windowBits: this.params?.clientMaxWindowBits ?? 15 });
+    this.#socket.write(frame(typeof data === "string" ? Opcode.Text : Opcode.Binary, compressed, { rsv1: true }));
+  }
+
+  /** Writes raw bytes: frames of any shape. */
+  write(bytes: Uint8Array): void {
+    this.#socket.write(bytes);
+  }
+
+  messages(): ConnectionEvent[] {
+    return this.events.filter((e) => e.type === "message");
+  }
+
+  get closeEvent() {
+    return this.events.find((e) => e.type === "close");
+  }
+
+  async until(condition: () => boolean): Promise<boolean> {
+    while (!condition()) {
+      if (Date.now() > this.#deadline) return false;
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    return true;
+  }
+
+  end(): void {
+    this.#socket.destroy();
+  }
+}
+
+/** A masked client frame, any bits. */
+const frame = (opcode: number, payload: Uint8Array, bits: { fin?: boolean; rsv1?: boolean } = {}) =>
+  encodeFrame({ opcode, payload, ...bits, maskKey: createMaskKey() });
+
+/** Prose-like text of n bytes: compresses. */
+function words(n: number): string {
+  let text = "";
+  for (let i = 0; text.length < n; i++) text += `word${i % 97} ${(i * 7919) % 1000}; `;
+  return text.slice(0, n);
+}
+const sampleBytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i % 251) ^ (i >> 9));
+
+type Info = Omit<Case, "run">;
+
+/** Opens a client with `offer`, runs `body`, always ends the client. A server that declines a valid offer fails. */
+function deflateCase(info: Info, offer: DeflateOptions, body: (client: DeflateClient) => Promise<Outcome>): Case {
+  return {
+    ...info,
+    run: async (url) => {
+      const client = await DeflateClient.open(url, formatExtensionHeader([deflateOffer(offer)]), offer);
+      try {
+        if (client.status !== 101) return failed(`the server answered ${client.response.split("\r\n")[0] ?? "nothing"}, not 101`);
+        if (client.params === undefined) return failed(`the server declined the offer "${formatExtensionHeader([deflateOffer(offer)])}" (no Sec-WebSocket-Extensions)`);
+        return await body(client);
+      } finally {
+        client.end();
+      }
+    },
+  };
+}
+
+/** Sends every message, one after the other, and expects each echoed with its type and bytes. */
+async function echoEach(client: DeflateClient, messages: (string | Uint8Array)[]): Promise<Outcome> {
+  for (const [i, message] of messages.entries()) {
+    client.send(message);
+    await client.until(() => client.messages().length > i || client.closeEvent !== undefined);
+    const close = client.closeEvent;
+    if (close?.type === "close") return failed(`the connection closed (${close.code} ${close.reason}) instead of echoing message ${i + 1}`);
+    const echo = client.messages()[i];
+    if (echo?.type !== "message") return failed(`no echo of message ${i + 1} of ${messages.length} within ${CASE_TIME / 1000} s`);
+    const want = typeof message === "string" ? message : Buffer.from(message).toString("hex");
+    const got = echo.message.type === "text" ? echo.message.data : Buffer.from(echo.message.data).toString("hex");
+    if (echo.message.type !== (typeof message === "string" ? "text" : "binary") || got !== want) {
+      return failed(`the echo of message ${i + 1} (${typeof message === "string" ? "text" : "binary"}, ${message.length} units) differs from it`);
+    }
+  }
+  return ok();
+}
+
+/** The server's compressed data frames, as received. */
+const compressedFrames = (client: DeflateClient) => client.wireFrames.filter((f) => f.rsv1);
+
+/** Expects the server to fail the connection with `code`, close frame first (§7.1.7); `alsoAllowed` codes are NON-STRICT. */
+async function expectFailure(client: DeflateClient, code: number, alsoAllowed: number[] = []): Promise<Outcome> {
+  await client.until(() => client.closeEvent !== undefined || client.closed);
+  const close = client.closeEvent;
+  if (close?.type !== "close" || !close.clean) {
+    if (close?.type === "close" && close.error !== undefined) return failed(`the server's frames broke the protocol: ${close.reason}`);
+    return client.closed ? nonStrict(`the server closed TCP without a close frame; §7.1.7: send one with ${code} first`) : failed(`the server did nothing within ${CASE_TIME / 1000} s; expected a close frame with ${code}`);
+  }
+  if (close.code === code) return ok();
+  if (alsoAllowed.includes(close.code)) return nonStrict(`the server closed with ${close.code}; the strict code is ${code}`);
+  return failed(`the server closed with ${close.code}, expected ${code}`);
+}
+
+// ---------------------------------------------------------------------------
+// The cases
+
+const SIZES = [0, 16, 64, 256, KiB, 4 * KiB, 16 * KiB, 64 * KiB, 256 * KiB, KiB * KiB];
+const shownSize = (n: number) => (n >= KiB * KiB ? `${n / KiB / KiB} MiB` : n >= KiB ? `${n / KiB} KiB` : `${n}-byte`);
+
+/** Autobahn 12.x: compressed echoes of many sizes, several messages in a row each, so context takeover is used. */
+const sizes: Case[] = SIZES.flatMap((size) => {
+  const count = size >= KiB * KiB ? 3 : 10;
+  const many = count === 10 ? "ten" : "three";
+  return [
+    deflateCase(
+      { id: `deflate-text-${size}`, chapter: 12, group: "permessage-deflate: sizes", title: `${many} ${shownSize(size)} compressed text messages in a row are echoed (RFC 7692 §6, §7.2)` },
+      {},
+      (client) => echoEach(client, Array.from({ length: count }, (_, i) => words(size + i).slice(i))),
+    ),
+    deflateCase(
+      { id: `deflate-binary-${size}`, chapter: 12, group: "permessage-deflate: sizes", title: `${many} ${shownSize(size)} compressed binary messages in a row are echoed (RFC 7692 §6, §7.2)` },
+      {},
+      (client) => echoEach(client, Array.from({ length: count }, () => sampleBytes(size))),
+    ),
+  ];
+});
+
+/** Autobahn 13.x: each parameter combination a client may offer. */
+const OFFERS: { id: string; offer: DeflateOptions; check?: (client: DeflateClient) => Outcome }[] = [
+  { id: "default", offer: {} },
+  {
+    id: "server-no-context",
+    offer: { serverNoContextTakeover: true },
+    // Each of the server's messages must inflate on its own, from an empty window (§7.1.1.1).
+    check: (client) => standsAlone(client, 15),
+  },
+  { id: "client-no-context", offer: { clientNoContextTakeover: true } },
+  { id: "both-no-context", offer: { serverNoContextTakeover: true, clientNoContextTakeover: true }, check: (client) => standsAlone(client, 15) },
+  { id: "server-window-9", offer: { serverMaxWindowBits: 9 } },
+  { id: "client-window-9", offer: { clientMaxWindowBits: 9 } },
+  // With no context takeover, each message must inflate with a true 256-byte window (§7.1.2.1).
+  { id: "server-window-8", offer: { serverMaxWindowBits: 8, serverNoContextTakeover: true }, check: (client) => standsAlone(client, 8) },
+  { id: "all-parameters", offer: { serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 10 }, check: (client) => standsAlone(client, 10) },
+];
+
+/** Every compressed message of the server inflates alone with a `windowBits` window. */
+function standsAlone(client: DeflateClient, windowBits: number): Outcome {
+  for (const [i, f] of compressedFrames(client).entries()) {
+    try {
+      inflateRawSync(Buffer.concat([f.payload, DEFLATE_TAIL]), { windowBits, finishFlush: zlib.Z_SYNC_FLUSH });
+    } catch (error) {
+      return failed(`the server's compressed message ${i + 1} does not inflate alone with a ${2 ** windowBits}-byte window: ${(error as Error).message}`);
+    }
+  }
+  return compressedFrames(client).length > 0 ? ok() : failed("the server compressed none of its echoes");
+}
+
+const offers: Case[] = OFFERS.map(({ id, offer, check }) =>
+  deflateCase(
+    {
+      id: `deflate-offer-${id}`,
+      chapter: 12,
+      group: "permessage-deflate: parameters",
+      title: `offer "${formatExtensionHeader([deflateOffer(offer)])}": accepted, honoured, 20 messages echoed (RFC 7692 §7.1)`,
+    },
+    offer,
+    async (client) => {
+      const messages = Array.from({ length: 20 }, (_, i) => (i % 2 === 0 ? words(300 + 700 * i) : sampleBytes(500 * i)));
+      const echoed = await echoEach(client, messages);
+      if (echoed.verdict !== "OK") return echoed;
+      return check?.(client) ?? ok();
+    },
+  ),
+);
+
+const framesCases: Case[] = [
+  deflateCase(
+    { id: "deflate-fragmented", chapter: 12, group: "permessage-deflate: frames", title: "a compressed message in 3 fragments, RSV1 on the first, a ping between, is echoed (RFC 7692 §6)" },
+    {},
+    async (client) => {
+      const text = words(5000);
+      const compressed = deflateMessage(utf8(text));
+      const [a, b] = [Math.floor(compressed.length / 3), Math.floor((2 * compressed.length) / 3)];
+      client.write(frame(Opcode.Text, compressed.subarray(0, a), { fin: false, rsv1: true }));
+      client.write(frame(Opcode.Ping, utf8("between")));
+      client.write(frame(Opcode.Continuation, compressed.subarray(a, b), { fin: false }));
+      client.write(frame(Opcode.Continuation, compressed.subarray(b)));
+      await client.until(() => client.messages().length > 0 || client.closeEvent !== undefined);
+      const echo = client.messages()[0];
+      if (echo?.type !== "message" || echo.message.type !== "text" || echo.message.data !== text) return failed("the fragmented compressed message was not echoed whole");
+      return ok();
+    },
+  ),
+  deflateCase(
+    { id: "deflate-uncompressed", chapter: 12, group: "permessage-deflate: frames", title: "with the extension on, a message with RSV1 clear is echoed as it is (RFC 7692 §6)" },
+    {},
+    async (client) => {
+      client.write(frame(Opcode.Text, utf8("sent uncompressed")));
+      await client.until(() => client.messages().length > 0 || client.closeEvent !== undefined);
+      const echo = client.messages()[0];
+      return echo?.type === "message" && echo.message.type === "text" && echo.message.data === "sent uncompressed" ? ok() : failed("no echo of the uncompressed message");
+    },
+  ),
+  deflateCase(
+    { id: "deflate-rsv1-continuation", chapter: 12, group: "permessage-deflate: frames", title: "RSV1 on a continuation frame fails with 1002 (RFC 7692 §6.1)" },
+    {},
+    async (client) => {
+      const compressed = deflateMessage(utf8(words(2000)));
+      client.write(frame(Opcode.Text, compressed.subarray(0, 10), { fin: false, rsv1: true }));
+      client.write(frame(Opcode.Continuation, compressed.subarray(10), { rsv1: true }));
+      return expectFailure(client, 1002);
+    },
+  ),
+  deflateCase(
+    { id: "deflate-rsv1-ping", chapter: 12, group: "permessage-deflate: frames", title: "RSV1 on a ping fails with 1002: control frames are never compressed (RFC 7692 §6.1)" },
+    {},
+    async (client) => {
+      client.write(frame(Opcode.Ping, new Uint8Array(0), { rsv1: true }));
+      return expectFailure(client, 1002);
+    },
+  ),
+  deflateCase(
+    { id: "deflate-bomb", chapter: 12, group: "permessage-deflate: frames", title: "256 KiB that inflate to 256 MiB fail with 1009, found while inflating (RFC 6455 §10.4)" },
+    {},
+    async (client) => {
+      client.write(frame(Opcode.Binary, deflateMessage(new Uint8Array(256 * KiB * KiB), { level: 1 }), { rsv1: true }));
+      return expectFailure(client, 1009);
+    },
+  ),
+  deflateCase(
+    { id: "deflate-corrupt", chapter: 12, group: "permessage-deflate: frames", title: "a compressed payload that is not DEFLATE fails with 1007 (1002 is acceptable)" },
+    {},
+    async (client) => {
+      client.write(frame(Opcode.Binary, Uint8Array.of(0xff, 0xff, 0xff, 0xff), { rsv1: true }));
+      return expectFailure(client, 1007, [1002]);
+    },
+  ),
+  {
+    id: "deflate-rsv1-unnegotiated",
+    chapter: 12,
+    group: "permessage-deflate: frames",
+    title: "without permessage-deflate offered, a frame with RSV1 fails with 1002 (RFC 6455 §5.2)",
+    run: async (url) => {
+      const client = await DeflateClient.open(url, undefined);
+      try {
+        if (client.status !== 101) return failed(`no 101: ${client.response.split("\r\n")[0] ?? "nothing"}`);
+        client.write(frame(Opcode.Text, deflateMessage(utf8("Hello, Hello, Hello")), { rsv1: true }));
+        return await expectFailure(client, 1002);
+      } finally {
+        client.end();
+      }
+    },
+  },
+];
+
+const negotiation: Case[] = [
+  {
+    id: "deflate-decline-unknown",
+    chapter: 12,
+    group: "permessage-deflate: negotiation",
+    title: "an offer with an unknown parameter is declined, the next acceptable one is taken (RFC 7692 §7)",
+    run: async (url) => {
+      const client = await DeflateClient.open(url, "permessage-deflate; mystery_parameter, permessage-deflate; server_no_context_takeover");
+      try {
+        if (client.status >= 400 && client.status <= 499) {
+          return nonStrict(`the whole handshake was refused (${client.response.split("\r\n")[0]}); strict is to decline that offer and take the next`);
+        }
+        if (client.status !== 101) return failed(`no 101: ${client.response.split("\r\n")[0] ?? "nothing"}`);
+        return client.extensions === "permessage-deflate; server_no_context_takeover"
+          ? ok()
+          : failed(`the answer is "${client.extensions}", expected the second offer accepted: "permessage-deflate; server_no_context_takeover"`);
+      } catch (error) {
+        return failed(`the answer is unacceptable: ${(error as Error).message}`);
+      } finally {
+        client.end();
+      }
+    },
+  },
+  {
+    id: "deflate-decline-invalid",
+    chapter: 12,
+    group: "permessage-deflate: negotiation",
+    title: "an offer with server_max_window_bits=16 is declined: 101 without the extension (RFC 7692 §7)",
+    run: async (url) => {
+      const client = await DeflateClient.open(url, "permessage-deflate; server_max_window_bits=16");
+      try {
+        if (client.status !== 101) return nonStrict(`the request was refused (${client.response.split("\r\n")[0] ?? "nothing"}); declining the extension is enough`);
+        return client.extensions === "" ? ok() : failed(`the server accepted an invalid offer: "${client.extensions}"`);
+      } catch (error) {
+        return failed(`the answer is unacceptable: ${(error as Error).message}`);
+      } finally {
+        client.end();
+      }
+    },
+  },
+  {
+    id: "deflate-malformed-header",
+    chapter: 12,
+    group: "permessage-deflate: negotiation",
+    title: "a malformed Sec-WebSocket-Extensions is refused with 400 (RFC 6455 §4.2.1, §9.1)",
+    run: async (url) => {
+      const client = await DeflateClient.open(url, 'permessage-deflate; server_max_window_bits="ten bits"');
+      try {
+        if (client.status === 400) return ok();
+        if (client.status === 101 && client.extensions === "") return nonStrict("the server ignored the malformed header and declined the extension");
+        return failed(`the server answered ${client.response.split("\r\n")[0] ?? "nothing"}${client.extensions ? ` with ${client.extensions}` : ""}`);
+      } catch (error) {
+        return failed(`the answer is unacceptable: ${(error as Error).message}`);
+      } finally {
+        client.end();
+      }
+    },
+  },
+];
+
+/** Every permessage-deflate case, in the order they are printed. */
+export const deflateCases: readonly Case[] = [...negotiation, ...sizes, ...offers, ...framesCases];
+
+/** Runs every case against `url` (a server that accepts permessage-deflate), a few at a time, results in order. */
+export async function runDeflateConformance(url: string, options: RunOptions = {}): Promise<Result[]> {
+  const { concurrency = 4, onResult } = options;
+  const results: Result[] = [];
+  let reported = 0;
+  let next = 0;
+  const worker = async () => {
+    while (next < deflateCases.length) {
+      const index = next++;
+      const c = deflateCases[index]!;
+      const started = Date.now();
+      let timer: NodeJS.Timeout | undefined;
+      const bound = new Promise<Outcome>((resolve) => {
+        timer = setTimeout(() => resolve(failed(`the case did not finish within ${(CASE_TIME + 1_000) / 1000} s`)), CASE_TIME + 1_000);
+      });
+      const outcome = await Promise.race([c.run(url).catch((error: Error) => failed(error.message)), bound]);
+      clearTimeout(timer);
+      const { run: _run, ...info } = c;
+      results[index] = { ...info, ...outcome, ms: Date.now() - started };
+      for (; results[reported] !== undefined; reported++) onResult?.(results[reported]!);
+    }
+  };
+  await Promise.all(Array.from({ length: concurrency }, worker));
+  return results;
+}

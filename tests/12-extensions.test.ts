@@ -1,0 +1,1059 @@
+import { spawn, spawnSync } from "node:child_process";
+import { randomBytes } from "node:crypto";
+import { resolve } from "node:path";
+import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
+import fc from "fast-check";
+import { chromium, type Browser } from "playwright-core";
+import { afterAll, afterEach, assert, describe, expect, test } from "vitest";
+import WebSocket, { WebSocketServer } from "ws";
+import {
+  acceptDeflateOffer,
+  checkDeflateResponse,
+  checkSubprotocol,
+  DEFLATE_TAIL,
+  deflateMessage,
+  deflateOffer,
+  formatExtensionHeader,
+  inflateMessage,
+  negotiateDeflate,
+  parseExtensionHeader,
+  PerMessageDeflate,
+  selectSubprotocol,
+  subprotocolHeader,
+} from "@workbook/12-extensions";
+import { Connection, type ConnectionEvent } from "@workbook/07-connection";
+import { createEchoServer, type EchoServer } from "@workbook/08-echo-server";
+import { connect, type WebSocketClient } from "@workbook/09-echo-client";
+import { HandshakeError, ProtocolError } from "../lib/errors.ts";
+import type { DeflateParams, ExtensionElement } from "../lib/extensions.ts";
+import type { Frame } from "../lib/frame.ts";
+// Frames are built and read with the reference chapter 04, so a slip in your
+// own framing cannot hide inside the test's tools.
+import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
+import { concat, pattern, utf8 } from "./helpers/bytes.ts";
+import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
+import { expectBytes } from "./helpers/frame-dump.ts";
+import { hex, toHex } from "./helpers/hex.ts";
+import { eventually, openWs, PYTHON, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
+import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
+import { formatResult, summary } from "../scripts/lib/conformance.ts";
+import { runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
+
+const KEY = hex("37 fa 21 3d");
+const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
+/** The four context-takeover combinations, with their names. */
+const TAKEOVER: { name: string; params: DeflateParams }[] = [
+  { name: "context takeover both ways", params: DEFAULTS },
+  { name: "server_no_context_takeover", params: { ...DEFAULTS, serverNoContextTakeover: true } },
+  { name: "client_no_context_takeover", params: { ...DEFAULTS, clientNoContextTakeover: true } },
+  { name: "no context takeover either way", params: { ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true } },
+];
+
+/** A data or control frame as plain data. */
+function frame(opcode: number, payload: Uint8Array, options: { fin?: boolean; rsv1?: boolean } = {}): Frame {
+  return { fin: options.fin ?? true, rsv1: options.rsv1 ?? false, rsv2: false, rsv3: false, opcode, payload };
+}
+const offer = (header: string): ExtensionElement => parseExtensionHeaderReference(header)[0]!;
+/** Offers in the tests are written as headers and read with a tiny parser of the test's own (no quoting). */
+function parseExtensionHeaderReference(header: string): ExtensionElement[] {
+  return header.split(",").map((element) => {
+    const [name = "", ...params] = element.split(";").map((s) => s.trim());
+    return {
+      name,
+      params: params.map((p) => {
+        const [pname = "", value] = p.split("=");
+        return value === undefined ? { name: pname } : { name: pname, value };
+      }),
+    };
+  });
+}
+/** An element as a header, for messages. */
+const shown = (e: ExtensionElement | undefined) =>
+  e === undefined ? "(nothing)" : [e.name, ...e.params.map((p) => (p.value === undefined ? p.name : `${p.name}=${p.value}`))].join("; ");
+
+describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
+  test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
+    const parsed = parseExtensionHeader(
+      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;bar = baz',
+    );
+    expect(parsed, "one element per extension, in order, each with its parameters in order; names lower-cased, quotes removed").toEqual([
+      {
+        name: "permessage-deflate",
+        params: [{ name: "client_max_window_bits" }, { name: "server_max_window_bits", value: "10" }],
+      },
+      { name: "x-webkit-deflate-frame", params: [] },
+      { name: "foo", params: [{ name: "bar", value: "baz" }] },
+    ]);
+  });
+
+  test("§9.1: the header may repeat or carry empty elements: \"a, , b\" is a and b; \"\" is no extension", () => {
+    expect(parseExtensionHeader("a, , b,").map((e) => e.name), "empty list elements are skipped (RFC 9110 §5.6.1)").toEqual(["a", "b"]);
+    expect(parseExtensionHeader("   "), "nothing offered").toEqual([]);
+  });
+
+  test("§9.1 MUST: a quoted value must be a token once unquoted; a backslash escapes the next character", () => {
+    expect(parseExtensionHeader('x; a="b\\c"')[0]?.params, 'a quoted pair: "b\\c" is bc').toEqual([{ name: "a", value: "bc" }]);
+    expectThrows(() => parseExtensionHeader('x; a="two words"'), SyntaxError, '§9.1: "two words" is not a token', /token/);
+    expectThrows(() => parseExtensionHeader('x; a="open'), SyntaxError, "§9.1: an unterminated quoted string", /quoted/);
+  });
+
+  test("§9.1: malformed lists are a SyntaxError naming where they go wrong", () => {
+    for (const bad of ["permessage-deflate;", "; x", "a b", "a; =1", "a; b=", "a; b=c d", "a/b", "é"]) {
+      expectThrows(() => parseExtensionHeader(bad), SyntaxError, `§9.1: ${JSON.stringify(bad)} is not an extension list`, /character/);
+    }
+  });
+
+  test("§9.1: formatExtensionHeader writes what parseExtensionHeader reads", () => {
+    expect(
+      formatExtensionHeader([
+        { name: "permessage-deflate", params: [{ name: "server_no_context_takeover" }, { name: "client_max_window_bits", value: "10" }] },
+        { name: "x-foo", params: [] },
+      ]),
+      "elements joined by \", \", parameters by \"; \"",
+    ).toBe("permessage-deflate; server_no_context_takeover; client_max_window_bits=10, x-foo");
+    expectThrows(() => formatExtensionHeader([{ name: "a b", params: [] }]), RangeError, "§9.1: a name must be a token");
+    const token = fc.stringMatching(/^[a-z0-9_.-]{1,12}$/);
+    const element = fc.record({ name: token, params: fc.array(fc.record({ name: token, value: fc.option(token, { nil: undefined }) }), { maxLength: 4 }) });
+    fc.assert(
+      fc.property(fc.array(element, { minLength: 1, maxLength: 4 }), (elements) => {
+        const written = formatExtensionHeader(elements);
+        const read = parseExtensionHeader(written).map((e) => ({ name: e.name, params: e.params.map((p) => ({ name: p.name, value: p.value })) }));
+        expect(read, `parse(format(x)) is x, for ${written}`).toEqual(elements);
+      }),
+    );
+  });
+});
+
+describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
+  test("RFC 7692 §5 MUST: Chromium's offer is accepted with the extension's name; the defaults are 15 bits and context takeover", () => {
+    const decision = negotiateDeflate(parseExtensionHeaderReference("permessage-deflate; client_max_window_bits"));
+    expect(shown(decision?.response), "the answer names permessage-deflate (and needs no parameter)").toBe("permessage-deflate");
+    expect(decision?.params, "the agreed parameters").toEqual(DEFAULTS);
+  });
+
+  test("RFC 7692 §5: other extensions are ignored and the first acceptable permessage-deflate offer wins", () => {
+    const decision = negotiateDeflate(
+      parseExtensionHeaderReference(
+        "x-webkit-deflate-frame, permessage-deflate; mystery, permessage-deflate; server_max_window_bits=10, permessage-deflate",
+      ),
+    );
+    expect(shown(decision?.response), "the second permessage-deflate offer is the first acceptable one").toBe(
+      "permessage-deflate; server_max_window_bits=10",
+    );
+    expect(negotiateDeflate(parseExtensionHeaderReference("x-webkit-deflate-frame")), "nothing to accept: no extension").toBeUndefined();
+    expect(negotiateDeflate([]), "no offer: no extension").toBeUndefined();
+  });
+
+  test("RFC 7692 §7 MUST: an offer with a parameter RFC 7692 doesn't define, or one given twice, is declined", () => {
+    for (const header of [
+      "permessage-deflate; mystery",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
+    ]) {
+      const decision = acceptDeflateOffer(offer(header));
+      expect(decision.ok, `the server must decline "${header}"`).toBe(false);
+      expect(negotiateDeflate([offer(header)]), `negotiateDeflate declines "${header}": no extension`).toBeUndefined();
+    }
+  });
+
+  test("RFC 7692 §7, §7.1.2.1 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
+    for (const header of [
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; server_max_window_bits=7",
+      "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits=010",
+      "permessage-deflate; client_max_window_bits=abc",
+      "permessage-deflate; server_no_context_takeover=1",
+      "permessage-deflate; client_no_context_takeover=true",
+    ]) {
+      const decision = acceptDeflateOffer(offer(header));
+      expect(decision.ok, `"${header}" has an invalid value: declined`).toBe(false);
+    }
+    for (const bits of [8, 9, 10, 11, 12, 13, 14, 15]) {
+      expect(acceptDeflateOffer(offer(`permessage-deflate; server_max_window_bits=${bits}`)).ok, `${bits} is a valid window size`).toBe(true);
+    }
+  });
+
+  test("RFC 7692 §7.1.1.1: server_no_context_takeover offered is answered, and binds the server", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate; server_no_context_takeover; client_max_window_bits"));
+    expect(decision.ok && shown(decision.response), "the answer").toBe("permessage-deflate; server_no_context_takeover");
+    expect(decision.ok && decision.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true });
+  });
+
+  test("RFC 7692 §7.1.2.1: server_max_window_bits is answered with the offer's value or a smaller one", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"));
+    expect(decision.ok && shown(decision.response), "the same value as offered").toBe("permessage-deflate; server_max_window_bits=12");
+    const smaller = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"), { serverMaxWindowBits: 9 });
+    expect(smaller.ok && shown(smaller.response), "a server limited to 9 answers 9").toBe("permessage-deflate; server_max_window_bits=9");
+    expect(smaller.ok && smaller.params.serverMaxWindowBits, "and compresses with 2^9 bytes").toBe(9);
+    const unasked = acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: 10 });
+    expect(unasked.ok && shown(unasked.response), "§7.1.2.1 MAY: the server may limit itself unasked").toBe("permessage-deflate; server_max_window_bits=10");
+  });
+
+  test("RFC 7692 §7.1.2.2 MUST NOT: client_max_window_bits is never answered unless offered; a server that needs it declines", () => {
+    const decision = acceptDeflateOffer(offer("permessage-deflate"), { clientMaxWindowBits: 10 });
+    expect(decision.ok, "the client didn't say it can be limited: the server can't accept with its limit").toBe(false);
+    const accepted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits"), { clientMaxWindowBits: 10 });
+    expect(accepted.ok && shown(accepted.response), "offered without a value: the server's limit").toBe("permessage-deflate; client_max_window_bits=10");
+    const hinted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=9"), { clientMaxWindowBits: 12 });
+    expect(hinted.ok && shown(hinted.response), "offered with 9: the client won't go over 9 anyway").toBe("permessage-deflate; client_max_window_bits=9");
+    const plain = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=11"));
+    expect(plain.ok && shown(plain.response), "a server without a limit answers without the parameter").toBe("permessage-deflate");
+    expect(plain.ok && plain.params.clientMaxWindowBits, "and the client keeps to its own hint, 11").toBe(11);
+  });
+
+  test("RFC 7692 §7.1.1.2: client_no_context_takeover is answered when offered, or when the server insists", () => {
+    const offered = acceptDeflateOffer(offer("permessage-deflate; client_no_context_takeover"));
+    expect(offered.ok && shown(offered.response), "offered: answered").toBe("permessage-deflate; client_no_context_takeover");
+    const insisted = acceptDeflateOffer(offer("permessage-deflate"), { clientNoContextTakeover: true, serverNoContextTakeover: true });
+    expect(insisted.ok && shown(insisted.response), "§7.1.1.1, §7.1.1.2 MAY: the server may add both unasked").toBe(
+      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+    );
+    expect(insisted.ok && insisted.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true });
+  });
+
+  test("RFC 7692 §7.1.2: a server's own window option outside 8..15 is a RangeError", () => {
+    for (const bits of [7, 16, 9.5]) {
+      expectThrows(() => acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: bits }), RangeError, `serverMaxWindowBits ${bits}`);
+    }
+  });
+});
+
+describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 §7)", () => {
+  test("RFC 7692 §5 MUST: the offer names permessage-deflate, always with client_max_window_bits, and what the options ask", () => {
+    expect(shown(deflateOffer()), "the default offer").toBe("permessage-deflate; client_max_window_bits");
+    expect(
+      shown(deflateOffer({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 })),
+      "every parameter",
+    ).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9");
+  });
+
+  test("§4.1, §9.1 MUST: an answer naming an extension that was never offered fails the handshake", () => {
+    expectThrows(() => checkDeflateResponse([offer("x-webkit-deflate-frame")]), HandshakeError, "§4.1: x-webkit-deflate-frame was not offered", /never offered/);
+    expectThrows(
+      () => checkDeflateResponse(parseExtensionHeaderReference("permessage-deflate, permessage-deflate")),
+      HandshakeError,
+      "§9.1: permessage-deflate accepted twice",
+    );
+  });
+
+  test("RFC 7692 §7 MUST: an answer with an unknown, repeated or invalid parameter fails the handshake", () => {
+    for (const header of [
+      "permessage-deflate; mystery",
+      "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; server_max_window_bits=16",
+      "permessage-deflate; server_max_window_bits",
+      "permessage-deflate; client_max_window_bits",
+      "permessage-deflate; client_max_window_bits=07",
+      "permessage-deflate; client_no_context_takeover=yes",
+    ]) {
+      expectThrows(() => checkDeflateResponse([offer(header)]), HandshakeError, `"${header}" must fail the connection`);
+    }
+  });
+
+  test("RFC 7692 §7 MUST: an answer the client can't honour fails: a larger server window, or a requested parameter missing", () => {
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate; server_max_window_bits=12")], { serverMaxWindowBits: 10 }),
+      HandshakeError,
+      "§7.1.2.1: the server may answer the same or a smaller value, not 12 for 10",
+      /larger/,
+    );
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate")], { serverMaxWindowBits: 10 }),
+      HandshakeError,
+      "§7.1.2.1: accepting an offer with server_max_window_bits means answering with it",
+    );
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate")], { serverNoContextTakeover: true }),
+      HandshakeError,
+      "§7.1.1.1: accepting an offer with server_no_context_takeover means answering with it",
+    );
+  });
+
+  test("RFC 7692 §7.1: an acceptable answer gives the agreed parameters; no answer means no compression", () => {
+    expect(checkDeflateResponse([]), "the server declined: go on without it").toBeUndefined();
+    expect(checkDeflateResponse([offer("permessage-deflate")]), "all defaults").toEqual(DEFAULTS);
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=9; client_max_window_bits=10")], {
+        serverMaxWindowBits: 12,
+      }),
+      "every parameter, as answered",
+    ).toEqual({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 9, clientMaxWindowBits: 10 });
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover")], { clientNoContextTakeover: true, clientMaxWindowBits: 11 }),
+      "§7.1.1.2, §7.1.2.2: the client's own hints bind it even if not answered",
+    ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 11 });
+  });
+});
+
+describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
+  test("RFC 7692 §7.2.1: \"Hello\" compresses to f2 48 cd c9 c9 07 00: a sync flush, its 00 00 ff ff removed", () => {
+    expectBytes(deflateMessage(utf8("Hello")), hex("f2 48 cd c9 c9 07 00"), "RFC 7692 §7.2.3.1: the compressed payload of \"Hello\"", "bytes");
+    expectBytes(deflateMessage(new Uint8Array(0)), hex("00"), "RFC 7692 §7.2.3.6: an empty message compresses to one byte, 00", "bytes");
+  });
+
+  test("RFC 7692 §7.2.2: the receiver puts 00 00 ff ff back and inflates; every block shape of the RFC's examples", () => {
+    const cases: [string, string][] = [
+      ["f2 48 cd c9 c9 07 00", "§7.2.3.1: one compressed block"],
+      ["00 05 00 fa ff 48 65 6c 6c 6f 00", "§7.2.3.3: a block with no compression"],
+      ["f3 48 cd c9 c9 07 00 00", "§7.2.3.4: a block with BFINAL set"],
+      ["f2 48 05 00 00 00 ff ff ca c9 c9 07 00", "§7.2.3.5: two blocks"],
+    ];
+    for (const [bytes, rule] of cases) {
+      expect(new TextDecoder().decode(inflateMessage(hex(bytes))), `RFC 7692 ${rule} inflates to "Hello"`).toBe("Hello");
+    }
+    expect(inflateMessage(hex("00")).length, "RFC 7692 §7.2.3.6: 00 inflates to nothing").toBe(0);
+  });
+
+  test("RFC 7692 §7.2: inflateMessage(deflateMessage(x)) is x, and the output never ends with the tail it removed", () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 3000 }), fc.integer({ min: 8, max: 15 }), (bytes, windowBits) => {
+        const compressed = deflateMessage(bytes, { windowBits });
+        expect(toHex(compressed.subarray(-4)) === toHex(DEFLATE_TAIL) && compressed.length > 4, "§7.2.1 step 3: 00 00 ff ff removed").toBe(false);
+        expect(toHex(inflateMessage(compressed)), "the round trip gives the message back").toBe(toHex(bytes));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  test("RFC 7692 §7.2.3.2: with the previous message as dictionary, a second \"Hello\" is f2 00 11 00 00", () => {
+    const second = deflateMessage(utf8("Hello"), { dictionary: utf8("Hello") });
+    expectBytes(second, hex("f2 00 11 00 00"), "RFC 7692 §7.2.3.2: the second \"Hello\", pointing back into the first", "bytes");
+    expect(new TextDecoder().decode(inflateMessage(second, { dictionary: utf8("Hello") })), "it inflates from the same window").toBe("Hello");
+  });
+
+  test("RFC 7692 §7.1.2.2 MUST NOT: compressed with an 8-bit window, no back-reference reaches past 256 bytes", () => {
+    // Repeats 300 to 3000 bytes apart: a 32 KiB window would use them. An
+    // inflater with a true 256-byte window refuses any reference further back.
+    let text = "";
+    for (let i = 0; i < 3000; i++) text += `item ${i % 50} weighs ${(i * 37) % 101} grams; `;
+    const data = utf8(text);
+    const compressed = deflateMessage(data, { windowBits: 8 });
+    const inflated = inflateRawSync(concat(compressed, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH });
+    expect(inflated.equals(data), "an inflater with a 256-byte window gives the text back").toBe(true);
+    const wide = deflateMessage(data, { windowBits: 15 });
+    expect(() => inflateRawSync(concat(wide, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH }), "the test can tell: 15 bits reach too far").toThrow(/distance too far/);
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxSize fails with 1009; data that isn't DEFLATE with 1007", () => {
+    const zeros = deflateMessage(new Uint8Array(200_000));
+    expect(zeros.length, "200 000 zeros compress to a few hundred bytes").toBeLessThan(1000);
+    expectProtocolError(() => inflateMessage(zeros, { maxSize: 100_000 }), 1009, "§10.4: 200 000 bytes inflated, 100 000 allowed");
+    expect(inflateMessage(zeros, { maxSize: 200_000 }).length, "exactly the limit is allowed").toBe(200_000);
+    expectProtocolError(() => inflateMessage(hex("ff ff ff ff")), 1007, "our policy: a payload that is not DEFLATE (invalid block type)");
+  });
+});
+
+describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.2)", () => {
+  test("RFC 7692 §6: a fragmented compressed message has RSV1 on its first frame only, and comes out whole, inflated, RSV1 clear", () => {
+    const deflate = new PerMessageDeflate("client", DEFAULTS);
+    // RFC 7692 §7.2.3.1, the fragmented example: 41 03 f2 48 cd, then 80 04 c9 c9 07 00.
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true })), "the first fragment is held back").toBeUndefined();
+    const whole = deflate.receive(frame(0x0, hex("c9 c9 07 00")));
+    expect(whole && { ...whole, payload: new TextDecoder().decode(whole.payload) }, "one text frame, FIN, RSV1 clear, inflated").toEqual({
+      fin: true,
+      rsv1: false,
+      rsv2: false,
+      rsv3: false,
+      opcode: 0x1,
+      payload: "Hello",
+    });
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame fails the connection with 1002", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
+    expectProtocolError(() => deflate.receive(frame(0x0, hex("c9 c9 07 00"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a non-first fragment");
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a control frame fails the connection with 1002; control frames pass untouched otherwise", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    expectProtocolError(() => deflate.receive(frame(0x9, utf8("x"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a ping");
+    const again = new PerMessageDeflate("server", DEFAULTS);
+    expect(again.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true })), "a compressed message begins").toBeUndefined();
+    const ping = frame(0x9, utf8("x"));
+    expect(again.receive(ping), "§5.4: a ping between the fragments passes as it is").toBe(ping);
+    expect(again.receive(frame(0x0, hex("c9 c9 07 00")))?.payload, "and the message still completes").toEqual(utf8("Hello"));
+  });
+
+  test("§5.4 MUST: messages don't interleave: a new text frame in the middle of a compressed message fails with 1002", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
+    expectProtocolError(() => deflate.receive(frame(0x1, utf8("new"))), 1002, "§5.4: messages don't interleave");
+  });
+
+  test("RFC 7692 §6 MAY: a message with RSV1 clear is not compressed, and passes as it is (fragments too)", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    const plain = frame(0x2, hex("00 01 02"));
+    expect(deflate.receive(plain), "an uncompressed binary message").toBe(plain);
+    const first = frame(0x1, utf8("Hel"), { fin: false });
+    const last = frame(0x0, utf8("lo"));
+    expect([deflate.receive(first), deflate.receive(last)], "an uncompressed fragmented message, frame by frame").toEqual([first, last]);
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "a compressed one after it").toEqual(utf8("Hello"));
+  });
+
+  test("RFC 7692 §6 MAY, our policy: send() compresses with RSV1 when it shrinks the message, and sends it as it is otherwise", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS);
+    const text = utf8("to be or not to be, ".repeat(50));
+    const sent = deflate.send(0x1, text);
+    expect(sent.rsv1, "a compressible message: RSV1 set").toBe(true);
+    expect(sent.payload.length, "and smaller on the wire").toBeLessThan(text.length / 5);
+    expect(toHex(inflateMessage(sent.payload)), "its payload is the message, deflated").toBe(toHex(text));
+    const random = pattern(1000, 7);
+    const raw = deflate.send(0x2, random);
+    expect({ rsv1: raw.rsv1, same: toHex(raw.payload) === toHex(random) }, "random bytes don't shrink: RSV1 clear, payload unchanged").toEqual({
+      rsv1: false,
+      same: true,
+    });
+  });
+
+  test("RFC 7692 §7.1.1.1 MUST: with server_no_context_takeover the server starts each message from an empty window; without, it may reuse it", () => {
+    // "Hello" would not shrink (7 bytes for 5) and go uncompressed: a message that does shrink.
+    const message = utf8("a message that repeats itself, a message that repeats itself");
+    const takeover = new PerMessageDeflate("server", DEFAULTS);
+    const a1 = takeover.send(0x1, message).payload;
+    const a2 = takeover.send(0x1, message).payload;
+    expect(a2.length, "with context takeover the second copy points back into the first: much shorter").toBeLessThan(a1.length / 2);
+    const fresh = new PerMessageDeflate("server", { ...DEFAULTS, serverNoContextTakeover: true });
+    const b1 = fresh.send(0x1, message).payload;
+    const b2 = fresh.send(0x1, message).payload;
+    expect(toHex(b2), "without it, every message is compressed alone: the same bytes each time").toBe(toHex(b1));
+  });
+
+  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before", () => {
+    const deflate = new PerMessageDeflate("client", DEFAULTS);
+    expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "RFC 7692 §7.2.3.2, first message").toEqual(utf8("Hello"));
+    expect(deflate.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the second message points into the first").toEqual(utf8("Hello"));
+    const noTakeover = new PerMessageDeflate("client", { ...DEFAULTS, serverNoContextTakeover: true });
+    noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }));
+    expectProtocolError(
+      () => noTakeover.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true })),
+      1007,
+      "the test can tell: with server_no_context_takeover the window is empty, and these bytes point back into nothing",
+    );
+  });
+
+  for (const { name, params } of TAKEOVER) {
+    test(`RFC 7692 §7.2: client and server understand each other over 40 messages (${name})`, () => {
+      const words = ["alpha", "beta", "gamma", "delta", "epsilon"];
+      fc.assert(
+        fc.property(fc.array(fc.tuple(fc.constantFrom(...words), fc.integer({ min: 0, max: 400 })), { minLength: 40, maxLength: 40 }), (messages) => {
+          const client = new PerMessageDeflate("client", params);
+          const server = new PerMessageDeflate("server", params);
+          let compressed = 0;
+          for (const [i, [word, times]] of messages.entries()) {
+            const payload = utf8(`${i}:${word.repeat(times)}`);
+            const [from, to] = i % 2 === 0 ? [client, server] : [server, client];
+            const sent = from.send(0x1, payload);
+            if (sent.rsv1) compressed++;
+            const received = to.receive(frame(0x1, sent.payload, { rsv1: sent.rsv1 }));
+            expect(received && new TextDecoder().decode(received.payload), `message ${i} arrives as sent (RSV1 ${sent.rsv1})`).toBe(new TextDecoder().decode(payload));
+          }
+          expect(compressed, "most of these messages shrink, so they go compressed").toBeGreaterThan(20);
+        }),
+        { numRuns: 3 },
+      );
+    });
+  }
+
+  test("RFC 6455 §10.4: maxMessageSize bounds the inflated size: 1009 however small the compressed message", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 64 * 1024 });
+    const bomb = deflateRawSync(new Uint8Array(1024 * 1024), { finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(bomb.length, "1 MiB of zeros is about a KiB compressed").toBeLessThan(2048);
+    expectProtocolError(() => deflate.receive(frame(0x2, bomb, { rsv1: true })), 1009, "§10.4: 1 MiB inflated, 64 KiB allowed");
+  });
+
+  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment)", () => {
+    const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 10_000 });
+    const chunk = pattern(4000);
+    deflate.receive(frame(0x2, chunk, { fin: false, rsv1: true }));
+    deflate.receive(frame(0x0, chunk, { fin: false }));
+    expectProtocolError(() => deflate.receive(frame(0x0, chunk, { fin: false })), 1009, "12 000 compressed bytes held for a 10 000-byte limit");
+  });
+});
+
+describe("the connection with permessage-deflate (chapter 07's extension option)", () => {
+  const text = (data: string) => ({ type: "text" as const, data });
+  function open(role: "client" | "server", params?: DeflateParams, maxMessageSize?: number) {
+    const extension = params === undefined ? undefined : new PerMessageDeflate(role, params, maxMessageSize === undefined ? {} : { maxMessageSize });
+    const connection = new Connection(role, {
+      maskKey: () => KEY.slice(),
+      ...(extension === undefined ? {} : { extension }),
+      ...(maxMessageSize === undefined ? {} : { maxMessageSize }),
+    });
+    connection.open();
+    return connection;
+  }
+  const sentFrames = (connection: Connection) => new FrameParser({ allowRsv1: true }).push(concat(...connection.bytesToSend()));
+  const closeOf = (events: Iterable<ConnectionEvent>) => [...events].find((e) => e.type === "close");
+
+  test("§5.2 MUST: without a negotiated extension, a frame with RSV1 fails the connection with 1002", () => {
+    const connection = open("server");
+    const events = connection.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }));
+    expect(closeOf(events), "a close event with 1002").toMatchObject({ type: "close", code: 1002, clean: false });
+  });
+
+  test("RFC 7692 §6: the RFC's compressed \"Hello\" in, a text message out; a compressible message goes out with RSV1", () => {
+    const server = open("server", DEFAULTS);
+    const events = [...server.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }))];
+    expect(events, "one text message, inflated").toEqual([{ type: "message", message: text("Hello") }]);
+    server.send(text("Hello, Hello, Hello, Hello"));
+    expectBytes(concat(...server.bytesToSend()), hex("c1 0c f2 48 cd c9 c9 d7 51 f0 c0 a4 00 00"), "RFC 7692 §6: FIN, RSV1, text; the deflated payload");
+  });
+
+  test("RFC 7692 §6.1 MUST NOT: control frames are never compressed, even with the extension", () => {
+    const client = open("client", DEFAULTS);
+    client.ping(utf8("a ping a ping a ping a ping a ping"));
+    client.close(1000, "bye bye bye bye bye bye bye bye");
+    for (const sent of sentFrames(client)) expect(sent.rsv1, `the ${sent.opcode === 0x9 ? "ping" : "close"} frame has RSV1 clear`).toBe(false);
+  });
+
+  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame, or on a ping, closes the connection with 1002", () => {
+    const a = open("client", DEFAULTS);
+    a.receive(encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
+    expect(closeOf(a.receive(encodeFrame({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }))), "RSV1 on a continuation").toMatchObject({ code: 1002 });
+    const b = open("client", DEFAULTS);
+    expect(closeOf(b.receive(encodeFrame({ opcode: 0x9, rsv1: true, payload: new Uint8Array(0) }))), "RSV1 on a ping").toMatchObject({ code: 1002 });
+  });
+
+  test("§8.1 MUST: a compressed text message that inflates to bad UTF-8 fails with 1007", () => {
+    const client = open("client", DEFAULTS);
+    const events = client.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(hex("48 c3 28 ff 6f")) }));
+    expect(closeOf(events), "the text is checked after inflating").toMatchObject({ code: 1007 });
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxMessageSize closes with 1009", () => {
+    const server = open("server", DEFAULTS, 100_000);
+    const bomb = deflateMessage(new Uint8Array(5_000_000));
+    const events = server.receive(encodeFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: KEY }));
+    expect(closeOf(events), "5 MB inflated, 100 000 bytes allowed").toMatchObject({ type: "close", code: 1009, clean: false });
+    const [close] = sentFrames(server);
+    expect(close && [close.opcode, close.payload[0], close.payload[1]], "a close frame with 1009 goes out").toEqual([0x8, 0x03, 0xf1]);
+  });
+
+  test("§5.2: however TCP cuts the stream, a compressed session gives the same events", () => {
+    const message = utf8("compress me, compress me, compress me ✓");
+    const compressed = deflateMessage(message);
+    const stream = concat(
+      encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: compressed.subarray(0, 10), maskKey: KEY }),
+      encodeFrame({ opcode: 0x9, payload: utf8("p"), maskKey: KEY }),
+      encodeFrame({ opcode: 0x0, payload: compressed.subarray(10), maskKey: KEY }),
+      encodeFrame({ opcode: 0x2, payload: hex("01 02"), maskKey: KEY }),
+      encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(message, { dictionary: message }), maskKey: KEY }),
+    );
+    const expected: ConnectionEvent[] = [
+      { type: "ping", payload: utf8("p") },
+      { type: "message", message: text("compress me, compress me, compress me ✓") },
+      { type: "message", message: { type: "binary", data: hex("01 02") } },
+      { type: "message", message: text("compress me, compress me, compress me ✓") },
+    ];
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length - 1 }), { maxLength: 8 }), (cuts) => {
+        const server = open("server", DEFAULTS);
+        const points = [0, ...[...new Set(cuts)].sort((a, b) => a - b), stream.length];
+        const events = points.slice(1).flatMap((end, i) => [...server.receive(stream.slice(points[i], end))]);
+        expect(events, `cut at ${points.join(", ")}`).toEqual(expected);
+      }),
+      { numRuns: 50 },
+    );
+  });
+});
+
+describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
+  test("§4.1 MUST: subprotocol names offered are non-empty tokens, each unique, in order of preference", () => {
+    expect(subprotocolHeader(["chat.v2", "chat.v1"]), "comma-separated, in the caller's order").toBe("chat.v2, chat.v1");
+    for (const bad of [[""], ["chat v1"], ["chat,v1"], ["é"], ["chat.v1", "chat.v1"]]) {
+      expectThrows(() => subprotocolHeader(bad), RangeError, `§4.1 item 10: ${JSON.stringify(bad)} can't be offered`);
+    }
+  });
+
+  test("§4.2.2 MUST: the server picks one of the client's subprotocols, in the client's order of preference, or none", () => {
+    expect(selectSubprotocol("chat.v2, chat.v1", ["chat.v1", "chat.v2"]), "the client prefers chat.v2").toBe("chat.v2");
+    expect(selectSubprotocol("chat.v3,chat.v1", ["chat.v1"]), "the only one both know").toBe("chat.v1");
+    expect(selectSubprotocol("chat.v3", ["chat.v1"]), "§4.2.2: none in common: no Sec-WebSocket-Protocol at all").toBeUndefined();
+    expect(selectSubprotocol(undefined, ["chat.v1"]), "none offered: none chosen").toBeUndefined();
+    expect(selectSubprotocol("Chat.V1", ["chat.v1"]), "names are compared exactly").toBeUndefined();
+  });
+
+  test("§4.1 MUST: the client fails when the server picks a subprotocol the client did not offer", () => {
+    expect(checkSubprotocol("chat.v1", ["chat.v2", "chat.v1"]), "one we offered").toBe("chat.v1");
+    expect(checkSubprotocol(undefined, ["chat.v1"]), "the server chose none: no subprotocol").toBeUndefined();
+    expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered", /did not offer/);
+    expectThrows(() => checkSubprotocol("chat.v1", []), HandshakeError, "§4.1: nothing was offered");
+    expectThrows(() => checkSubprotocol("chat.v1, chat.v2", ["chat.v1", "chat.v2"]), HandshakeError, "§4.2.2: one subprotocol, not a list");
+  });
+});
+
+describe("the bomb, measured (RFC 6455 §10.4)", () => {
+  test("§10.4: ~1 MiB that inflates to 1 GiB fails with 1009 while peak memory stays far below 1 GiB", () => {
+    // A child process, so its peak RSS is the bomb's alone: a server-side
+    // connection with the echo server's 16 MiB limit gets one compressed frame.
+    const impl = process.env.WORKBOOK_IMPL ?? "solutions";
+    const child = spawnSync(process.execPath, ["--import", "tsx", resolve(import.meta.dirname, "helpers/deflate-bomb.ts"), impl], {
+      encoding: "utf8",
+      timeout: 60_000,
+      cwd: resolve(import.meta.dirname, ".."),
+    });
+    const line = child.stdout.trim().split("\n").at(-1) ?? "";
+    expect(child.status, `the bomb runner exits 0 (stderr: ${child.stderr.trim().split("\n").slice(-3).join(" / ")})`).toBe(0);
+    const report = JSON.parse(line) as { closeCode: number; wireBytes: number; inflatesTo: number; peakRssMiB: number; baselineRssMiB: number };
+    console.log(`deflate bomb: ${report.wireBytes} bytes on the wire, would inflate to ${report.inflatesTo}; close ${report.closeCode}; peak RSS ${report.peakRssMiB} MiB (baseline ${report.baselineRssMiB} MiB)`);
+    expect(report.inflatesTo, "the bomb would inflate to 1 GiB").toBe(2 ** 30);
+    expect(report.closeCode, "§7.4.1: the connection closes with 1009 (message too big)").toBe(1009);
+    expect(report.peakRssMiB - report.baselineRssMiB, "the GiB is never allocated: the process grows by far less than 1 GiB").toBeLessThan(200);
+  }, 60_000);
+});
+
+// ---------------------------------------------------------------------------
+// Interop with compression on: the echo server (chapter 08) and the echo
+// client (chapter 09), wired to chapter 12, against ws, Python's websockets
+// and Chromium, each context-takeover combination. A wire tap between the two
+// peers checks the negotiated header and RSV1 on the wire, not just the echo.
+
+const MiB = 1024 * 1024;
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+const PEER_TIME = 40_000;
+/** Chromium takes longest: 16 MiB made, compared and compressed in the page. */
+const BROWSER_TIME = 90_000;
+
+const cleanups: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const cleanup of cleanups.splice(0).reverse()) await within(Promise.resolve(cleanup()), 5_000, "cleaning up after an interop test");
+});
+
+/** The four combinations, with the answer our server gives to an offer that asks for them. */
+const COMBOS = [
+  { name: "context takeover both ways", server: false, client: false, answer: "permessage-deflate" },
+  { name: "server_no_context_takeover", server: true, client: false, answer: "permessage-deflate; server_no_context_takeover" },
+  { name: "client_no_context_takeover", server: false, client: true, answer: "permessage-deflate; client_no_context_takeover" },
+  { name: "no context takeover either way", server: true, client: true, answer: "permessage-deflate; server_no_context_takeover; client_no_context_takeover" },
+];
+
+/** Text that compresses the way prose does (the same as the Python peer's `words`). */
+function words(n: number): string {
+  let text = "";
+  for (let i = 0; text.length < n; i++) text += `word${i % 97} ${(i * 7919) % 1000}; `;
+  return text.slice(0, n);
+}
+/** n bytes that compress well and quickly: one random KiB over and over. */
+function blocks(n: number): Uint8Array {
+  const block = randomBytes(1024);
+  const out = new Uint8Array(n);
+  for (let at = 0; at < n; at += 1024) out.set(block.subarray(0, Math.min(1024, n - at)), at);
+  return out;
+}
+
+/** What every peer sends: 0 B to 16 MiB, text and binary, compressible or not; the last two are the same 16 KiB text. */
+function messages(): { name: string; data: string | Uint8Array; shrinks: boolean }[] {
+  return [
+    { name: "empty text", data: "", shrinks: false },
+    { name: "empty binary", data: new Uint8Array(0), shrinks: false },
+    { name: "small text", data: "Hello ✓", shrinks: false },
+    { name: "text 125", data: words(125), shrinks: true },
+    { name: "text 65536", data: words(65536), shrinks: true },
+    { name: "random binary 65536", data: randomBytes(65536), shrinks: false },
+    { name: "binary 1 MiB", data: blocks(MiB), shrinks: true },
+    { name: "binary 16 MiB", data: blocks(16 * MiB), shrinks: true },
+    { name: "text 16 KiB", data: words(16384), shrinks: true },
+    { name: "the same 16 KiB again", data: words(16384), shrinks: true },
+  ];
+}
+
+async function deflateEchoServer(options: { serverNoContextTakeover?: boolean; clientNoContextTakeover?: boolean } = {}) {
+  const server: EchoServer = createEchoServer({ deflate: options, maxMessageSize: 32 * MiB, closeTimeout: 2_000 });
+  cleanups.push(() => server.close());
+  const url = await server.listen(0, "127.0.0.1");
+  const tap = await WireTap.start(url);
+  cleanups.push(() => tap.close());
+  return tap;
+}
+
+/** The one connection a tap saw, once its handshake went through. */
+function tapped(tap: WireTap): TappedConnection {
+  const [connection] = tap.connections;
+  if (connection === undefined) assert.fail("the wire tap saw no connection");
+  return connection;
+}
+
+/** The data frames that start messages, in order, one direction. */
+const starts = (frames: readonly TappedFrame[]) => frames.filter((f) => f.opcode === 0x1 || f.opcode === 0x2);
+
+/**
+ * What the wire must show for `sent` (in order) in one direction:
+ * RFC 7692 §6.1: RSV1 only on first frames; the messages that shrink went compressed;
+ * RFC 7692 §7.1.1: the repeated 16 KiB text is tiny with context takeover, as large as the first without.
+ */
+function checkDirection(frames: readonly TappedFrame[], sent: readonly { name: string; shrinks: boolean }[], who: string, takeover: boolean, compressesAll = false) {
+  const summary = rsv1Summary(frames);
+  expect(summary.misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+  const first = starts(frames);
+  for (const [i, message] of sent.entries()) {
+    if (message.shrinks || compressesAll) expect(first[i]?.rsv1, `RFC 7692 §6: ${who} sent "${message.name}" compressed (RSV1)`).toBe(true);
+  }
+  const [a, b] = [first[sent.length - 2]?.length ?? 0, first[sent.length - 1]?.length ?? 0];
+  if (takeover) expect(b, `RFC 7692 §7.2.1: with context takeover ${who}'s second copy of the 16 KiB text points into the first (${b} vs ${a} bytes)`).toBeLessThan(a / 10);
+  else expect(b, `RFC 7692 §7.1.1: without context takeover ${who} compresses the second copy from scratch (${b} vs ${a} bytes)`).toBeGreaterThan(a / 2);
+}
+
+const sameBytes = (a: string | Uint8Array, b: unknown) =>
+  typeof a === "string" ? typeof b === "string" && a === b : b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
+
+describe("12-interop: the echo server with permessage-deflate", () => {
+  for (const combo of COMBOS) {
+    test(`interop, RFC 7692 §5, §6: a ws client (perMessageDeflate, ${combo.name}): 0 B to 16 MiB, text and binary, fragmented; header and RSV1 on the wire`, async () => {
+      const tap = await deflateEchoServer();
+      const ws = await openWs(tap.url, {
+        perMessageDeflate: { serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client, threshold: 0 },
+        maxPayload: 64 * MiB,
+      });
+      cleanups.push(() => ws.terminate());
+      const inbox: { data: Buffer; isBinary: boolean }[] = [];
+      const waiting: (() => void)[] = [];
+      ws.on("message", (data: Buffer, isBinary: boolean) => {
+        inbox.push({ data, isBinary });
+        waiting.shift()?.();
+      });
+      const next = async (what: string) => {
+        if (inbox.length === 0) await within(new Promise<void>((r) => waiting.push(r)), 15_000, `the echo of "${what}"`);
+        return inbox.shift()!;
+      };
+      const sent = messages();
+      for (const message of sent) {
+        ws.send(message.data, { binary: typeof message.data !== "string" });
+        const echo = await next(message.name);
+        const back = echo.isBinary ? new Uint8Array(echo.data) : echo.data.toString("utf8");
+        expect(sameBytes(message.data, back), `the echo of "${message.name}" equals it, with its type`).toBe(true);
+      }
+      // A fragmented compressed message (RFC 7692 §6): ws sets RSV1 on the first fragment only.
+      ws.send(words(3000), { fin: false });
+      ws.send(words(2000), { fin: false });
+      ws.send(" ✓", { fin: true });
+      expect((await next("fragmented text")).data.toString(), "the fragmented message comes back whole").toBe(words(3000) + words(2000) + " ✓");
+
+      const wire = tapped(tap);
+      expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+      const all = [...sent, { name: "fragmented text", shrinks: true }];
+      checkDirection(wire.toClient.frames, all.slice(0, sent.length), "the echo server", !combo.server);
+      checkDirection(wire.toServer.frames, all.slice(0, sent.length), "the ws client", !combo.client, true);
+      const continuations = wire.toServer.frames.filter((f) => f.opcode === 0x0);
+      expect(continuations.length, "the ws client really sent continuation frames").toBeGreaterThanOrEqual(2);
+    }, PEER_TIME);
+  }
+
+  for (const combo of COMBOS) {
+    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+    test.skipIf(!pythonWebsocketsAvailable)(
+      `interop, RFC 7692 §5, §6: a Python websockets client (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      async () => {
+        const tap = await deflateEchoServer();
+        const script = resolve(import.meta.dirname, "peers/python_deflate_client.py");
+        const { status, lines, stderr } = await runPython([script, tap.url, combo.server ? "1" : "0", combo.client ? "1" : "0"]);
+        const byCase = new Map(lines.map((line) => [line.case as string, line]));
+        if (byCase.has("error") || status !== "exit 0") {
+          assert.fail(`the Python client failed (${status}): ${String(byCase.get("error")?.error ?? stderr.trim().split("\n").at(-1))}`);
+        }
+        const handshake = byCase.get("handshake");
+        expect(handshake?.extensions, "websockets agreed to permessage-deflate").toEqual(["PerMessageDeflate"]);
+        expect([handshake?.remote_no_context_takeover, handshake?.local_no_context_takeover], "websockets' view of the agreed takeover parameters").toEqual([combo.server, combo.client]);
+        const cases = lines.filter((l) => l.sent !== undefined);
+        expect(cases.length, "every message of the Python client was echoed").toBe(14);
+        for (const line of cases) {
+          expect(line.echo, `"${String(line.case)}": the echo has the message's type and size`).toEqual(line.sent);
+          expect(line.equal, `"${String(line.case)}": the echo equals it byte for byte`).toBe(true);
+        }
+        const wire = tapped(tap);
+        expect(wire.requestHeader("sec-websocket-extensions"), "the offer on the wire").toMatch(/^permessage-deflate/);
+        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        for (const [who, frames] of [["the Python client", wire.toServer.frames], ["the echo server", wire.toClient.frames]] as const) {
+          expect(rsv1Summary(frames).misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+          expect(rsv1Summary(frames).compressed, `RFC 7692 §6: ${who} compressed the compressible messages`).toBeGreaterThanOrEqual(9);
+        }
+        expect(rsv1Summary(wire.toServer.frames).compressed, "websockets compresses every message: 14 with RSV1").toBe(14);
+        // The same 16 KiB text twice in a row: the second copy is tiny only with context takeover, both ways.
+        for (const [who, frames, noTakeover] of [["the echo server", wire.toClient.frames, combo.server], ["the Python client", wire.toServer.frames, combo.client]] as const) {
+          const [first, again] = [starts(frames)[10]?.length ?? 0, starts(frames)[11]?.length ?? 0];
+          if (noTakeover) expect(again, `RFC 7692 §7.1.1 MUST: without context takeover ${who} compresses the same text the same (${again} vs ${first} bytes)`).toBe(first);
+          else expect(again, `RFC 7692 §7.2.1: with context takeover ${who}'s repeat points into the first copy (${again} vs ${first} bytes)`).toBeLessThan(first / 10);
+        }
+      },
+      PEER_TIME,
+    );
+  }
+
+  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  let browser: Promise<Browser> | undefined;
+  afterAll(async () => {
+    if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
+  });
+  for (const combo of COMBOS) {
+    test.skipIf(!haveChromium)(
+      `interop, RFC 7692 §5, §6: Chromium's WebSocket (server answering ${combo.answer}): 0 B to 16 MiB; header and RSV1 on the wire${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+      async () => {
+        const tap = await deflateEchoServer({ serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client });
+        browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+        const page = await (await browser).newPage();
+        cleanups.push(() => page.close());
+        const result = await within(page.evaluate(browserEcho, tap.url), BROWSER_TIME - 10_000, "Chromium's echoes");
+        expect(result.error, "the page's WebSocket worked").toBeUndefined();
+        expect(result.extensions, "the WebSocket API's `extensions`: the server's answer").toBe(combo.answer);
+        for (const echo of result.echoes) expect(echo.equal, `Chromium: the echo of "${echo.name}" equals it, with its type`).toBe(true);
+        const wire = tapped(tap);
+        expect(wire.requestHeader("sec-websocket-extensions"), "Chromium's offer").toMatch(/^permessage-deflate/);
+        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        const sent = result.echoes.map((e) => ({ name: e.name, shrinks: e.shrinks }));
+        checkDirection(wire.toClient.frames, sent, "the echo server", !combo.server);
+        checkDirection(wire.toServer.frames, sent, "Chromium", !combo.client);
+      },
+      BROWSER_TIME,
+    );
+  }
+});
+
+/** Runs in Chromium: the same messages as `messages()`, each echoed and compared in the page. */
+async function browserEcho(url: string) {
+  const words = (n: number) => {
+    let text = "";
+    for (let i = 0; text.length < n; i++) text += `word${i % 97} ${(i * 7919) % 1000}; `;
+    return text.slice(0, n);
+  };
+  const random = (n: number) => {
+    const out = new Uint8Array(new ArrayBuffer(n));
+    for (let at = 0; at < n; at += 65536) crypto.getRandomValues(out.subarray(at, at + 65536));
+    return out;
+  };
+  const blocks = (n: number) => {
+    const block = random(1024);
+    const out = new Uint8Array(new ArrayBuffer(n));
+    for (let at = 0; at < n; at += 1024) out.set(block.subarray(0, Math.min(1024, n - at)), at);
+    return out;
+  };
+  const list: { name: string; data: string | Uint8Array<ArrayBuffer>; shrinks: boolean }[] = [
+    { name: "empty text", data: "", shrinks: false },
+    { name: "empty binary", data: new Uint8Array(new ArrayBuffer(0)), shrinks: false },
+    { name: "small text", data: "Hello ✓", shrinks: false },
+    { name: "text 125", data: words(125), shrinks: true },
+    { name: "text 65536", data: words(65536), shrinks: true },
+    { name: "random binary 65536", data: random(65536), shrinks: false },
+    { name: "binary 1 MiB", data: blocks(1024 * 1024), shrinks: true },
+    { name: "binary 16 MiB", data: blocks(16 * 1024 * 1024), shrinks: true },
+    { name: "text 16 KiB", data: words(16384), shrinks: true },
+    { name: "the same 16 KiB again", data: words(16384), shrinks: true },
+  ];
+  // The browser's own WebSocket (this file imports ws's under the same name).
+  const ws = new globalThis.WebSocket(url);
+  ws.binaryType = "arraybuffer";
+  const inbox: unknown[] = [];
+  let wake: (() => void) | undefined;
+  ws.onmessage = (event) => {
+    inbox.push(event.data);
+    wake?.();
+  };
+  const next = () =>
+    inbox.length > 0
+      ? Promise.resolve(inbox.shift())
+      : new Promise((resolve, reject) => {
+          const timer = setTimeout(() => reject(new Error("no echo within 30 s")), 30_000);
+          wake = () => {
+            clearTimeout(timer);
+            wake = undefined;
+            resolve(inbox.shift());
+          };
+        });
+  try {
+    await new Promise((resolve, reject) => {
+      ws.onopen = resolve;
+      ws.onerror = () => reject(new Error("the WebSocket failed to open"));
+    });
+    const echoes: { name: string; shrinks: boolean; equal: boolean }[] = [];
+    for (const message of list) {
+      ws.send(message.data);
+      const echo = await next();
+      let equal: boolean;
+      if (typeof message.data === "string") equal = echo === message.data;
+      else if (!(echo instanceof ArrayBuffer) || echo.byteLength !== message.data.length) equal = false;
+      else {
+        const back = new Uint8Array(echo);
+        let i = 0;
+        while (i < back.length && back[i] === message.data[i]) i++;
+        equal = i === back.length;
+      }
+      echoes.push({ name: message.name, shrinks: message.shrinks, equal });
+    }
+    const extensions = ws.extensions;
+    ws.close(1000);
+    return { extensions, echoes, error: undefined as string | undefined };
+  } catch (error) {
+    return { extensions: ws.extensions, echoes: [], error: String(error) };
+  }
+}
+
+/** Runs a Python peer to its end, at most PEER_TIME; its JSON lines. */
+function runPython(args: string[]): Promise<{ status: string; lines: Record<string, unknown>[]; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(PYTHON, args, { stdio: ["ignore", "pipe", "pipe"] });
+    let stdout = "";
+    let stderr = "";
+    child.stdout.on("data", (c: Buffer) => (stdout += c.toString()));
+    child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+    const timer = setTimeout(() => child.kill("SIGKILL"), PEER_TIME - 5_000);
+    child.on("close", (code, signal) => {
+      clearTimeout(timer);
+      const lines = stdout.split("\n").filter((l) => l.startsWith("{")).map((l) => JSON.parse(l) as Record<string, unknown>);
+      resolve({ status: code === 0 ? "exit 0" : signal === "SIGKILL" ? "killed: out of time" : `exit ${code}`, lines, stderr });
+    });
+  });
+}
+
+describe("12-interop: the echo client with permessage-deflate", () => {
+  /** Our client, through a tap, to a server at `url`; everything is closed after the test. */
+  async function deflateClient(url: string): Promise<{ client: WebSocketClient; tap: WireTap }> {
+    const tap = await WireTap.start(url);
+    cleanups.push(() => tap.close());
+    const client = await connect(tap.url, { deflate: true, maxMessageSize: 32 * MiB, closeTimeout: 2_000 });
+    cleanups.push(() => client.close());
+    return { client, tap };
+  }
+
+  /** Sends every message of `messages()` and checks each echo; then asks for a fragmented message if the server knows how. */
+  async function echoAll(client: WebSocketClient) {
+    const sent = messages();
+    for (const message of sent) {
+      client.send(message.data);
+      const echo = await client.receive(15_000);
+      expect(echo.type, `the echo of "${message.name}" has its type`).toBe(typeof message.data === "string" ? "text" : "binary");
+      expect(sameBytes(message.data, echo.data), `the echo of "${message.name}" equals it`).toBe(true);
+    }
+    return sent;
+  }
+
+  for (const combo of COMBOS) {
+    test(`interop, RFC 7692 §5, §6: the echo client and a ws server (perMessageDeflate, ${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire`, async () => {
+      const server = new WebSocketServer({
+        port: 0,
+        host: "127.0.0.1",
+        maxPayload: 64 * MiB,
+        perMessageDeflate: { serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client, threshold: 0 },
+      });
+      cleanups.push(() => new Promise((r) => server.close(r)));
+      server.on("connection", (ws: WebSocket) => {
+        ws.on("message", (data: Buffer, isBinary: boolean) => {
+          if (!isBinary && data.toString() === "fragments please") {
+            ws.send(words(4000), { fin: false });
+            ws.send(words(3000), { fin: false });
+            ws.send(" ✓", { fin: true });
+          } else ws.send(data, { binary: isBinary });
+        });
+      });
+      await within(new Promise((r) => server.once("listening", r)), 2_000, "the ws server listening");
+      const { port } = server.address() as { port: number };
+      const { client, tap } = await deflateClient(`ws://127.0.0.1:${port}/`);
+      const sent = await echoAll(client);
+      client.send("fragments please");
+      expect(await client.receive(5_000), "RFC 7692 §6: a fragmented compressed message from ws arrives whole").toEqual({ type: "text", data: words(4000) + words(3000) + " ✓" });
+      expect((await client.close()).code, "a clean close").toBe(1000);
+
+      const wire = tapped(tap);
+      expect(wire.requestHeader("sec-websocket-extensions"), "RFC 7692 §5 MUST: our offer names permessage-deflate").toBe("permessage-deflate; client_max_window_bits");
+      expect(client.extensions, "the client reports the server's answer").toBe(wire.responseHeader("sec-websocket-extensions"));
+      expect(client.extensions.includes("server_no_context_takeover"), "server_no_context_takeover in the answer").toBe(combo.server);
+      expect(client.extensions.includes("client_no_context_takeover"), "client_no_context_takeover in the answer").toBe(combo.client);
+      checkDirection(wire.toServer.frames, sent, "the echo client", !combo.client);
+      checkDirection(wire.toClient.frames, sent, "the ws server", !combo.server, true);
+      expect(wire.toClient.frames.filter((f) => f.opcode === 0x0).length, "the ws server really sent continuation frames").toBe(2);
+    }, PEER_TIME);
+  }
+
+  for (const combo of COMBOS) {
+    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+    test.skipIf(!pythonWebsocketsAvailable)(
+      `interop, RFC 7692 §5, §6: the echo client and a Python websockets server (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      async () => {
+        const script = resolve(import.meta.dirname, "peers/python_deflate_server.py");
+        const child = spawn(PYTHON, [script, combo.server ? "1" : "0", combo.client ? "1" : "0"], { stdio: ["pipe", "pipe", "pipe"] });
+        cleanups.push(() => {
+          child.stdin.end(); // it stops when its stdin closes
+          const killer = setTimeout(() => child.kill("SIGKILL"), 3_000);
+          return new Promise((r) => child.once("exit", () => r(clearTimeout(killer))));
+        });
+        let stderr = "";
+        child.stderr.on("data", (c: Buffer) => (stderr += c.toString()));
+        const port = await within(
+          new Promise<number>((resolvePort, reject) => {
+            child.stdout.once("data", (c: Buffer) => resolvePort((JSON.parse(c.toString().split("\n")[0] ?? "") as { port: number }).port));
+            child.once("exit", (code) => reject(new Error(`the Python server exited (${code}): ${stderr.trim().split("\n").at(-1)}`)));
+          }),
+          10_000,
+          "the Python server's port",
+        );
+        const { client, tap } = await deflateClient(`ws://127.0.0.1:${port}/`);
+        const sent = await echoAll(client);
+        client.send("fragments please");
+        expect(await client.receive(5_000), "RFC 7692 §6: a fragmented compressed message from websockets arrives whole").toEqual({
+          type: "text",
+          data: "fragmented ".repeat(300) + "and compressed ".repeat(300),
+        });
+        expect((await client.close()).code, "a clean close").toBe(1000);
+
+        const wire = tapped(tap);
+        expect(client.extensions, "RFC 7692 §5: the answer, as the client reports it and as it was on the wire").toBe(wire.responseHeader("sec-websocket-extensions"));
+        expect(client.extensions.includes("server_no_context_takeover"), "server_no_context_takeover in the answer").toBe(combo.server);
+        expect(client.extensions.includes("client_no_context_takeover"), "client_no_context_takeover in the answer").toBe(combo.client);
+        checkDirection(wire.toServer.frames, sent, "the echo client", !combo.client);
+        checkDirection(wire.toClient.frames, sent, "the Python server", !combo.server, true);
+        expect(wire.toClient.frames.filter((f) => f.opcode === 0x0).length, "websockets really sent continuation frames").toBeGreaterThanOrEqual(2);
+      },
+      PEER_TIME,
+    );
+  }
+});
+
+describe("12-interop: what the echo server refuses, with compression on", () => {
+  /** A raw client of a deflate server, having offered permessage-deflate or not. */
+  async function rawClient(offer: boolean, maxMessageSize = 32 * MiB) {
+    const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const raw = await RawClient.connect(url, upgradeRequest(url, offer ? ["Sec-WebSocket-Extensions: permessage-deflate"] : []));
+    cleanups.push(() => raw.socket.destroy());
+    await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+    return raw;
+  }
+  const masked = (init: { opcode: number; payload: Uint8Array; fin?: boolean; rsv1?: boolean }) => encodeFrame({ ...init, maskKey: KEY });
+
+  test("§5.2 MUST: without permessage-deflate negotiated, a frame with RSV1 fails with 1002", async () => {
+    const raw = await rawClient(false);
+    expect(raw.response, "no extension was offered, none is answered").not.toMatch(/sec-websocket-extensions/i);
+    raw.socket.write(masked({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00") }));
+    expect((await raw.closeFrame()).code, "§5.2: RSV1 with no extension to explain it").toBe(1002);
+  });
+
+  test("RFC 7692 §6.1 MUST: negotiated, a compressed message is echoed, and RSV1 on a continuation fails with 1002", async () => {
+    const raw = await rawClient(true);
+    expect(raw.response, "RFC 7692 §5: the server answers with the extension").toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate\r\n/);
+    raw.socket.write(masked({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00") }));
+    await eventually(() => raw.frames.length > 0, 2_000, "the echo of the compressed Hello");
+    expect(raw.frames[0] && new TextDecoder().decode(raw.frames[0].payload), "the RFC's compressed Hello comes back as Hello (too short to compress)").toBe("Hello");
+    raw.socket.write(masked({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
+    raw.socket.write(masked({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }));
+    expect((await raw.closeFrame()).code, "RFC 7692 §6.1: RSV1 on a continuation frame").toBe(1002);
+  });
+
+  test("RFC 6455 §10.4, §7.4.1: a compressed message that inflates past maxMessageSize fails with 1009", async () => {
+    const raw = await rawClient(true, MiB);
+    const bomb = deflateMessage(new Uint8Array(16 * MiB));
+    expect(bomb.length, "16 MiB of zeros fit in well under the 1 MiB frame limit").toBeLessThan(100 * 1024);
+    raw.socket.write(masked({ opcode: 0x2, rsv1: true, payload: bomb }));
+    expect((await raw.closeFrame()).code, "§7.4.1: message too big, found while inflating").toBe(1009);
+  });
+});
+
+describe("12-conformance", () => {
+  test("conformance: the echo server with deflate passes every permessage-deflate case strictly (npm run conformance -- --deflate)", async () => {
+    const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize: 16 * MiB, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const results = await runDeflateConformance(await server.listen(0, "127.0.0.1"));
+    const notOk = results.filter((r) => r.verdict !== "OK").map(formatResult);
+    expect(notOk, `${summary(results)}; each line names the rule`).toEqual([]);
+  }, 90_000);
+});
