@@ -188,10 +188,12 @@ export class ClientConnection implements WebSocketClient {
     throw new NotImplementedError("ClientConnection.closed in chapters/09-echo-client.ts");
   }
 
+  /** Chapter 12: the subprotocol the server chose, "" if none (written in chapter 12, graded there). */
   get protocol(): string {
     throw new NotImplementedError("ClientConnection.protocol in chapters/09-echo-client.ts");
   }
 
+  /** Chapter 12: the server's Sec-WebSocket-Extensions, "" if none (written in chapter 12, graded there). */
   get extensions(): string {
     throw new NotImplementedError("ClientConnection.extensions in chapters/09-echo-client.ts");
   }

@@ -422,12 +422,14 @@ export class ClientConnection implements WebSocketClient {
     // #endregion
   }
 
+  /** Chapter 12: the subprotocol the server chose, "" if none (written in chapter 12, graded there). */
   get protocol(): string {
     // #region solution
     return this.#agreed.protocol;
     // #endregion
   }
 
+  /** Chapter 12: the server's Sec-WebSocket-Extensions, "" if none (written in chapter 12, graded there). */
   get extensions(): string {
     // #region solution
     return this.#agreed.extensions;

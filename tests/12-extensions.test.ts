@@ -29,13 +29,13 @@ import type { DeflateParams, ExtensionElement } from "../lib/extensions.ts";
 import type { Frame } from "../lib/frame.ts";
 // Frames are built and read with the reference chapter 04, so a slip in your
 // own framing cannot hide inside the test's tools.
-import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
 import { concat, pattern, utf8 } from "./helpers/bytes.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
 import { eventually, openWs, PYTHON, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
 import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
+import { readFrames, wireFrame } from "./helpers/wire.ts";
 import { formatResult, summary } from "../scripts/lib/conformance.ts";
 import { runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
 
@@ -484,18 +484,18 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     connection.open();
     return connection;
   }
-  const sentFrames = (connection: Connection) => new FrameParser({ allowRsv1: true }).push(concat(...connection.bytesToSend()));
+  const sentFrames = (connection: Connection) => readFrames(concat(...connection.bytesToSend()));
   const closeOf = (events: Iterable<ConnectionEvent>) => [...events].find((e) => e.type === "close");
 
   test("§5.2 MUST: without a negotiated extension, a frame with RSV1 fails the connection with 1002", () => {
     const connection = open("server");
-    const events = connection.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }));
+    const events = connection.receive(wireFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }));
     expect(closeOf(events), "a close event with 1002").toMatchObject({ type: "close", code: 1002, clean: false });
   });
 
   test("RFC 7692 §6: the RFC's compressed \"Hello\" in, a text message out; a compressible message goes out with RSV1", () => {
     const server = open("server", DEFAULTS);
-    const events = [...server.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }))];
+    const events = [...server.receive(wireFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }))];
     expect(events, "one text message, inflated").toEqual([{ type: "message", message: text("Hello") }]);
     server.send(text("Hello, Hello, Hello, Hello"));
     expectBytes(concat(...server.bytesToSend()), hex("c1 0c f2 48 cd c9 c9 d7 51 f0 c0 a4 00 00"), "RFC 7692 §6: FIN, RSV1, text; the deflated payload");
@@ -510,22 +510,22 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
 
   test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame, or on a ping, closes the connection with 1002", () => {
     const a = open("client", DEFAULTS);
-    a.receive(encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
-    expect(closeOf(a.receive(encodeFrame({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }))), "RSV1 on a continuation").toMatchObject({ code: 1002 });
+    a.receive(wireFrame({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
+    expect(closeOf(a.receive(wireFrame({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }))), "RSV1 on a continuation").toMatchObject({ code: 1002 });
     const b = open("client", DEFAULTS);
-    expect(closeOf(b.receive(encodeFrame({ opcode: 0x9, rsv1: true, payload: new Uint8Array(0) }))), "RSV1 on a ping").toMatchObject({ code: 1002 });
+    expect(closeOf(b.receive(wireFrame({ opcode: 0x9, rsv1: true, payload: new Uint8Array(0) }))), "RSV1 on a ping").toMatchObject({ code: 1002 });
   });
 
   test("§8.1 MUST: a compressed text message that inflates to bad UTF-8 fails with 1007", () => {
     const client = open("client", DEFAULTS);
-    const events = client.receive(encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(hex("48 c3 28 ff 6f")) }));
+    const events = client.receive(wireFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(hex("48 c3 28 ff 6f")) }));
     expect(closeOf(events), "the text is checked after inflating").toMatchObject({ code: 1007 });
   });
 
   test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxMessageSize closes with 1009", () => {
     const server = open("server", DEFAULTS, 100_000);
     const bomb = deflateMessage(new Uint8Array(5_000_000));
-    const events = server.receive(encodeFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: KEY }));
+    const events = server.receive(wireFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: KEY }));
     expect(closeOf(events), "5 MB inflated, 100 000 bytes allowed").toMatchObject({ type: "close", code: 1009, clean: false });
     const [close] = sentFrames(server);
     expect(close && [close.opcode, close.payload[0], close.payload[1]], "a close frame with 1009 goes out").toEqual([0x8, 0x03, 0xf1]);
@@ -535,11 +535,11 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     const message = utf8("compress me, compress me, compress me ✓");
     const compressed = deflateMessage(message);
     const stream = concat(
-      encodeFrame({ opcode: 0x1, fin: false, rsv1: true, payload: compressed.subarray(0, 10), maskKey: KEY }),
-      encodeFrame({ opcode: 0x9, payload: utf8("p"), maskKey: KEY }),
-      encodeFrame({ opcode: 0x0, payload: compressed.subarray(10), maskKey: KEY }),
-      encodeFrame({ opcode: 0x2, payload: hex("01 02"), maskKey: KEY }),
-      encodeFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(message, { dictionary: message }), maskKey: KEY }),
+      wireFrame({ opcode: 0x1, fin: false, rsv1: true, payload: compressed.subarray(0, 10), maskKey: KEY }),
+      wireFrame({ opcode: 0x9, payload: utf8("p"), maskKey: KEY }),
+      wireFrame({ opcode: 0x0, payload: compressed.subarray(10), maskKey: KEY }),
+      wireFrame({ opcode: 0x2, payload: hex("01 02"), maskKey: KEY }),
+      wireFrame({ opcode: 0x1, rsv1: true, payload: deflateMessage(message, { dictionary: message }), maskKey: KEY }),
     );
     const expected: ConnectionEvent[] = [
       { type: "ping", payload: utf8("p") },
@@ -581,6 +581,23 @@ describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
     expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered", /did not offer/);
     expectThrows(() => checkSubprotocol("chat.v1", []), HandshakeError, "§4.1: nothing was offered");
     expectThrows(() => checkSubprotocol("chat.v1, chat.v2", ["chat.v1", "chat.v2"]), HandshakeError, "§4.2.2: one subprotocol, not a list");
+  });
+
+  test("§1.9, §4.1: your client (chapter 09) reports the subprotocol the server chose as `protocol`, and \"\" when none was (the WebSocket API's defaults)", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, handleProtocols: (offered) => (offered.has("chat.v1") ? "chat.v1" : false) });
+    server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+    try {
+      await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the ws server listening");
+      const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/`;
+      const chosen = await within(connect(url, { protocols: ["chat.v2", "chat.v1"] }), 5_000, "connect() offering chat.v2, chat.v1");
+      expect(chosen.protocol, "the server picked chat.v1 of the two offered").toBe("chat.v1");
+      await within(chosen.close(), 5_000, "close()");
+      const plain = await within(connect(url), 5_000, "connect() offering nothing");
+      expect({ protocol: plain.protocol, extensions: plain.extensions }, "nothing offered, nothing agreed: both empty").toEqual({ protocol: "", extensions: "" });
+      await within(plain.close(), 5_000, "close()");
+    } finally {
+      await new Promise((closed) => server.close(closed));
+    }
   });
 });
 
@@ -1019,7 +1036,7 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
     await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
     return raw;
   }
-  const masked = (init: { opcode: number; payload: Uint8Array; fin?: boolean; rsv1?: boolean }) => encodeFrame({ ...init, maskKey: KEY });
+  const masked = (init: { opcode: number; payload: Uint8Array; fin?: boolean; rsv1?: boolean }) => wireFrame({ ...init, maskKey: KEY });
 
   test("§5.2 MUST: without permessage-deflate negotiated, a frame with RSV1 fails with 1002", async () => {
     const raw = await rawClient(false);

@@ -12,7 +12,7 @@
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { constants as zlib, deflateRawSync } from "node:zlib";
-import { encodeFrame } from "../../solutions/04-frames.ts";
+import { wireFrame } from "./wire.ts";
 import type * as ConnectionChapter from "../../solutions/07-connection.ts";
 import type * as ExtensionsChapter from "../../solutions/12-extensions.ts";
 
@@ -29,7 +29,7 @@ const block = deflateRawSync(new Uint8Array(MiB), { finishFlush: zlib.Z_SYNC_FLU
 const copies = 1024;
 const bomb = new Uint8Array(block.length * copies - 4); // the last 00 00 ff ff goes, as RFC 7692 §7.2.1 says
 for (let i = 0; i < copies; i++) bomb.set(i === copies - 1 ? block.subarray(0, -4) : block, i * block.length);
-const frame = encodeFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: Uint8Array.of(1, 2, 3, 4) });
+const frame = wireFrame({ opcode: 0x2, rsv1: true, payload: bomb, maskKey: Uint8Array.of(1, 2, 3, 4) });
 
 const params = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
 const limit = 16 * MiB;
