@@ -8,7 +8,7 @@ import {
 } from "@workbook/02-handshake";
 import { HandshakeError } from "../lib/errors.ts";
 import type { UpgradeDecision, UpgradeRequest } from "../lib/handshake.ts";
-import type { Headers } from "../lib/http-headers.ts";
+import { getHeader, type Headers } from "../lib/http-headers.ts";
 import { expectThrows } from "./helpers/errors.ts";
 
 /** The sample key of RFC 6455 §1.3 ("the sample nonce", base64) and its accept value. */
@@ -117,6 +117,21 @@ function expectRefused(decision: UpgradeDecision, status: number, why: string) {
   return decision;
 }
 
+/**
+ * Expects header `name` of a refusal to be `value`. Header names are
+ * case-insensitive (RFC 9110 §5.1): `allow` and `Allow` are the same header.
+ */
+function expectHeader(headers: Headers, name: string, value: string, why: string): void {
+  const got = getHeader(headers, name);
+  const present = Object.keys(headers);
+  expect(
+    got,
+    got === undefined
+      ? `${why}: the answer has no ${name} header (its headers: ${present.length === 0 ? "none" : present.join(", ")})`
+      : `${why}: ${name} should be ${value}`,
+  ).toBe(value);
+}
+
 describe("checkUpgradeRequest", () => {
   test("§4.2.2 MUST: the RFC's sample request is accepted, with its accept value", () => {
     const decision = checkUpgradeRequest(rfcRequest());
@@ -150,7 +165,7 @@ describe("checkUpgradeRequest", () => {
 
   test("§4.2.1 MUST refuse a method other than GET: we answer 405 with Allow: GET", () => {
     const refused = expectRefused(checkUpgradeRequest(rfcRequest({ method: "POST" })), 405, "a POST");
-    expect(refused.headers["Allow"], "405 must say which method is allowed (RFC 9110 §15.5.6)").toBe("GET");
+    expectHeader(refused.headers, "Allow", "GET", "405 must say which method is allowed (RFC 9110 §15.5.6)");
   });
 
   test("§4.2.1 MUST refuse HTTP/1.0: 400", () => {
@@ -164,7 +179,7 @@ describe("checkUpgradeRequest", () => {
   test("§4.2.1 MUST refuse a request without websocket in Upgrade: we answer 426 with Upgrade: websocket", () => {
     for (const upgrade of [undefined, "h2c"]) {
       const refused = expectRefused(checkUpgradeRequest(rfcRequest({}, { upgrade })), 426, `Upgrade: ${upgrade}`);
-      expect(refused.headers["Upgrade"], "a 426 names the protocol to upgrade to").toBe("websocket");
+      expectHeader(refused.headers, "Upgrade", "websocket", "a 426 names the protocol to upgrade to (RFC 9110 §15.5.22)");
     }
   });
 
@@ -181,7 +196,7 @@ describe("checkUpgradeRequest", () => {
         426,
         `Sec-WebSocket-Version: ${version}`,
       );
-      expect(refused.headers["Sec-WebSocket-Version"], "the server names the version it speaks").toBe("13");
+      expectHeader(refused.headers, "Sec-WebSocket-Version", "13", "the server names the version it speaks (§4.4)");
     }
   });
 
