@@ -1,5 +1,6 @@
 import { execFile } from "node:child_process";
 import { get } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { fileURLToPath } from "node:url";
 import { afterEach, assert, describe, expect, test } from "vitest";
 import type WebSocket from "ws";
@@ -18,6 +19,7 @@ import {
   wsMessages,
 } from "./helpers/peers.ts";
 import { utf8 } from "./helpers/bytes.ts";
+import { makeTestCertificate } from "../lib/test-certificate.ts";
 
 const text = utf8;
 
@@ -442,5 +444,80 @@ describe("load and faults", () => {
     await eventually(() => raw.ended, 2_000, "the server closing TCP after failing the connection");
     await eventually(() => server.connectionCount === 0, 2_000, "connectionCount back to 0 after the failed connection");
     await expectStillServing(server, url, "after a frame claiming 2^63 - 1 bytes");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Edges of closing, refusing and TLS that a reader's server could get wrong
+// while every test above passes (found by mutation testing, npm run mutation).
+
+describe("edges: closing, refusing, TLS", () => {
+  test("§7.1.2, §7.1.1 SHOULD: close() with a client that answers: close frames both ways, then TCP closes, reported as a clean 1001", async () => {
+    const closes: { code: number; clean: boolean }[] = [];
+    const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
+    const ws = await wsClient(url); // ws answers a close frame with its own (§5.5.1)
+    const closed = wsClosed(ws);
+    await within(server.close(), 2_000, "server.close() with a client that answers");
+    expect((await closed).code, "the client hears 1001 going away").toBe(1001);
+    expect(closes, "onClose: the server sent 1001, the client answered, so the close was clean").toEqual([{ code: 1001, clean: true }]);
+  });
+
+  test("§7.1.7 MUST: a failed connection is closed: a client that keeps TCP open after the 1002 is dropped by the close timer, without close()", async () => {
+    const { server, url } = await start({ closeTimeout: 200 });
+    // allowHalfOpen: this client ignores the server's FIN and never closes its side.
+    const raw = await RawClient.connect(url, upgradeRequest(url), true);
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101 response");
+    raw.socket.write(clientFrame(0x1, text("not masked"), { masked: false })); // §5.1: the server must fail this
+    expect((await raw.closeFrame()).code, "an unmasked client frame fails the connection with 1002").toBe(1002);
+    await eventually(() => raw.ended, 2_000, "the server to end its side of TCP after failing the connection");
+    // The client saw FIN and keeps its side open; the server's socket is gone only once its close timer drops it.
+    await eventually(
+      () => server.connectionCount === 0,
+      2_000,
+      "connectionCount to return to 0: the server dropping, after closeTimeout (200 ms), a failed client that keeps TCP open (close() was never called)",
+    );
+  });
+
+  test("§5.5.1 MUST: after its close frame the server sends no data frame: a message that arrives then is not echoed, and the close completes", async () => {
+    const closes: { code: number; clean: boolean }[] = [];
+    const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
+    const raw = await rawClient(url);
+    const stopping = server.close();
+    expect((await raw.closeFrame()).code, "server.close() sends 1001").toBe(1001);
+    // A message the client sent before it read the server's close frame, then its answer, in one chunk.
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("late")), clientFrame(0x8, new Uint8Array([0x03, 0xe9]))]));
+    await within(stopping, 2_000, "server.close() after a late message and the client's close frame");
+    expect(raw.frames.map((f) => f.opcode), "the server sent its close frame and nothing after it (no echo of the late message)").toEqual([0x8]);
+    expect(closes, "the server was not thrown off by the late message: a clean 1001").toEqual([{ code: 1001, clean: true }]);
+  });
+
+  test("§4.2.1: a plain GET is refused with 426 and Upgrade: websocket, the protocol to switch to (RFC 9110 §15.5.22)", async () => {
+    const { url } = await start();
+    const headers = await within(
+      new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+        get(url.replace("ws:", "http:"), (res) => {
+          res.resume();
+          resolve({ status: String(res.statusCode), ...res.headers });
+        }).on("error", reject);
+      }),
+      2_000,
+      "a plain HTTP GET",
+    );
+    expect(headers.status, "a GET without Upgrade: websocket").toBe("426");
+    expect(headers.upgrade, `a 426 must name the protocol in Upgrade (headers: ${Object.keys(headers).join(", ")})`).toBe("websocket");
+  });
+
+  test("§4.2.2, §7.2.2 MUST: on a TLS port the TLS handshake comes first; a client that opens TCP and never starts it is counted, then dropped after handshakeTimeout", async () => {
+    const credentials = await makeTestCertificate(["127.0.0.1"]);
+    const server = createEchoServer({ handshakeTimeout: 200 }, createHttpsServer({ key: credentials.key, cert: credentials.cert }));
+    servers.push(server);
+    const url = await server.listen(0, "127.0.0.1");
+    expect(url, "on node:https the server is a wss:// server").toMatch(/^wss:\/\//);
+    const raw = await RawClient.connect(url.replace("wss:", "ws:")); // TCP only: no TLS ClientHello, no HTTP
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => server.connectionCount === 1, 1_000, "connectionCount to count a TCP connection still before its TLS handshake");
+    await eventually(() => raw.closed, 2_000, "the server to drop a client idle in its TLS handshake (handshakeTimeout: 200 ms)");
+    await eventually(() => server.connectionCount === 0, 1_000, "connectionCount back to 0");
   });
 });

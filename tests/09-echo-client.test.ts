@@ -4,6 +4,7 @@ import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -15,6 +16,7 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // your frames cannot hide inside the test's own data.
 import { encodeFrame, FrameParser } from "../solutions/04-frames.ts";
 import { utf8 } from "./helpers/bytes.ts";
+import { makeTestCertificate } from "../lib/test-certificate.ts";
 import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
 const text = utf8;
@@ -594,5 +596,95 @@ describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo s
       reason: "as you asked",
       clean: true,
     });
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Edges a reader's client could get wrong while every test above passes
+// (found by mutation testing, npm run mutation).
+
+describe("edges: TLS names, pongs, resets, odd answers", () => {
+  /** A TLS server on `host` that records the SNI name each client sent, then hangs up. */
+  async function sniRecorder(host: string): Promise<{ port: number; names: (string | false)[] }> {
+    const credentials = await makeTestCertificate(["localhost", "127.0.0.1"]);
+    const names: (string | false)[] = [];
+    const server = createTlsServer({ key: credentials.key, cert: credentials.cert }, (socket) => {
+      names.push((socket as TLSSocket & { servername?: string | false }).servername ?? false);
+      socket.destroy();
+    });
+    server.listen(0, host);
+    await once(server, "listening");
+    teardown.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return { port: (server.address() as AddressInfo).port, names };
+  }
+
+  test("§4.1 MUST: over wss the client names the host in TLS's SNI (servername), and sends no SNI for an IP address", async () => {
+    const byName = await sniRecorder("localhost");
+    // The handshake fails once TLS is up (this server hangs up): only what TLS carried matters here.
+    await connect(`wss://localhost:${byName.port}/`, { tls: { rejectUnauthorized: false }, handshakeTimeout: 2_000 }).catch(() => {});
+    expect(byName.names, "wss://localhost/: the TLS ClientHello carries server_name localhost (RFC 6066 §3)").toEqual(["localhost"]);
+
+    const byAddress = await sniRecorder("127.0.0.1");
+    await connect(`wss://127.0.0.1:${byAddress.port}/`, { tls: { rejectUnauthorized: false }, handshakeTimeout: 2_000 }).catch(() => {});
+    expect(byAddress.names, "wss://127.0.0.1/: RFC 6066 §3 allows no IP address in server_name, so no SNI").toEqual([false]);
+  });
+
+  test("§5.5.3 MUST: ping() resolves only with the pong whose payload matches: an unsolicited pong is not its answer", async () => {
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      const parser = new FrameParser();
+      peer.socket.on("data", (chunk: Buffer) => {
+        for (const frame of parser.push(new Uint8Array(chunk))) {
+          // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
+          if (frame.opcode === Opcode.Ping) peer.socket.write(Buffer.concat([serverFrame(Opcode.Pong, text("heartbeat")), serverFrame(Opcode.Pong, frame.payload)]));
+        }
+      });
+    });
+    const client = await open(url);
+    const pong = await client.ping("are you there?", 2_000);
+    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited one before it").toBe("are you there?");
+  });
+
+  test("§7.1.5: a TCP reset after the handshake ends the WebSocket as 1006, not as an uncaught error", async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", record);
+    teardown.push(() => void process.off("uncaughtException", record));
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      setTimeout(() => peer.socket.resetAndDestroy(), 50); // RST: the client's socket sees ECONNRESET
+    });
+    const client = await open(url);
+    expect(await within(client.closed, 2_000, "`closed` after a TCP reset"), "a reset is an abnormal closure: 1006").toEqual({
+      code: 1006,
+      reason: "",
+      clean: false,
+    });
+    await sleep(20); // an 'error' event nobody listens to is thrown on a later tick
+    expect(uncaught.map(String), "the socket's error (ECONNRESET) must be handled, not thrown").toEqual([]);
+  });
+
+  test("§4.1: a server that closes the connection before answering fails the handshake with a HandshakeError saying so, not at the timeout", async () => {
+    const url = await rawServer((peer) => peer.socket.end()); // reads the request, answers nothing, closes
+    await expectRejects(
+      open(url, { handshakeTimeout: 5_000 }),
+      HandshakeError,
+      "the server closed TCP without a response: the handshake has failed now, there is nothing to wait for",
+      /clos/i,
+    );
+  });
+
+  test("§4.1 MUST: an answer that is not HTTP fails the handshake with a HandshakeError, not a TypeError", async () => {
+    const url = await rawServer((peer) => peer.socket.write("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
+    await expectRejects(open(url), HandshakeError, "an SSH banner is not an HTTP response", /HTTP/);
+  });
+
+  test("§4.1 MUST: a 101 written together with a 20 KB frame: the handshake succeeds and the message arrives whole", async () => {
+    const payload = randomBytes(20_000);
+    const url = await rawServer((peer) => peer.socket.write(Buffer.concat([Buffer.from(switching(peer.key), "latin1"), serverFrame(Opcode.Binary, payload)])));
+    const client = await open(url);
+    const message = await client.receive(2_000);
+    expect(message.type, "the frame after the 101 is a binary message").toBe("binary");
+    expect(Buffer.from(message.data as Uint8Array).equals(payload), "all 20 000 bytes of the frame that came with the 101").toBe(true);
   });
 });
