@@ -28,7 +28,7 @@ export function parseWebSocketUrl(input: string): WebSocketUrl {
 }
 
 /**
- * The value of the `Host` header for this URI (RFC 6455 §4.1, item 4):
+ * The value of the `Host` header for this URI (RFC 6455 §4.1, request requirement 4):
  * the host, then ":port" unless the port is the scheme's default; an IPv6
  * address goes back into brackets.
  *

@@ -34,7 +34,7 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
                   public authorities, e.g. .cache/tls/cert.pem from
                   npm run server -- --tls
-  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)`;
+  --origin URL    send this Origin header (RFC 6455 §4.1, request requirement 8, §10.2)`;
 
 /** Node's codes for a certificate that didn't verify: these get a hint (RFC 6455 §10.6). */
 const CERTIFICATE_ERRORS = new Set([

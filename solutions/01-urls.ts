@@ -139,7 +139,7 @@ function isIPv6Address(text: string): boolean {
 // #endregion
 
 /**
- * The value of the `Host` header for this URI (RFC 6455 §4.1, item 4):
+ * The value of the `Host` header for this URI (RFC 6455 §4.1, request requirement 4):
  * the host, then ":port" unless the port is the scheme's default; an IPv6
  * address goes back into brackets.
  *

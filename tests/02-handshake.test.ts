@@ -91,7 +91,7 @@ describe("createUpgradeRequest", () => {
     );
     expect(request.startsWith("GET /echo?room=2 HTTP/1.1\r\n"), "request line with the query").toBe(true);
     expect(request, "Host: [::1]:9001").toMatch(/\r\nHost: \[::1\]:9001\r\n/i);
-    expect(request, "Origin as given (§4.1 item 8)").toMatch(/\r\nOrigin: http:\/\/example\.com\r\n/i);
+    expect(request, "Origin as given (§4.1, request requirement 8)").toMatch(/\r\nOrigin: http:\/\/example\.com\r\n/i);
   });
 });
 

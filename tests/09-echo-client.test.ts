@@ -438,12 +438,13 @@ describe("frames on the wire (a raw peer)", () => {
       peer.socket.write(switching(peer.key));
       peer.socket.write(encodeFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
     });
-    const client = await open(url);
+    const client = await open(url, { closeTimeout: 300 });
     const frame = await next!("the client's close frame");
     expect(frame.opcode, "the client answers with a close frame").toBe(Opcode.Close);
     expect(frame.maskKey, "§5.1: the client's close frame is masked too").toBeDefined();
     expect(closeCode(frame), "§7.4.1: the close code for a protocol error is 1002").toBe(1002);
-    await within(ended!, 1000, "§7.1.7: the client to close the TCP connection after failing it");
+    // This server never closes TCP: the client waits for it (§7.1.1), then closes itself after closeTimeout.
+    await within(ended!, 2000, "§7.1.7, §7.1.1: the client to close the TCP connection after failing it (closeTimeout: 300 ms)");
     const info = await within(client.closed, 1000, "`closed`");
     expect(info.code, "`closed` reports 1002").toBe(1002);
     expect(info.clean, "a failed connection is not a clean close").toBe(false);
@@ -662,6 +663,26 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
     });
     await sleep(20); // an 'error' event nobody listens to is thrown on a later tick
     expect(uncaught.map(String), "the socket's error (ECONNRESET) must be handled, not thrown").toEqual([]);
+  });
+
+  test("§7.1.1 SHOULD: after failing the connection (a masked frame, §5.1) the client still waits for the server to close TCP first", async () => {
+    let clientEndedFirst: boolean | undefined;
+    const url = await rawServer((peer) => {
+      let clientEnded = false;
+      peer.socket.once("end", () => (clientEnded = true));
+      const next = frameReader(peer.socket);
+      peer.socket.write(switching(peer.key));
+      peer.socket.write(encodeFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
+      void next("the client's close frame").then(async () => {
+        await sleep(100); // time for a client that closes first to do so
+        clientEndedFirst = clientEnded;
+        peer.socket.end(); // the server closes TCP, as §7.1.1 expects of it
+      });
+    });
+    const client = await open(url, { closeTimeout: 5_000 });
+    const info = await within(client.closed, 2_000, "`closed` once the server closed TCP");
+    expect(clientEndedFirst, "§7.1.1: the client had not closed TCP before the server did (the client MAY close first only if the server doesn't, after a while)").toBe(false);
+    expect(info, "`closed` reports our 1002, not clean").toEqual({ code: 1002, reason: expect.any(String), clean: false });
   });
 
   test("§4.1: a server that closes the connection before answering fails the handshake with a HandshakeError saying so, not at the timeout", async () => {
