@@ -479,7 +479,7 @@ describe("edges: closing, refusing, TLS", () => {
     );
   });
 
-  test("§5.5.1 MUST: after its close frame the server sends no data frame: a message that arrives then is not echoed, and the close completes", async () => {
+  test("§5.5.1 MUST: no data after close: a message that arrives after the server's close frame is not echoed, and the close completes", async () => {
     const closes: { code: number; clean: boolean }[] = [];
     const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
     const raw = await rawClient(url);
@@ -519,5 +519,101 @@ describe("edges: closing, refusing, TLS", () => {
     await eventually(() => server.connectionCount === 1, 1_000, "connectionCount to count a TCP connection still before its TLS handshake");
     await eventually(() => raw.closed, 2_000, "the server to drop a client idle in its TLS handshake (handshakeTimeout: 200 ms)");
     await eventually(() => server.connectionCount === 0, 1_000, "connectionCount back to 0");
+  });
+});
+
+describe("edges: rules of §4.2.2–§7 seen from a raw client", () => {
+  /** The frames the server sent, once `count` of them arrived. */
+  async function framesFrom(raw: RawClient, count: number, what: string) {
+    await eventually(() => raw.frames.length >= count, 2_000, what);
+    return raw.frames.slice(0, count);
+  }
+
+  test("§4.2.2 MUST NOT: the server names no subprotocol and no extension it agreed to: offered chat and permessage-deflate, its 101 has neither header", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]));
+    await eventually(() => raw.response !== "", 2_000, "the server's answer");
+    expect(raw.response.split("\r\n")[0], "the server accepts the handshake").toBe("HTTP/1.1 101 Switching Protocols");
+    expect(raw.response, "it agreed to no subprotocol, so it sends no Sec-WebSocket-Protocol header (§4.2.2)").not.toMatch(/\r\nSec-WebSocket-Protocol:/i);
+    expect(raw.response, "it agreed to no extension, so it lists none (§4.2.2, §9.1)").not.toMatch(/\r\nSec-WebSocket-Extensions:/i);
+  });
+
+  test("§5.2, §5.8 MUST: with no extension agreed, the server's frames use none: RSV1-3 are sent as zero, even to a client that offered permessage-deflate", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url, upgradeRequest(url, ["Sec-WebSocket-Extensions: permessage-deflate"]));
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("compress me? ".repeat(20))), clientFrame(0x2, new Uint8Array(300))]));
+    for (const frame of await framesFrom(raw, 2, "two echoes")) {
+      expect([frame.rsv1, frame.rsv2, frame.rsv3], `the echo (opcode ${frame.opcode}) has RSV1, RSV2 and RSV3 clear: no extension gives them a meaning`).toEqual([false, false, false]);
+    }
+  });
+
+  test("§5.4 MUST: messages are accepted unfragmented and fragmented, and the fragments are delivered in order", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(
+      Buffer.concat([
+        clientFrame(0x1, text("whole")),
+        clientFrame(0x1, text("fi"), { fin: false }),
+        clientFrame(0x0, text("rst-"), { fin: false }),
+        clientFrame(0x0, text("second-")),
+      ]),
+    );
+    const [one, two] = await framesFrom(raw, 2, "the two echoes");
+    expect(Buffer.from(one!.payload).toString(), "an unfragmented message comes back as is").toBe("whole");
+    expect(Buffer.from(two!.payload).toString(), "fi + rst- + second-: the fragments joined in the order sent (§5.4)").toBe("first-second-");
+  });
+
+  test("§5.4 MUST NOT: a control frame is never fragmented: the pong to a 125-byte ping is one frame, with FIN set", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    const payload = new Uint8Array(125).map((_, i) => i);
+    raw.socket.write(clientFrame(0x9, payload));
+    const [pong] = await framesFrom(raw, 1, "the pong");
+    expect(pong!.opcode, "a pong (opcode 0xA)").toBe(0xa);
+    expect(pong!.fin, "a control frame has FIN set: it is never fragmented").toBe(true);
+    expect(Buffer.from(pong!.payload).equals(Buffer.from(payload)), "all 125 bytes of the ping's payload, in one frame").toBe(true);
+  });
+
+  test("§6.2 MUST: the server unmasks what a client sends: the echo carries the payload unmasked, and is itself not masked", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x2, new Uint8Array([0x00, 0x11, 0x22, 0x33, 0x44])));
+    const [echo] = await framesFrom(raw, 1, "the echo");
+    expect(echo!.maskKey, "§5.1: a server's frame is never masked").toBeUndefined();
+    expect(Array.from(echo!.payload), "the payload the client masked, unmasked again (§5.3)").toEqual([0x00, 0x11, 0x22, 0x33, 0x44]);
+  });
+
+  test("§6.2 MUST: after a frame with FIN set, the next data frame starts a new message: two messages in one chunk are echoed as two", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("one")), clientFrame(0x2, text("two"))]));
+    const frames = await framesFrom(raw, 2, "two echoes");
+    expect(frames.map((f) => [f.opcode, Buffer.from(f.payload).toString()]), "text one, then binary two: two messages").toEqual([
+      [0x1, "one"],
+      [0x2, "two"],
+    ]);
+  });
+
+  test("§7.1.1 SHOULD: once the closing handshake is done the server closes TCP at once, without waiting for the client", async () => {
+    const { url } = await start({ closeTimeout: 10_000 });
+    const raw = await RawClient.connect(url, upgradeRequest(url), true); // this client never closes its side
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(clientFrame(0x8, new Uint8Array([0x03, 0xe8])));
+    expect((await raw.closeFrame()).code, "the server answers the close frame with 1000").toBe(1000);
+    await eventually(() => raw.ended, 2_000, "the server's FIN right after the closing handshake (closeTimeout is 10 s: no timer involved)");
+  });
+
+  test("§7.1.7 SHOULD: failing a connection that was open, the server first sends a close frame with the fitting code, and logs the problem (onClose)", async () => {
+    const closes: { code: number; reason: string; clean: boolean }[] = [];
+    const { url } = await start({ onClose: (info) => closes.push(info) });
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x1, Uint8Array.of(0xc3, 0x28))); // not UTF-8: 1007 (§8.1)
+    expect((await raw.closeFrame()).code, "the close frame carries 1007, invalid payload data").toBe(1007);
+    await eventually(() => closes.length === 1, 2_000, "onClose, which npm run server logs");
+    expect(closes[0]?.code, "onClose reports the failure's code").toBe(1007);
+    expect(closes[0]?.clean, "a failed connection is not a clean close").toBe(false);
+    expect(closes[0]?.reason, "onClose carries a reason naming the problem, for the log").toMatch(/UTF-8/i);
   });
 });

@@ -665,7 +665,7 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
     expect(uncaught.map(String), "the socket's error (ECONNRESET) must be handled, not thrown").toEqual([]);
   });
 
-  test("§7.1.1 SHOULD: after failing the connection (a masked frame, §5.1) the client still waits for the server to close TCP first", async () => {
+  test("§5.5.1, §7.1.1 SHOULD: even after failing the connection (a masked frame, §5.1) the client waits for the server to close TCP first", async () => {
     let clientEndedFirst: boolean | undefined;
     const url = await rawServer((peer) => {
       let clientEnded = false;
@@ -707,5 +707,79 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
     const message = await client.receive(2_000);
     expect(message.type, "the frame after the 101 is a binary message").toBe("binary");
     expect(Buffer.from(message.data as Uint8Array).equals(payload), "all 20 000 bytes of the frame that came with the 101").toBe(true);
+  });
+});
+
+describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
+  /**
+   * A raw server that answers the handshake, then collects every frame the
+   * client sends; `then` runs after the 101 with the peer's socket.
+   */
+  async function collectingServer(then: (socket: Socket) => void = () => {}): Promise<{ url: string; frames: Frame[]; ended: () => boolean }> {
+    const frames: Frame[] = [];
+    let ended = false;
+    const url = await rawServer((peer) => {
+      const parser = new FrameParser();
+      peer.socket.on("data", (chunk: Buffer) => frames.push(...parser.push(new Uint8Array(chunk))));
+      peer.socket.once("end", () => (ended = true));
+      peer.socket.write(switching(peer.key));
+      then(peer.socket);
+    });
+    return { url, frames, ended: () => ended };
+  }
+
+  test("§6.1 MUST: a client masks every frame it sends, data, ping and close alike, and sets FIN on each message's last frame", async () => {
+    const server = await collectingServer();
+    const client = await open(server.url);
+    client.send("text");
+    client.send(new Uint8Array([1, 2, 3]));
+    void client.ping("p", 2_000).catch(() => {});
+    void client.close(1000, "done", 300);
+    await eventually(() => server.frames.length >= 4, 2_000, "four frames from the client");
+    for (const frame of server.frames) {
+      expect(frame.maskKey, `frame with opcode ${frame.opcode}: a client masks every frame (§5.3)`).toBeDefined();
+      expect(frame.fin, `frame with opcode ${frame.opcode}: a one-frame message is its own last frame, FIN set`).toBe(true);
+    }
+    expect(server.frames.map((f) => f.opcode), "text, binary, ping, close, in the order sent").toEqual([0x1, 0x2, 0x9, 0x8]);
+  });
+
+  test("§6.1 MUST: a message is sent only while the connection is OPEN: after close(), send() throws and nothing more goes on the wire", async () => {
+    const server = await collectingServer();
+    const client = await open(server.url);
+    void client.close(1000, "", 300);
+    expectThrows(() => client.send("too late"), InvalidStateError, "send() after close(): the state is CLOSING, not OPEN");
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's close frame");
+    await within(client.closed, 2_000, "`closed` after closeTimeout (this server never answers)");
+    expect(server.frames.map((f) => f.opcode), "only the close frame: no data frame after it (§5.5.1)").toEqual([0x8]);
+  });
+
+  test("§5.5.1 SHOULD: the client answers the server's close frame as soon as it reads it, with no call from the application", async () => {
+    const server = await collectingServer((socket) => socket.write(serverFrame(Opcode.Close, new Uint8Array([0x03, 0xe9]))));
+    const client = await open(server.url);
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's answering close frame");
+    expect(server.frames[0]?.opcode, "the first frame the client sends is its close frame").toBe(Opcode.Close);
+    expect(Array.from(server.frames[0]?.payload ?? []), "it echoes the server's code, 1001 (03 e9)").toEqual([0x03, 0xe9]);
+    expect(client.state, "the closing handshake is under way").not.toBe("OPEN");
+  });
+
+  test("§5.5.2 SHOULD: a ping is answered as soon as it is read, with no receive() pending", async () => {
+    const server = await collectingServer((socket) => socket.write(serverFrame(Opcode.Ping, text("now?"))));
+    await open(server.url); // and nothing else: nobody calls receive()
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's pong");
+    expect(server.frames[0]?.opcode, "a pong (opcode 0xA)").toBe(Opcode.Pong);
+    expect(Buffer.from(server.frames[0]?.payload ?? []).toString(), "with the ping's payload").toBe("now?");
+  });
+
+  test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
+    const server = await collectingServer(); // never answers anything
+    const client = await open(server.url);
+    await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms");
+    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms");
+    expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
+    expect(server.ended(), "the client has not closed TCP").toBe(false);
+    void client.close(4000, "bye", 300);
+    await eventually(() => server.frames.some((f) => f.opcode === Opcode.Close), 2_000, "the client's close frame");
+    expect(server.frames.map((f) => f.opcode), "the ping, then the close frame: the closing handshake starts the close").toEqual([Opcode.Ping, Opcode.Close]);
+    await within(client.closed, 2_000, "`closed` after closeTimeout");
   });
 });
