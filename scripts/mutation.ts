@@ -132,11 +132,13 @@ for (const chapter of chapters) {
 }
 rmSync(join(root, ".stryker-tmp"), { recursive: true, force: true });
 
-console.log(bold("\nchapter  killed / mutants  score    unexplained survivors"));
+console.log(bold("\nchapter  killed / mutants    score  explained  unexplained survivors"));
 for (const r of summary) {
   const score = percent(r.killed, r.total);
   const colour = r.unexplained.length === 0 ? green : yellow;
-  console.log(`${String(r.chapter.number).padStart(7)}  ${`${r.killed} / ${r.total}`.padStart(15)}  ${score.padStart(7)}  ${colour(String(r.unexplained.length))}`);
+  console.log(
+    `${String(r.chapter.number).padStart(7)}  ${`${r.killed} / ${r.total}`.padStart(15)}  ${score.padStart(7)}  ${String(r.explainedCount).padStart(9)}  ${colour(String(r.unexplained.length))}`,
+  );
 }
 const open = summary.reduce((n, r) => n + r.unexplained.length, 0);
 if (open > 0) {
