@@ -1,6 +1,8 @@
 import { execFile } from "node:child_process";
 import { get } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
+import { once } from "node:events";
+import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterEach, assert, describe, expect, test } from "vitest";
 import type WebSocket from "ws";
@@ -506,6 +508,8 @@ describe("edges: closing, refusing, TLS", () => {
     );
     expect(headers.status, "a GET without Upgrade: websocket").toBe("426");
     expect(headers.upgrade, `a 426 must name the protocol in Upgrade (headers: ${Object.keys(headers).join(", ")})`).toBe("websocket");
+    expect(headers["content-type"], "the body explains the refusal in plain text").toMatch(/^text\/plain/);
+    expect(headers.connection, "the server closes the connection after a refusal").toBe("close");
   });
 
   test("§4.2.2, §7.2.2 MUST: on a TLS port the TLS handshake comes first; a client that opens TCP and never starts it is counted, then dropped after handshakeTimeout", async () => {
@@ -615,5 +619,100 @@ describe("edges: rules of §4.2.2–§7 seen from a raw client", () => {
     expect(closes[0]?.code, "onClose reports the failure's code").toBe(1007);
     expect(closes[0]?.clean, "a failed connection is not a clean close").toBe(false);
     expect(closes[0]?.reason, "onClose carries a reason naming the problem, for the log").toMatch(/UTF-8/i);
+  });
+});
+
+describe("edges: listening, tracing, origins, stopping", () => {
+  test("listen() with no arguments serves on 127.0.0.1, any free port; an IPv6 address comes back in brackets (RFC 3986 §3.2.2)", async () => {
+    const server = createEchoServer();
+    servers.push(server);
+    expect(await server.listen(), "the loopback address by default: nothing is exposed to the network").toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/$/);
+    const v6 = createEchoServer();
+    servers.push(v6);
+    const url = await v6.listen(0, "::1");
+    expect(url, "an IPv6 host is written in brackets in a URI").toMatch(/^ws:\/\/\[::1\]:\d+\/$/);
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("over IPv6");
+    expect((await echo)[0]?.data.toString(), "the URL it printed works").toBe("over IPv6");
+  });
+
+  test("listen() on a port already in use rejects with Node's error (EADDRINUSE)", async () => {
+    const { url } = await start();
+    const second = createEchoServer();
+    servers.push(second);
+    const error = await within(second.listen(Number(new URL(url).port), "127.0.0.1").then(() => undefined, (e: unknown) => e), 2_000, "listen() on a busy port");
+    expect((error as NodeJS.ErrnoException | undefined)?.code, "listen() must reject, not hang or resolve").toBe("EADDRINUSE");
+  });
+
+  test("--trace: the handshake both ways and every frame both ways, one line each, with the direction", async () => {
+    const lines: string[] = [];
+    const { url } = await start({ trace: (line) => lines.push(line) });
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("hi");
+    await echo;
+    const trace = lines.join("\n");
+    expect(trace, "the request line, as the client sent it").toMatch(/^← client {2}GET \/ HTTP\/1\.1$/m);
+    expect(trace, "the request's headers, one per line").toMatch(/^← client {2}Sec-WebSocket-Version: 13$/im);
+    expect(trace, "the response's status line").toMatch(/^→ client {2}HTTP\/1\.1 101 Switching Protocols$/m);
+    expect(trace, "the client's frame, masked").toMatch(/^← client {2}FIN text +MASK [0-9a-f ]+ {2}len 2 .*"hi"$/m);
+    expect(trace, "the echo, unmasked").toMatch(/^→ client {2}FIN text +no mask {2}len 2 .*"hi"$/m);
+  });
+
+  test("§10.2 (our allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403 saying so", async () => {
+    const { url } = await start({ origins: ["HTTPS://App.Example//"] });
+    const ws = await wsClient(url, { origin: "https://app.example" });
+    const echo = wsMessages(ws, 1);
+    ws.send("allowed");
+    expect((await echo)[0]?.data.toString(), "https://app.example is the origin HTTPS://App.Example// names (RFC 6454 §6.2)").toBe("allowed");
+    const raw = await rawClient(url, upgradeRequest(url));
+    await eventually(() => raw.ended, 2_000, "the server's refusal, then its FIN");
+    expect(raw.response.split("\r\n")[0], "no Origin, with an allow-list: refused").toBe("HTTP/1.1 403 Forbidden");
+  });
+
+  test("§7.1.1: close() while a closing handshake is still ending (the client keeps TCP half-open) resolves, and drops it", async () => {
+    const { server, url } = await start({ closeTimeout: 300 });
+    const raw = await RawClient.connect(url, upgradeRequest(url), true);
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(clientFrame(0x8, new Uint8Array([0x03, 0xe8])));
+    expect((await raw.closeFrame()).code, "the closing handshake: 1000 answered").toBe(1000);
+    // The connection is CLOSED, its socket still open: close() must not try to say goodbye to it.
+    await within(server.close(), 2_000, "server.close() with a connection whose closing handshake is done");
+    expect(server.connectionCount, "no socket left").toBe(0);
+  });
+
+  test("§4.2.1: close() drops handshakes still in progress at once, instead of waiting for their deadline or closeTimeout", async () => {
+    const { server, url } = await start({ handshakeTimeout: 10_000, closeTimeout: 5_000 });
+    const raw = await rawClient(url, "GET / HTTP/1.1\r\nHost: x\r\n"); // and then nothing
+    await eventually(() => server.connectionCount === 1, 1_000, "the connection being counted");
+    await within(server.close(), 1_500, "server.close() with a handshake in progress (it has nothing to say goodbye to)");
+    await eventually(() => raw.closed, 1_000, "the half-finished handshake to be dropped");
+  });
+
+  test("§4.2.1: over TLS each connection keeps its own deadline: a TCP client idle before TLS is dropped, a wss client upgraded meanwhile stays", async () => {
+    const credentials = await makeTestCertificate(["127.0.0.1"]);
+    const server = createEchoServer({ handshakeTimeout: 1_500 }, createHttpsServer({ key: credentials.key, cert: credentials.cert }));
+    servers.push(server);
+    const url = await server.listen(0, "127.0.0.1");
+    const plainUrl = url.replace("wss:", "ws:");
+    // A: the TLS handshake now, the HTTP upgrade later.
+    const a = tlsConnect({ host: "127.0.0.1", port: Number(new URL(url).port), ca: credentials.cert });
+    a.on("error", () => {});
+    clients.push({ close: () => a.destroy() });
+    await within(once(a, "secureConnect"), 2_000, "client A's TLS handshake");
+    let received = "";
+    a.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+    // B: TCP only, connected after A and idle.
+    const b = await RawClient.connect(plainUrl);
+    clients.push({ close: () => b.socket.destroy() });
+    await eventually(() => server.connectionCount === 2, 1_000, "both TCP connections counted");
+    a.write(upgradeRequest(plainUrl));
+    await eventually(() => received.includes("\r\n\r\n"), 2_000, "client A's 101");
+    expect(received.startsWith("HTTP/1.1 101"), "client A is upgraded").toBe(true);
+    await eventually(() => b.closed, 4_000, "the server to drop client B, idle before TLS, at its own deadline (1.5 s)");
+    a.write(clientFrame(0x1, text("still here")));
+    await eventually(() => received.includes("still here"), 2_000, "an echo for client A after B was dropped: A's deadline ended with its upgrade");
   });
 });
