@@ -156,9 +156,9 @@ describe("parseWebSocketUrl", () => {
 
   test('§3, RFC 3986 §3.2.2: after "]" only ":port" may follow; a missing "]" is refused', () => {
     for (const input of ["ws://[::1]x/", "ws://[::1]8080/", "ws://[::1]]:80/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: only ":port" may follow the bracketed address`, /after/);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: only ":port" may follow the bracketed address`, /after|follow/i);
     }
-    expectThrows(() => parseWebSocketUrl("ws://[::1/"), SyntaxError, 'ws://[::1/ has no closing "]"', /closing "\]"/);
+    expectThrows(() => parseWebSocketUrl("ws://[::1/"), SyntaxError, 'ws://[::1/ has no closing "]"', /closing|missing/i);
     expectParsed("ws://[::1]:/", { secure: false, host: "::1", port: 80, resourceName: "/" }, "[::1]: with an empty port means the default port");
   });
 
