@@ -34,7 +34,9 @@ const IPV4_SHAPE = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
  *
  * Throws a `TypeError` if `input` is not a string, and a `SyntaxError` whose
  * message names the problem for anything else that is not a ws:/wss: URI:
- * another scheme, a relative URI, a fragment, user info, a missing host or a bad port.
+ * another scheme, a relative URI, a fragment, user info, a missing or malformed
+ * host (a name DNS can't look up, or brackets around something that isn't an
+ * IPv6 address, RFC 3986 §3.2.2) or a port that isn't 1 to 65535 in decimal digits.
  */
 export function parseWebSocketUrl(input: string): WebSocketUrl {
   // #region solution
