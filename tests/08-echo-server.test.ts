@@ -623,6 +623,12 @@ describe("edges: rules of §4.2.2–§7 seen from a raw client", () => {
 });
 
 describe("edges: listening, tracing, origins, stopping", () => {
+  test("§4.2.1: a refusal's body is plain text (Content-Type: text/plain), so a browser or curl shows the reason as it is", () => {
+    const refusal = handshakeResponse({ ok: false, status: 400, reason: "no Host header", headers: {} });
+    expect(refusal, "the refusal names its body's type").toMatch(/\r\nContent-Type: text\/plain; charset=utf-8\r\n/i);
+    expect(refusal.endsWith("\r\n\r\nno Host header\n"), "the reason is the body, after the empty line").toBe(true);
+  });
+
   test("listen() with no arguments serves on 127.0.0.1, any free port; an IPv6 address comes back in brackets (RFC 3986 §3.2.2)", async () => {
     const server = createEchoServer();
     servers.push(server);
@@ -658,6 +664,7 @@ describe("edges: listening, tracing, origins, stopping", () => {
     expect(trace, "the response's status line").toMatch(/^→ client {2}HTTP\/1\.1 101 Switching Protocols$/m);
     expect(trace, "the client's frame, masked").toMatch(/^← client {2}FIN text +MASK [0-9a-f ]+ {2}len 2 .*"hi"$/m);
     expect(trace, "the echo, unmasked").toMatch(/^→ client {2}FIN text +no mask {2}len 2 .*"hi"$/m);
+    expect(trace, "every line is a real header or frame: no line of undefined values").not.toMatch(/undefined/);
   });
 
   test("§10.2 (our allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403 saying so", async () => {
