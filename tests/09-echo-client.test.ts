@@ -2,6 +2,7 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
@@ -637,13 +638,18 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
       peer.socket.on("data", (chunk: Buffer) => {
         for (const frame of parser.push(new Uint8Array(chunk))) {
           // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
-          if (frame.opcode === Opcode.Ping) peer.socket.write(Buffer.concat([serverFrame(Opcode.Pong, text("heartbeat")), serverFrame(Opcode.Pong, frame.payload)]));
+          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix.
+          if (frame.opcode === Opcode.Ping) {
+            const near = Uint8Array.from(frame.payload, (byte, i) => (i === frame.payload.length - 1 ? byte ^ 1 : byte));
+            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), frame.payload].map((p) => serverFrame(Opcode.Pong, p));
+            peer.socket.write(Buffer.concat(pongs));
+          }
         }
       });
     });
     const client = await open(url);
     const pong = await client.ping("are you there?", 2_000);
-    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited one before it").toBe("are you there?");
+    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix)").toBe("are you there?");
   });
 
   test("§7.1.5: a TCP reset after the handshake ends the WebSocket as 1006, not as an uncaught error", async () => {
@@ -746,9 +752,10 @@ describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
   test("§6.1 MUST: a message is sent only while the connection is OPEN: after close(), send() throws and nothing more goes on the wire", async () => {
     const server = await collectingServer();
     const client = await open(server.url);
-    void client.close(1000, "", 300);
+    void client.close(undefined, undefined, 300);
     expectThrows(() => client.send("too late"), InvalidStateError, "send() after close(): the state is CLOSING, not OPEN");
     await eventually(() => server.frames.length >= 1, 2_000, "the client's close frame");
+    expect(Array.from(server.frames[0]?.payload ?? []), "close() with no arguments sends 1000 and no reason: 03 e8").toEqual([0x03, 0xe8]);
     await within(client.closed, 2_000, "`closed` after closeTimeout (this server never answers)");
     expect(server.frames.map((f) => f.opcode), "only the close frame: no data frame after it (§5.5.1)").toEqual([0x8]);
   });
@@ -763,23 +770,119 @@ describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
   });
 
   test("§5.5.2 SHOULD: a ping is answered as soon as it is read, with no receive() pending", async () => {
-    const server = await collectingServer((socket) => socket.write(serverFrame(Opcode.Ping, text("now?"))));
-    await open(server.url); // and nothing else: nobody calls receive()
+    let peer: Socket | undefined;
+    const server = await collectingServer((socket) => {
+      peer = socket;
+      socket.write(serverFrame(Opcode.Ping, text("now?")));
+    });
+    const client = await open(server.url); // and nothing else: nobody calls receive()
     await eventually(() => server.frames.length >= 1, 2_000, "the client's pong");
     expect(server.frames[0]?.opcode, "a pong (opcode 0xA)").toBe(Opcode.Pong);
     expect(Buffer.from(server.frames[0]?.payload ?? []).toString(), "with the ping's payload").toBe("now?");
+    peer?.write(serverFrame(Opcode.Text, text("after the ping")));
+    expect(await client.receive(2_000), "a ping changes nothing else: the connection stays OPEN and the next message arrives").toEqual({
+      type: "text",
+      data: "after the ping",
+    });
   });
 
   test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
     const server = await collectingServer(); // never answers anything
     const client = await open(server.url);
-    await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms");
-    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms");
+    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms", /message/);
+    expect(timedOut.name, "the error's name says what it is").toBe("TimeoutError");
+    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms", /pong/);
     expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
     expect(server.ended(), "the client has not closed TCP").toBe(false);
     void client.close(4000, "bye", 300);
     await eventually(() => server.frames.some((f) => f.opcode === Opcode.Close), 2_000, "the client's close frame");
     expect(server.frames.map((f) => f.opcode), "the ping, then the close frame: the closing handshake starts the close").toEqual([Opcode.Ping, Opcode.Close]);
     await within(client.closed, 2_000, "`closed` after closeTimeout");
+  });
+});
+
+describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
+  /** A raw server that answers the handshake with `head` (its own key's accept value in place of ACCEPT). */
+  const answering = (head: (accept: string) => string) => rawServer((peer) => peer.socket.write(head(acceptFor(peer.key))));
+  const head101 = (accept: string, extra = "") => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`;
+
+  test("§4.1 MUST: the status line must be exactly HTTP/1.x and a 3-digit code: 1010, a prefix or a second line first fail the handshake", async () => {
+    for (const statusLine of ["HTTP/1.1 1010 Nope", "XHTTP/1.1 101 Switching Protocols", "ICY 101 OK"]) {
+      const url = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", statusLine));
+      await expectRejects(open(url), HandshakeError, `status line "${statusLine}" is not HTTP/1.x 101`, /HTTP/);
+    }
+    const bare = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101"));
+    expect((await open(bare)).state, "HTTP/1.1 101 without a reason phrase is still a 101").toBe("OPEN");
+  });
+
+  test("§4.1 MUST: a header line without a name (no colon, or nothing before it) fails the handshake", async () => {
+    for (const line of ["Bogus", ": websocket"]) {
+      const url = await answering((accept) => head101(accept, `${line}\r\n`));
+      await expectRejects(open(url), HandshakeError, `the header line "${line}" is malformed`, /malformed|header/i);
+    }
+  });
+
+  test("§4.1, RFC 9110 §5.3: a header repeated on two lines is one list: Connection: Upgrade then Connection: keep-alive still contains upgrade", async () => {
+    const url = await answering(
+      (accept) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    expect((await open(url)).state, "both Connection lines count: the upgrade token is in the first").toBe("OPEN");
+  });
+
+  test("§4.1: a refusal's HandshakeError names the status and its reason phrase (HTTP 403 Forbidden)", async () => {
+    const url = await rawServer((peer) => peer.socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"));
+    await expectRejects(open(url), HandshakeError, "a 403 refusal", /403 Forbidden/);
+  });
+
+  test("§10.4 (limits): a response head of exactly 16 KiB is read; one byte more fails the handshake", async () => {
+    // Padding so that the whole head, blank line included, is 16384 (then 16385) bytes long.
+    const padded = (accept: string, total: number) => {
+      const base = head101(accept, "X-Padding: \r\n");
+      return base.replace("X-Padding: ", `X-Padding: ${"a".repeat(total - base.length)}`);
+    };
+    const exact = await answering((accept) => padded(accept, 16_384));
+    expect((await open(exact)).state, "a head of 16 384 bytes is within the limit").toBe("OPEN");
+    const over = await answering((accept) => padded(accept, 16_385));
+    await expectRejects(open(over), HandshakeError, "a head of 16 385 bytes", /16384|16 KiB|large/i);
+  });
+
+  test("trace: the request and frames sent are marked → server, the response and frames received ← server", async () => {
+    const lines: string[] = [];
+    const client = await open(await wsServer(), { trace: (line) => lines.push(line) });
+    client.send("traced");
+    await client.receive(1_000);
+    const all = lines.join("\n");
+    expect(all, "the request line, sent").toMatch(/^→ server {2}GET \/ HTTP\/1\.1$/m);
+    expect(all, "the status line, received").toMatch(/^← server {2}HTTP\/1\.1 101 Switching Protocols$/m);
+    expect(all, "our text frame, sent masked").toMatch(/^→ server {2}FIN text +MASK .*"traced"$/m);
+    expect(all, "the echo, received unmasked").toMatch(/^← server {2}FIN text +no mask .*"traced"$/m);
+  });
+
+  test("§4.1 MUST: over wss the TLS handshake comes first, then the same WebSocket: an echo through a ws server on node:https", async () => {
+    const credentials = await makeTestCertificate(["localhost", "127.0.0.1"]);
+    const https = createHttpsServer({ key: credentials.key, cert: credentials.cert });
+    const wss = new WebSocketServer({ server: https });
+    wss.on("connection", echo);
+    https.listen(0, "127.0.0.1");
+    await once(https, "listening");
+    teardown.push(() => {
+      for (const ws of wss.clients) ws.terminate();
+      return new Promise((resolve) => https.close(() => resolve()));
+    });
+    const client = await open(`wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, { tls: { ca: credentials.cert } });
+    client.send("over TLS");
+    expect(await client.receive(2_000), "the echo, through TLS").toEqual({ type: "text", data: "over TLS" });
+    await client.close();
+  });
+
+  test("bounded waits: a timeout that is not a number of ms from 0 to 2^31 - 1 is a RangeError", async () => {
+    const client = await open(await wsServer());
+    for (const bad of [-1, 2 ** 31, Number.NaN]) {
+      await expectRejects(client.receive(bad), RangeError, `receive(${bad})`, /timeout/);
+    }
+    await expectRejects(client.ping("x", -1), RangeError, "ping(x, -1)", /timeout/);
+    await expectRejects(client.receive(0), TimeoutError, "receive(0): 0 ms is a valid bound, and nothing is there yet", /message/);
+    client.send("still fine");
+    expect(await client.receive(2 ** 31 - 1), "2^31 - 1 ms is the longest valid bound").toEqual({ type: "text", data: "still fine" });
   });
 });
