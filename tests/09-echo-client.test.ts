@@ -638,10 +638,11 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
       peer.socket.on("data", (chunk: Buffer) => {
         for (const frame of parser.push(new Uint8Array(chunk))) {
           // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
-          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix.
+          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix, an extension.
           if (frame.opcode === Opcode.Ping) {
             const near = Uint8Array.from(frame.payload, (byte, i) => (i === frame.payload.length - 1 ? byte ^ 1 : byte));
-            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), frame.payload].map((p) => serverFrame(Opcode.Pong, p));
+            const longer = Buffer.concat([frame.payload, text("!")]);
+            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), longer, frame.payload].map((p) => serverFrame(Opcode.Pong, p));
             peer.socket.write(Buffer.concat(pongs));
           }
         }
@@ -649,7 +650,7 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
     });
     const client = await open(url);
     const pong = await client.ping("are you there?", 2_000);
-    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix)").toBe("are you there?");
+    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix, one is longer)").toBe("are you there?");
   });
 
   test("§7.1.5: a TCP reset after the handshake ends the WebSocket as 1006, not as an uncaught error", async () => {
