@@ -22,6 +22,9 @@ function chapterItems(): DefaultTheme.SidebarItem[] {
 
 export default defineConfig({
   srcDir: "docs",
+  // Notes for maintainers (npm run mutation reads docs/maintainers/mutation.md): kept beside
+  // the pages, not published on the readers' site.
+  srcExclude: ["maintainers/**"],
   title: "The WebSocket Workbook",
   description: "Learn RFC 6455 by building it: read a chapter, write the code, grade yourself.",
   cleanUrls: true,

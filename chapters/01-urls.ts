@@ -21,14 +21,16 @@ import type { WebSocketUrl } from "../lib/websocket-url.ts";
  *
  * Throws a `TypeError` if `input` is not a string, and a `SyntaxError` whose
  * message names the problem for anything else that is not a ws:/wss: URI:
- * another scheme, a relative URI, a fragment, user info, a missing host or a bad port.
+ * another scheme, a relative URI, a fragment, user info, a missing or malformed
+ * host (a name DNS can't look up, or brackets around something that isn't an
+ * IPv6 address, RFC 3986 §3.2.2) or a port that isn't 1 to 65535 in decimal digits.
  */
 export function parseWebSocketUrl(input: string): WebSocketUrl {
   throw new NotImplementedError("parseWebSocketUrl in chapters/01-urls.ts");
 }
 
 /**
- * The value of the `Host` header for this URI (RFC 6455 §4.1, item 4):
+ * The value of the `Host` header for this URI (RFC 6455 §4.1, request requirement 4):
  * the host, then ":port" unless the port is the scheme's default; an IPv6
  * address goes back into brackets.
  *

@@ -39,7 +39,7 @@ export function computeAccept(key: string): string {
 }
 
 /**
- * A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1, item 7): 16 random bytes,
+ * A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1, request requirement 7): 16 random bytes,
  * base64-encoded, new for every connection.
  */
 export function createClientKey(): string {

@@ -41,7 +41,7 @@ import {
 } from "./12-extensions.ts";
 
 export interface ClientOptions {
-  /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
+  /** Sent as the `Origin` header (§4.1, request requirement 8); browsers always send one, other clients may. */
   origin?: string;
   /** TCP connect, TLS, request and response must all be done within this many ms (default 10 000). */
   handshakeTimeout?: number;

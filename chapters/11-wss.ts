@@ -25,7 +25,6 @@
  */
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { Socket } from "node:net";
 import type { KeyAndCertificate } from "../lib/test-certificate.ts";
 import { parseWebSocketUrl } from "./01-urls.ts";
 import { createEchoServer, type EchoServer, type EchoServerOptions } from "./08-echo-server.ts";
@@ -102,13 +101,11 @@ export async function connectSecure(url: string, options: SecureClientOptions = 
  * handshake; then chapter 08 takes over, unchanged, and `listen()` reports a
  * wss:// URL.
  *
- * TLS adds a phase that chapter 08 never sees: from TCP connect to the end of
- * the TLS handshake. It is bounded like the HTTP phase: a client that doesn't
- * finish its TLS handshake within `handshakeTimeout` is dropped, `close()`
- * drops the ones still in it instead of waiting for them, and
- * `connectionCount` counts them.
+ * TLS adds a phase before the HTTP one: from TCP connect to the end of the
+ * TLS handshake. Chapter 08 already bounds it: its handshake deadline starts
+ * at TCP connect (the "connection" event, before TLS), `close()` drops the
+ * connections still in it, and `connectionCount` counts them.
  */
 export function createSecureEchoServer(credentials: KeyAndCertificate, options: EchoServerOptions = {}): EchoServer {
   throw new NotImplementedError("createSecureEchoServer in chapters/11-wss.ts");
 }
-

@@ -27,6 +27,13 @@ export interface Requirement {
   match?: RegExp;
   /** Anything a reader should know about how the RFC states the rule. */
   note?: string;
+  /**
+   * Why no test of the workbook checks this rule: it is about what a user
+   * interface shows, or about something the workbook's endpoints never do
+   * (they keep no pool of connections, never reconnect, use no proxy).
+   * Shown on the coverage page instead of "not checked yet".
+   */
+  whyNoTest?: string;
 }
 
 /** The sections the map covers, in order, with their titles in their RFC (RFC 6455 unless `rfc` says otherwise). */
@@ -91,6 +98,8 @@ export const requirements: readonly Requirement[] = [
     statement:
       "Keep at most one connection to the same remote IP address in CONNECTING: a second attempt waits until the first is established or has failed.",
     match: /CONNECTING|at a time/,
+    whyNoTest:
+      "The workbook's client opens one connection per connect() call and keeps no list of connections in progress, so it never has a second attempt to hold back. The rule is for a client that manages many connections, such as a browser (chapter 09 says so); with the workbook's client, not calling connect() twice at once for the same address is the application's job.",
   },
   {
     id: "4.1-pending-limit",
@@ -100,6 +109,8 @@ export const requirements: readonly Requirement[] = [
     statement:
       "When the IP address can't be known (a proxy resolves names), treat each host name as its own remote host and keep the number of pending connections low.",
     match: /pending/,
+    whyNoTest:
+      "Only for a client behind a proxy that resolves host names; the workbook's client has no proxy support and connects to the address it resolves itself.",
   },
   {
     id: "4.1-proxy",
@@ -108,6 +119,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "With a proxy configured, ask the proxy to open a TCP connection to the host and port (HTTP CONNECT); without one, connect directly.",
     match: /proxy/i,
+    whyNoTest:
+      "The workbook's client has no proxy setting: it always connects directly, which is what the rule asks of a client without a proxy, so there is no proxy case to test.",
   },
   {
     id: "4.1-connect-failure",
@@ -342,6 +355,8 @@ export const requirements: readonly Requirement[] = [
     role: "server",
     statement: "Don't take a request without Origin for one that came from a browser.",
     match: /Origin/,
+    whyNoTest:
+      "A rule about what a server may conclude from a missing header, not about anything it sends: a server can't tell a browser from another client, so no behaviour shows whether it followed the rule.",
   },
 
   // §4.2.2 — the server answers
@@ -376,6 +391,8 @@ export const requirements: readonly Requirement[] = [
     role: "server",
     statement: "For a resource it doesn't serve, answer with an HTTP error such as 404 Not Found and end the handshake.",
     match: /404|resource/,
+    whyNoTest:
+      "The workbook's echo server serves every resource name (every path echoes), so no request asks it for a resource it doesn't serve.",
   },
   {
     id: "4.2.2-subprotocol",
@@ -641,6 +658,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "Don't show the close reason to the end user: it isn't meant to be read by people.",
     match: /\bshow/,
+    whyNoTest:
+      "A rule about what a user interface displays: the workbook has none. Its client hands the reason to the application, which decides what its user sees.",
   },
   {
     id: "5.5.1-no-data-after-close",
@@ -900,6 +919,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "Back off when reconnecting after an abnormal closure, so that many clients don't overwhelm a recovering server.",
     match: /back ?off/,
+    whyNoTest:
+      "The workbook's client never reconnects on its own: after an abnormal closure `closed` reports 1006, and reconnecting is the application's decision, so there is no reconnection to delay.",
   },
   {
     id: "7.2.3-random-first",
@@ -908,6 +929,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "Delay the first reconnection by a random time (anything from 0 to 5 seconds is a sensible start).",
     match: /random|first/,
+    whyNoTest:
+      "The workbook's client never reconnects on its own (see the rule above): there is no first reconnection to delay.",
   },
   {
     id: "7.2.3-growing",
@@ -916,6 +939,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "Wait longer before each further attempt, for example with truncated binary exponential backoff.",
     match: /longer|exponential/,
+    whyNoTest:
+      "The workbook's client never reconnects on its own (see the rules above): there are no further attempts to space out.",
   },
   {
     id: "7.3-client-not-arbitrary",

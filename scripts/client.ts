@@ -43,7 +43,7 @@ const USAGE = `usage: npm run client -- [--trace] [--impl chapters] [--timeout M
   --ca FILE       for wss://, trust the certificate in FILE (PEM) instead of the
                   public authorities, e.g. .cache/tls/cert.pem from
                   npm run server -- --tls
-  --origin URL    send this Origin header (RFC 6455 §4.1 item 8, §10.2)
+  --origin URL    send this Origin header (RFC 6455 §4.1, request requirement 8, §10.2)
   --ping-interval a heartbeat: ping the server this often (30s, 500ms, 2m), and
                   drop it (1006) if nothing answers within --pong-timeout
                   (default: the interval) (RFC 6455 §5.5.2)

@@ -19,6 +19,9 @@ const URI_SHAPE = /^([a-zA-Z][a-zA-Z0-9+.-]*):\/\/([^/?#]*)(.*)$/s;
 
 /** A host name (RFC 3986 reg-name, the usual subset) or an IPv4 address. */
 const NAME_SHAPE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/;
+
+/** Four decimal numbers separated by dots: the IPv4 tail of an IPv6 address. */
+const IPV4_SHAPE = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
 // #endregion
 
 /**
@@ -31,7 +34,9 @@ const NAME_SHAPE = /^[a-z0-9_-]+(\.[a-z0-9_-]+)*\.?$/;
  *
  * Throws a `TypeError` if `input` is not a string, and a `SyntaxError` whose
  * message names the problem for anything else that is not a ws:/wss: URI:
- * another scheme, a relative URI, a fragment, user info, a missing host or a bad port.
+ * another scheme, a relative URI, a fragment, user info, a missing or malformed
+ * host (a name DNS can't look up, or brackets around something that isn't an
+ * IPv6 address, RFC 3986 §3.2.2) or a port that isn't 1 to 65535 in decimal digits.
  */
 export function parseWebSocketUrl(input: string): WebSocketUrl {
   // #region solution
@@ -90,32 +95,53 @@ function parseAuthority(authority: string, defaultPort: number): { host: string;
     const close = authority.indexOf("]");
     if (close === -1) throw new SyntaxError(`"${authority}": an IPv6 address needs its closing "]"`);
     host = authority.slice(1, close).toLowerCase();
-    if (!/^[0-9a-f:.]+$/.test(host) || !host.includes(":")) {
-      throw new SyntaxError(`"[${host}]" is not an IPv6 address`);
-    }
+    if (!isIPv6Address(host)) throw new SyntaxError(`"[${host}]" is not an IPv6 address (RFC 3986 §3.2.2)`);
     const after = authority.slice(close + 1);
-    if (after !== "" && !after.startsWith(":")) throw new SyntaxError(`unexpected "${after}" after "[${host}]"`);
-    portText = after === "" ? undefined : after.slice(1);
+    if (after !== "" && !after.startsWith(":")) throw new SyntaxError(`unexpected "${after}" after "[${host}]": only ":port" may follow`);
+    portText = after.slice(1); // "" when nothing follows: the default port
   } else {
     const colon = authority.lastIndexOf(":");
     host = (colon === -1 ? authority : authority.slice(0, colon)).toLowerCase();
     portText = colon === -1 ? undefined : authority.slice(colon + 1);
     if (host === "") throw new SyntaxError("the URI has no host: ws://<host>[:port]/...");
-    if (!NAME_SHAPE.test(host)) throw new SyntaxError(`"${host}" is not a valid host name`);
+    if (!NAME_SHAPE.test(host)) {
+      throw new SyntaxError(`"${host}" is not a host name: letters, digits, "-" and "." only, or an IP address`);
+    }
   }
 
   // "ws://host:/" (an empty port) means the default port (RFC 3986 §3.2.3).
   if (portText === undefined || portText === "") return { host, port: defaultPort };
+  // A port is decimal digits only (RFC 3986 §3.2.3): Number() would also take
+  // "0x50", "+80", "8e1" or "80.5", which are not ports.
   const port = /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN;
   if (!(port >= 1 && port <= 65535)) {
     throw new SyntaxError(`port "${portText}" is not a TCP port: it must be a number from 1 to 65535`);
   }
   return { host, port };
 }
+
+/**
+ * RFC 3986 §3.2.2's IPv6address: eight groups of 1 to 4 hex digits separated
+ * by ":", where one "::" may stand for one or more groups of zeros, and the
+ * last two groups may be written as an IPv4 address ("::ffff:192.0.2.1").
+ */
+function isIPv6Address(text: string): boolean {
+  const halves = text.split("::");
+  if (halves.length > 2) return false; // "::" may appear only once
+  const groups = halves.map((half) => (half === "" ? [] : half.split(":")));
+  const all = groups.flat();
+  // An IPv4 tail counts as two groups, and only at the very end ("1.2.3.4::" is not one).
+  const last = groups[groups.length - 1]?.at(-1) ?? "";
+  const ipv4Tail = IPV4_SHAPE.test(last) && last.split(".").every((n) => Number(n) <= 255);
+  const hexGroups = ipv4Tail ? all.slice(0, -1) : all;
+  if (!hexGroups.every((g) => /^[0-9a-f]{1,4}$/.test(g))) return false;
+  const count = hexGroups.length + (ipv4Tail ? 2 : 0);
+  return halves.length === 2 ? count <= 7 : count === 8;
+}
 // #endregion
 
 /**
- * The value of the `Host` header for this URI (RFC 6455 §4.1, item 4):
+ * The value of the `Host` header for this URI (RFC 6455 §4.1, request requirement 4):
  * the host, then ":port" unless the port is the scheme's default; an IPv6
  * address goes back into brackets.
  *

@@ -45,7 +45,7 @@ export function computeAccept(key: string): string {
 }
 
 /**
- * A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1, item 7): 16 random bytes,
+ * A fresh `Sec-WebSocket-Key` (RFC 6455 §4.1, request requirement 7): 16 random bytes,
  * base64-encoded, new for every connection.
  */
 export function createClientKey(): string {
@@ -72,7 +72,7 @@ export function createUpgradeRequest(url: WebSocketUrl, key: string, options: { 
     `Sec-WebSocket-Key: ${key}`,
     `Sec-WebSocket-Version: ${WEBSOCKET_VERSION}`,
   ];
-  // Browsers always send Origin (§4.1 item 8, §10.2); other clients may.
+  // Browsers always send Origin (§4.1, request requirement 8, §10.2); other clients may.
   if (options.origin !== undefined) lines.push(`Origin: ${options.origin}`);
   // HTTP ends the header block with an empty line (RFC 9112 §2.1).
   return `${lines.join("\r\n")}\r\n\r\n`;

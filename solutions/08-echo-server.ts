@@ -131,16 +131,27 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
   const sessions = new Map<Socket, EchoSession>();
   /** The handshake deadline of each socket still in its HTTP phase. */
   const deadlines = new Map<Socket, NodeJS.Timeout>();
-  // Over TLS the socket to watch is the encrypted one, which comes after the TLS handshake.
-  const connectionEvent = server instanceof TlsServer ? "secureConnection" : "connection";
+  /**
+   * Over TLS, "upgrade" hands us the TLS socket, a new object over the TCP
+   * socket that "connection" gave us before the TLS handshake began. Both
+   * name the same TCP connection (the peer's address and port): this finds
+   * the TCP socket, which is what we count, time and drop.
+   */
+  const byPeer = new Map<string, Socket>();
+  const tcpSocketOf = (socket: Socket) => (sockets.has(socket) ? socket : (byPeer.get(peerOf(socket)) ?? socket));
 
-  server.on(connectionEvent, (socket: Socket) => {
+  // "connection" is the TCP socket, before any TLS handshake: a client that
+  // connects and never completes TLS is held to the same deadline.
+  server.on("connection", (socket: Socket) => {
+    const peer = peerOf(socket);
+    byPeer.set(peer, socket);
     sockets.add(socket);
     // A client that never finishes its request (or trickles it byte by byte)
     // must not hold a socket forever: a deadline from connect, not an idle timer.
     deadlines.set(socket, setTimeout(() => socket.destroy(), settings.handshakeTimeout));
     // One listener for all the cleaning up ("close" comes once: `on` spares the wrapper `once` makes).
     socket.on("close", () => {
+      byPeer.delete(peer);
       sockets.delete(socket);
       sessions.delete(socket);
       clearTimeout(deadlines.get(socket));
@@ -159,8 +170,9 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
   server.on("upgrade", (req: IncomingMessage, socket: Socket, head: Buffer) => {
     // The request is complete: the deadline's job is done. Forget it too, so
     // that a long-lived connection does not keep a dead timer (memory per connection).
-    clearTimeout(deadlines.get(socket));
-    deadlines.delete(socket);
+    const tcp = tcpSocketOf(socket);
+    clearTimeout(deadlines.get(tcp));
+    deadlines.delete(tcp);
     const checked = decide(req, settings);
     const agreement = checked.ok ? agree(req, settings) : undefined;
     const decision = agreement?.ok === false ? agreement.refusal : checked;
@@ -177,7 +189,7 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
     }
     socket.write(response);
     const deflate = agreement?.ok ? agreement.deflate : undefined;
-    sessions.set(socket, new EchoSession(socket, head, settings, deflate)); // deleted on "close", with the rest
+    sessions.set(tcp, new EchoSession(socket, head, settings, deflate)); // deleted on "close", with the rest
   });
 
   return {
@@ -211,6 +223,9 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
 
 // #region reference-only
 type Settings = typeof DEFAULTS & EchoServerOptions;
+
+/** A TCP connection's name: the same on the TCP socket and on the TLS socket over it. */
+const peerOf = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
 
 /** One shared do-nothing listener, rather than a new one for every connection. */
 const ignore = () => {};

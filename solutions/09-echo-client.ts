@@ -40,7 +40,7 @@ import {
 } from "./12-extensions.ts";
 
 export interface ClientOptions {
-  /** Sent as the `Origin` header (§4.1 item 8); browsers always send one, other clients may. */
+  /** Sent as the `Origin` header (§4.1, request requirement 8); browsers always send one, other clients may. */
   origin?: string;
   /** TCP connect, TLS, request and response must all be done within this many ms (default 10 000). */
   handshakeTimeout?: number;
@@ -548,9 +548,10 @@ export class ClientConnection implements WebSocketClient {
     for (const receiver of this.#receivers.splice(0)) receiver.reject(error);
     for (const { waiter } of this.#pings.splice(0)) waiter.reject(error);
     if (this.#tcpClosed) return;
-    // §7.1.7: having failed the connection, we close TCP ourselves at once;
-    // after a closing handshake the server closes first (§7.1.1) and we wait.
-    if (event.error !== undefined) this.#socket.end();
+    // §7.1.1: the server closes TCP first, and we wait, a bounded time: after
+    // a closing handshake, and also after we failed the connection (§7.1.7
+    // says to close it, and §7.1.1 says how; closing first is only for when
+    // the server does not).
     this.#awaitTcpClose(this.#closeTimeout);
   }
 

@@ -24,7 +24,6 @@
  * Check: npm run grade -- 11
  */
 import { createServer as createHttpsServer, type Server as HttpsServer } from "node:https";
-import type { Socket } from "node:net";
 import type { KeyAndCertificate } from "../lib/test-certificate.ts";
 import { parseWebSocketUrl } from "./01-urls.ts";
 import { createEchoServer, type EchoServer, type EchoServerOptions } from "./08-echo-server.ts";
@@ -69,9 +68,6 @@ export interface SecureClientOptions extends Omit<ClientOptions, "tls"> {
 // #region reference-only
 /** An IPv4 address as chapter 01 leaves it: four decimal numbers. (IPv6 hosts contain ":".) */
 const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-
-/** `host:port` of the far end: a TCP connection's name, the same on the raw socket and on the TLS socket over it. */
-const peerOf = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
 // #endregion
 
 /**
@@ -126,63 +122,19 @@ export async function connectSecure(url: string, options: SecureClientOptions = 
  * handshake; then chapter 08 takes over, unchanged, and `listen()` reports a
  * wss:// URL.
  *
- * TLS adds a phase that chapter 08 never sees: from TCP connect to the end of
- * the TLS handshake. It is bounded like the HTTP phase: a client that doesn't
- * finish its TLS handshake within `handshakeTimeout` is dropped, `close()`
- * drops the ones still in it instead of waiting for them, and
- * `connectionCount` counts them.
+ * TLS adds a phase before the HTTP one: from TCP connect to the end of the
+ * TLS handshake. Chapter 08 already bounds it: its handshake deadline starts
+ * at TCP connect (the "connection" event, before TLS), `close()` drops the
+ * connections still in it, and `connectionCount` counts them.
  */
 export function createSecureEchoServer(credentials: KeyAndCertificate, options: EchoServerOptions = {}): EchoServer {
   // #region solution
-  const server = createHttpsServer({
-    key: credentials.key,
-    cert: credentials.cert,
-    // Node's default is 120 s: a client could hold a socket that long without a byte of HTTP.
-    handshakeTimeout: options.handshakeTimeout ?? 10_000,
-  });
-  const tlsPhase = watchTlsHandshakes(server, options.trace);
-  const echo = createEchoServer(options, server);
-  return {
-    listen: (port, host) => echo.listen(port, host),
-    async close() {
-      const closing = echo.close(); // stops accepting, says goodbye (1001) to every WebSocket
-      tlsPhase.dropAll(); // no goodbye for a connection that never got past TLS
-      await closing;
-    },
-    get connectionCount() {
-      return echo.connectionCount + tlsPhase.count;
-    },
-  };
-  // #endregion
-}
-
-// #region reference-only
-/**
- * Keeps the TCP connections of `server` that are still in their TLS
- * handshake. Chapter 08 meets a connection only at `secureConnection`; before
- * that, `server.close()` would wait for it until the TLS handshake timed out.
- */
-function watchTlsHandshakes(server: HttpsServer, trace: ((line: string) => void) | undefined) {
-  const handshaking = new Map<string, Socket>();
-  server.on("connection", (socket: Socket) => {
-    const peer = peerOf(socket);
-    handshaking.set(peer, socket);
-    socket.once("close", () => handshaking.delete(peer));
-  });
-  // The TLS socket is a new object over the raw one: they share the peer's address and port.
-  server.on("secureConnection", (socket: Socket) => handshaking.delete(peerOf(socket)));
+  const server = createHttpsServer({ key: credentials.key, cert: credentials.cert });
   // A plain ws:// client, an untrusting client, a timeout: the TLS handshake failed, Node drops the socket.
   server.on("tlsClientError", (error: Error & { code?: string; reason?: string }) => {
     // OpenSSL's messages are long; its short `reason` ("http request", "tlsv1 alert unknown ca") says enough.
-    trace?.(`✗ TLS handshake failed: ${error.code ?? error.name} (${error.reason ?? error.message})`);
+    options.trace?.(`✗ TLS handshake failed: ${error.code ?? error.name} (${error.reason ?? error.message})`);
   });
-  return {
-    get count() {
-      return handshaking.size;
-    },
-    dropAll() {
-      for (const socket of handshaking.values()) socket.destroy();
-    },
-  };
+  return createEchoServer(options, server);
+  // #endregion
 }
-// #endregion

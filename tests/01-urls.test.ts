@@ -94,13 +94,13 @@ describe("parseWebSocketUrl", () => {
 
   test("§3: relative URIs are refused with a SyntaxError", () => {
     for (const input of ["/chat", "example.com/chat", "//example.com/chat", ""]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `"${input}" is not an absolute ws: URI`);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `"${input}" is not an absolute ws: URI`, /absolute/);
     }
   });
 
   test("§3: a missing host is refused with a SyntaxError", () => {
     for (const input of ["ws:///chat", "ws://:80/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has no host`, /host/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has no host`, /no host/i);
     }
   });
 
@@ -111,15 +111,72 @@ describe("parseWebSocketUrl", () => {
   });
 
   test("§3: user info (user@host) is not part of a ws URI and is refused", () => {
-    expectThrows(() => parseWebSocketUrl("ws://alice@example.com/"), SyntaxError, "the ws-URI grammar has no user info");
+    for (const input of ["ws://alice@example.com/", "wss://alice:secret@[::1]:8443/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the ws-URI grammar has no user info`, /user/i);
+    }
   });
 
-  test("§3: whitespace must be percent-encoded and is refused", () => {
-    expectThrows(() => parseWebSocketUrl("ws://example.com/a b"), SyntaxError, "a space cannot appear in a request line");
+  test("§3: whitespace and control characters must be percent-encoded and are refused", () => {
+    for (const input of ["ws://example.com/a b", "ws://example.com/a\tb", "ws://example.com/\u0000", "ws://example.com/\u007f"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${JSON.stringify(input)}: a request line cannot carry it`, /whitespace|control/i);
+    }
   });
 
   test("a value that is not a string is a caller's mistake: TypeError", () => {
-    expectThrows(() => parseWebSocketUrl(42 as unknown as string), TypeError, "parseWebSocketUrl(42)");
+    expectThrows(() => parseWebSocketUrl(42 as unknown as string), TypeError, "parseWebSocketUrl(42)", /string/i);
+  });
+
+  test("§3, RFC 3986 §3.1: a scheme starts with a letter; nothing may come before it", () => {
+    for (const input of ["1ws://example.com/", "xws://example.com/", "-wss://example.com/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} is not a ws: or wss: URI`);
+    }
+  });
+
+  test("§3 (our rule): a host name is letters, digits, - and . as DNS names are; ws://ex!ample.com/ is refused, naming the host", () => {
+    for (const input of ["ws://ex!ample.com/", "ws://example.com!/", "ws://exa%6dple.com/", "ws://example..com/", "ws://.example.com/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the host is not a name DNS can look up`, /host/i);
+    }
+    expectParsed("ws://my-host_1.example.com./", { secure: false, host: "my-host_1.example.com.", port: 80, resourceName: "/" }, "a name with -, _ and a final dot is a host name");
+  });
+
+  test("§3, RFC 3986 §3.2.2: a bracketed host must be an IPv6 address: [zz], [1.2.3.4], [1:2], [1::2::3] are refused", () => {
+    const bad = ["zz", "1.2.3.4", "1:2", "1::2::3", ":::", "12345::", "1:2:3:4:5:6:7:8:9", "::1:2:3:4:5:6:7:8", ":1", "1.2.3.4::", "::256.1.1.1", "::1.2.3.4.5", "1:2::3:4::5:6:7:8", ""];
+    for (const literal of bad) {
+      expectThrows(() => parseWebSocketUrl(`ws://[${literal}]/`), SyntaxError, `[${literal}] is not an IPv6 address`, /IPv6/);
+    }
+  });
+
+  test("§3, RFC 3986 §3.2.2: IPv6 addresses in every legal shape are accepted", () => {
+    for (const literal of ["::", "::1", "1::", "1:2:3:4:5:6:7:8", "fe80::1:2", "::ffff:192.0.2.1", "1:2:3:4:5:6:192.0.2.1", "::ffff:255.255.255.255", "1:2:3:4:5:6:7::", "ABCD::ef"]) {
+      const got = parseWebSocketUrl(`ws://[${literal}]:9/`);
+      expect(got.host, `ws://[${literal}]:9/ has the IPv6 host ${literal.toLowerCase()}`).toBe(literal.toLowerCase());
+      expect(got.port, `ws://[${literal}]:9/ has port 9`).toBe(9);
+    }
+  });
+
+  test('§3, RFC 3986 §3.2.2: after "]" only ":port" may follow; a missing "]" is refused', () => {
+    for (const input of ["ws://[::1]x/", "ws://[::1]8080/", "ws://[::1]]:80/"]) {
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: only ":port" may follow the bracketed address`, /after|follow/i);
+    }
+    expectThrows(() => parseWebSocketUrl("ws://[::1/"), SyntaxError, 'ws://[::1/ has no closing "]"', /closing|missing/i);
+    expectParsed("ws://[::1]:/", { secure: false, host: "::1", port: 80, resourceName: "/" }, "[::1]: with an empty port means the default port");
+  });
+
+  test("§3, RFC 3986 §3.2.3: a port is decimal digits: 0x50, +80, 80.5, 8e1 are refused; 1 and 65535 are ports", () => {
+    for (const port of ["0x50", "+80", "80.5", "8e1", "\u0038\u0030\u0660", "1234567"]) {
+      expectThrows(() => parseWebSocketUrl(`ws://example.com:${port}/`), SyntaxError, `ws://example.com:${port}/ has no decimal port`, /port/i);
+    }
+    expectParsed("ws://example.com:65535/", { secure: false, host: "example.com", port: 65535, resourceName: "/" }, "65535 is the highest TCP port");
+    expectParsed("ws://example.com:1/", { secure: false, host: "example.com", port: 1, resourceName: "/" }, "1 is the lowest TCP port");
+    expectParsed("ws://[::1]:65535/", { secure: false, host: "::1", port: 65535, resourceName: "/" }, "65535 after an IPv6 address");
+  });
+
+  test("§3: a character beyond the BMP (two UTF-16 code units) is percent-encoded as its four UTF-8 bytes", () => {
+    expectParsed(
+      "ws://example.com/😀?q=𝄞",
+      { secure: false, host: "example.com", port: 80, resourceName: "/%F0%9F%98%80?q=%F0%9D%84%9E" },
+      "😀 is U+1F600, f0 9f 98 80 in UTF-8 (RFC 3629); encode the code point, not each surrogate",
+    );
   });
 });
 

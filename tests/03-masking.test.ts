@@ -138,13 +138,14 @@ describe("applyMask", () => {
         () => applyMask(HELLO.slice(), new Uint8Array(length)),
         RangeError,
         `RFC 6455 §5.3: a masking key is 32 bits; a ${length}-byte key cannot be used`,
+        new RegExp(`4 bytes|${length}`),
       );
     }
   });
 
   test("§5.3: an offset below 0 or not a whole number is the caller's mistake, a RangeError", () => {
     for (const offset of [-1, 1.5, Number.NaN]) {
-      expectThrows(() => applyMask(HELLO.slice(), RFC_KEY, offset), RangeError, `offset ${offset} is not a position in a payload`);
+      expectThrows(() => applyMask(HELLO.slice(), RFC_KEY, offset), RangeError, `offset ${offset} is not a position in a payload`, /offset/);
     }
   });
 });

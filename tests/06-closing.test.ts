@@ -1,5 +1,5 @@
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { assert, describe, expect, test } from "vitest";
 import { encodeClosePayload, isValidCloseCode, parseClosePayload } from "@workbook/06-closing";
 import { ProtocolError } from "../lib/errors.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
@@ -105,19 +105,20 @@ describe("encodeClosePayload", () => {
         () => encodeClosePayload(1000, reason),
         RangeError,
         `a reason of ${reason.length} characters but ${utf8(reason).length} bytes of UTF-8 does not fit in a control frame`,
+        new RegExp(`${utf8(reason).length}|123`),
       );
     }
   });
 
   test("§7.4.1 MUST NOT: a code that may not be sent (1005, 1006, 1015, 1004, 999, 2000, 5000) is a RangeError", () => {
     for (const code of [1005, 1006, 1015, 1004, 999, 0, 2000, 5000, 1000.5]) {
-      expectThrows(() => encodeClosePayload(code), RangeError, `encodeClosePayload(${code})`);
+      expectThrows(() => encodeClosePayload(code), RangeError, `encodeClosePayload(${code})`, new RegExp(String(code)));
     }
   });
 
   test("§5.5.1: a reason without a code, or a reason that is not a string, is a caller's mistake (TypeError)", () => {
-    expectThrows(() => encodeClosePayload(undefined, "bye"), TypeError, 'encodeClosePayload(undefined, "bye")');
-    expectThrows(() => encodeClosePayload(1000, 42 as unknown as string), TypeError, "encodeClosePayload(1000, 42): a reason is text");
+    expectThrows(() => encodeClosePayload(undefined, "bye"), TypeError, 'encodeClosePayload(undefined, "bye")', /code/);
+    expectThrows(() => encodeClosePayload(1000, 42 as unknown as string), TypeError, "encodeClosePayload(1000, 42): a reason is text", /string/);
   });
 });
 
@@ -156,28 +157,41 @@ describe("parseClosePayload", () => {
 
   test("§5.5.1 MUST: a 1-byte payload is half a status code: fail with 1002", () => {
     for (const bytes of ["03", "00"]) {
-      expectProtocolError(() => parseClosePayload(hex(bytes)), 1002, `a close payload of one byte (${bytes})`);
+      const error = expectProtocolError(() => parseClosePayload(hex(bytes)), 1002, `a close payload of one byte (${bytes})`);
+      expect(error.message, "the ProtocolError should say the payload is 1 byte").toMatch(/1 byte|one byte/);
     }
   });
 
   test("§7.4.1, §7.4.2: a code no endpoint may send (1004-1006, 1015, 0-999, 1016-2999, 5000+) fails with 1002", () => {
     for (const code of [1004, 1005, 1006, 1015, 0, 999, 1016, 2000, 2999, 5000, 65535]) {
-      expectProtocolError(() => parseClosePayload(payload(code, utf8("x"))), 1002, `the peer sent close code ${code}`);
+      const error = expectProtocolError(() => parseClosePayload(payload(code, utf8("x"))), 1002, `the peer sent close code ${code}`);
+      expect(error.message, `the ProtocolError should name the code ${code}`).toMatch(new RegExp(`\\b${code}\\b`));
     }
   });
 
   test("§8.1 MUST: a reason that is not valid UTF-8 fails with 1007", () => {
     const bad = ["03 e8 c0 80", "03 e8 ed a0 80", "03 e8 ff", "03 e8 6f 6b e2 82"];
     for (const bytes of bad) {
-      expectProtocolError(() => parseClosePayload(hex(bytes)), 1007, `${bytes}: the reason after 03 e8 is not UTF-8`);
+      const error = expectProtocolError(() => parseClosePayload(hex(bytes)), 1007, `${bytes}: the reason after 03 e8 is not UTF-8`);
+      expect(error.message, "the ProtocolError should say the reason is not UTF-8").toMatch(/UTF-8/);
     }
   });
 
   test("§5.5.1: a payload that is a view into a larger buffer is read from its own first byte", () => {
     // A frame parser often hands out payloads as subarrays of the bytes it received.
     const received = hex("88 04 03 e8 6f 6b 81 00");
-    const got = parseClosePayload(received.subarray(2, 6));
-    expect(got, "the payload 03 e8 6f 6b inside 88 04 03 e8 6f 6b 81 00 is 1000 \"ok\"").toEqual({ code: 1000, reason: "ok" });
+    const view = received.subarray(2, 6);
+    const rule =
+      'parseClosePayload(the payload 03 e8 6f 6b, a view at byteOffset 2 of the frame 88 04 03 e8 6f 6b 81 00) is 1000 "ok": ' +
+      "the code is the view's own first two bytes; a DataView over bytes.buffer must start at bytes.byteOffset";
+    let got: unknown;
+    try {
+      got = parseClosePayload(view);
+    } catch (error) {
+      const what = error instanceof ProtocolError ? `ProtocolError ${error.code}: ${error.message}` : String(error);
+      assert.fail(`${rule}, but it threw ${what} (reading from byte 0 of the buffer gives 88 04 = 34820, not a close code)`);
+    }
+    expect(got, rule).toEqual({ code: 1000, reason: "ok" });
   });
 });
 

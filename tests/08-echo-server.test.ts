@@ -1,5 +1,8 @@
 import { execFile } from "node:child_process";
 import { get } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import { once } from "node:events";
+import { connect as tlsConnect } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterEach, assert, describe, expect, test } from "vitest";
 import type WebSocket from "ws";
@@ -19,6 +22,7 @@ import {
 } from "./helpers/peers.ts";
 import { utf8 } from "./helpers/bytes.ts";
 import { expectThrows } from "./helpers/errors.ts";
+import { makeTestCertificate } from "../lib/test-certificate.ts";
 
 const text = utf8;
 
@@ -537,5 +541,279 @@ describe("heartbeats", () => {
     expectThrows(() => createEchoServer({ pingInterval: 0 }), RangeError, "pingInterval 0");
     expectThrows(() => createEchoServer({ pingInterval: 1000, pongTimeout: -1 }), RangeError, "pongTimeout -1");
     expectThrows(() => createEchoServer({ pingInterval: Number.NaN }), RangeError, "pingInterval NaN");
+  });
+});
+
+// Edges of closing, refusing and TLS that a reader's server could get wrong
+// while every test above passes (found by mutation testing, npm run mutation).
+
+describe("edges: closing, refusing, TLS", () => {
+  test("§7.1.2, §7.1.1 SHOULD: close() with a client that answers: close frames both ways, then TCP closes, reported as a clean 1001", async () => {
+    const closes: { code: number; clean: boolean }[] = [];
+    const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
+    const ws = await wsClient(url); // ws answers a close frame with its own (§5.5.1)
+    const closed = wsClosed(ws);
+    await within(server.close(), 2_000, "server.close() with a client that answers");
+    expect((await closed).code, "the client hears 1001 going away").toBe(1001);
+    expect(closes, "onClose: the server sent 1001, the client answered, so the close was clean").toEqual([{ code: 1001, clean: true }]);
+  });
+
+  test("§7.1.7 MUST: a failed connection is closed: a client that keeps TCP open after the 1002 is dropped by the close timer, without close()", async () => {
+    const { server, url } = await start({ closeTimeout: 200 });
+    // allowHalfOpen: this client ignores the server's FIN and never closes its side.
+    const raw = await RawClient.connect(url, upgradeRequest(url), true);
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101 response");
+    raw.socket.write(clientFrame(0x1, text("not masked"), { masked: false })); // §5.1: the server must fail this
+    expect((await raw.closeFrame()).code, "an unmasked client frame fails the connection with 1002").toBe(1002);
+    await eventually(() => raw.ended, 2_000, "the server to end its side of TCP after failing the connection");
+    // The client saw FIN and keeps its side open; the server's socket is gone only once its close timer drops it.
+    await eventually(
+      () => server.connectionCount === 0,
+      2_000,
+      "connectionCount to return to 0: the server dropping, after closeTimeout (200 ms), a failed client that keeps TCP open (close() was never called)",
+    );
+  });
+
+  test("§5.5.1 MUST: no data after close: a message that arrives after the server's close frame is not echoed, and the close completes", async () => {
+    const closes: { code: number; clean: boolean }[] = [];
+    const { server, url } = await start({ onClose: ({ code, clean }) => closes.push({ code, clean }) });
+    const raw = await rawClient(url);
+    const stopping = server.close();
+    expect((await raw.closeFrame()).code, "server.close() sends 1001").toBe(1001);
+    // A message the client sent before it read the server's close frame, then its answer, in one chunk.
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("late")), clientFrame(0x8, new Uint8Array([0x03, 0xe9]))]));
+    await within(stopping, 2_000, "server.close() after a late message and the client's close frame");
+    expect(raw.frames.map((f) => f.opcode), "the server sent its close frame and nothing after it (no echo of the late message)").toEqual([0x8]);
+    expect(closes, "the server was not thrown off by the late message: a clean 1001").toEqual([{ code: 1001, clean: true }]);
+  });
+
+  test("§4.2.1: a plain GET is refused with 426 and Upgrade: websocket, the protocol to switch to (RFC 9110 §15.5.22)", async () => {
+    const { url } = await start();
+    const headers = await within(
+      new Promise<Record<string, string | string[] | undefined>>((resolve, reject) => {
+        get(url.replace("ws:", "http:"), (res) => {
+          res.resume();
+          resolve({ status: String(res.statusCode), ...res.headers });
+        }).on("error", reject);
+      }),
+      2_000,
+      "a plain HTTP GET",
+    );
+    expect(headers.status, "a GET without Upgrade: websocket").toBe("426");
+    expect(headers.upgrade, `a 426 must name the protocol in Upgrade (headers: ${Object.keys(headers).join(", ")})`).toBe("websocket");
+    expect(headers["content-type"], "the body explains the refusal in plain text").toMatch(/^text\/plain/);
+    expect(headers.connection, "the server closes the connection after a refusal").toBe("close");
+  });
+
+  test("§4.2.2, §7.2.2 MUST: on a TLS port the TLS handshake comes first; a client that opens TCP and never starts it is counted, then dropped after handshakeTimeout", async () => {
+    const credentials = await makeTestCertificate(["127.0.0.1"]);
+    const server = createEchoServer({ handshakeTimeout: 200 }, createHttpsServer({ key: credentials.key, cert: credentials.cert }));
+    servers.push(server);
+    const url = await server.listen(0, "127.0.0.1");
+    expect(url, "on node:https the server is a wss:// server").toMatch(/^wss:\/\//);
+    const raw = await RawClient.connect(url.replace("wss:", "ws:")); // TCP only: no TLS ClientHello, no HTTP
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => server.connectionCount === 1, 1_000, "connectionCount to count a TCP connection still before its TLS handshake");
+    await eventually(() => raw.closed, 2_000, "the server to drop a client idle in its TLS handshake (handshakeTimeout: 200 ms)");
+    await eventually(() => server.connectionCount === 0, 1_000, "connectionCount back to 0");
+  });
+});
+
+describe("edges: rules of §4.2.2–§7 seen from a raw client", () => {
+  /** The frames the server sent, once `count` of them arrived. */
+  async function framesFrom(raw: RawClient, count: number, what: string) {
+    await eventually(() => raw.frames.length >= count, 2_000, what);
+    return raw.frames.slice(0, count);
+  }
+
+  test("§4.2.2 MUST NOT: the server names no subprotocol and no extension it agreed to: offered chat and permessage-deflate, its 101 has neither header", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat, superchat", "Sec-WebSocket-Extensions: permessage-deflate; client_max_window_bits"]));
+    await eventually(() => raw.response !== "", 2_000, "the server's answer");
+    expect(raw.response.split("\r\n")[0], "the server accepts the handshake").toBe("HTTP/1.1 101 Switching Protocols");
+    expect(raw.response, "it agreed to no subprotocol, so it sends no Sec-WebSocket-Protocol header (§4.2.2)").not.toMatch(/\r\nSec-WebSocket-Protocol:/i);
+    expect(raw.response, "it agreed to no extension, so it lists none (§4.2.2, §9.1)").not.toMatch(/\r\nSec-WebSocket-Extensions:/i);
+  });
+
+  test("§5.2, §5.8 MUST: with no extension agreed, the server's frames use none: RSV1-3 are sent as zero, even to a client that offered permessage-deflate", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url, upgradeRequest(url, ["Sec-WebSocket-Extensions: permessage-deflate"]));
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("compress me? ".repeat(20))), clientFrame(0x2, new Uint8Array(300))]));
+    for (const frame of await framesFrom(raw, 2, "two echoes")) {
+      expect([frame.rsv1, frame.rsv2, frame.rsv3], `the echo (opcode ${frame.opcode}) has RSV1, RSV2 and RSV3 clear: no extension gives them a meaning`).toEqual([false, false, false]);
+    }
+  });
+
+  test("§5.4 MUST: messages are accepted unfragmented and fragmented, and the fragments are delivered in order", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(
+      Buffer.concat([
+        clientFrame(0x1, text("whole")),
+        clientFrame(0x1, text("fi"), { fin: false }),
+        clientFrame(0x0, text("rst-"), { fin: false }),
+        clientFrame(0x0, text("second-")),
+      ]),
+    );
+    const [one, two] = await framesFrom(raw, 2, "the two echoes");
+    expect(Buffer.from(one!.payload).toString(), "an unfragmented message comes back as is").toBe("whole");
+    expect(Buffer.from(two!.payload).toString(), "fi + rst- + second-: the fragments joined in the order sent (§5.4)").toBe("first-second-");
+  });
+
+  test("§5.4 MUST NOT: a control frame is never fragmented: the pong to a 125-byte ping is one frame, with FIN set", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    const payload = new Uint8Array(125).map((_, i) => i);
+    raw.socket.write(clientFrame(0x9, payload));
+    const [pong] = await framesFrom(raw, 1, "the pong");
+    expect(pong!.opcode, "a pong (opcode 0xA)").toBe(0xa);
+    expect(pong!.fin, "a control frame has FIN set: it is never fragmented").toBe(true);
+    expect(Buffer.from(pong!.payload).equals(Buffer.from(payload)), "all 125 bytes of the ping's payload, in one frame").toBe(true);
+  });
+
+  test("§6.2 MUST: the server unmasks what a client sends: the echo carries the payload unmasked, and is itself not masked", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x2, new Uint8Array([0x00, 0x11, 0x22, 0x33, 0x44])));
+    const [echo] = await framesFrom(raw, 1, "the echo");
+    expect(echo!.maskKey, "§5.1: a server's frame is never masked").toBeUndefined();
+    expect(Array.from(echo!.payload), "the payload the client masked, unmasked again (§5.3)").toEqual([0x00, 0x11, 0x22, 0x33, 0x44]);
+  });
+
+  test("§6.2 MUST: after a frame with FIN set, the next data frame starts a new message: two messages in one chunk are echoed as two", async () => {
+    const { url } = await start();
+    const raw = await rawClient(url);
+    raw.socket.write(Buffer.concat([clientFrame(0x1, text("one")), clientFrame(0x2, text("two"))]));
+    const frames = await framesFrom(raw, 2, "two echoes");
+    expect(frames.map((f) => [f.opcode, Buffer.from(f.payload).toString()]), "text one, then binary two: two messages").toEqual([
+      [0x1, "one"],
+      [0x2, "two"],
+    ]);
+  });
+
+  test("§7.1.1 SHOULD: once the closing handshake is done the server closes TCP at once, without waiting for the client", async () => {
+    const { url } = await start({ closeTimeout: 10_000 });
+    const raw = await RawClient.connect(url, upgradeRequest(url), true); // this client never closes its side
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(clientFrame(0x8, new Uint8Array([0x03, 0xe8])));
+    expect((await raw.closeFrame()).code, "the server answers the close frame with 1000").toBe(1000);
+    await eventually(() => raw.ended, 2_000, "the server's FIN right after the closing handshake (closeTimeout is 10 s: no timer involved)");
+  });
+
+  test("§7.1.7 SHOULD: failing a connection that was open, the server first sends a close frame with the fitting code, and logs the problem (onClose)", async () => {
+    const closes: { code: number; reason: string; clean: boolean }[] = [];
+    const { url } = await start({ onClose: (info) => closes.push(info) });
+    const raw = await rawClient(url);
+    raw.socket.write(clientFrame(0x1, Uint8Array.of(0xc3, 0x28))); // not UTF-8: 1007 (§8.1)
+    expect((await raw.closeFrame()).code, "the close frame carries 1007, invalid payload data").toBe(1007);
+    await eventually(() => closes.length === 1, 2_000, "onClose, which npm run server logs");
+    expect(closes[0]?.code, "onClose reports the failure's code").toBe(1007);
+    expect(closes[0]?.clean, "a failed connection is not a clean close").toBe(false);
+    expect(closes[0]?.reason, "onClose carries a reason naming the problem, for the log").toMatch(/UTF-8/i);
+  });
+});
+
+describe("edges: listening, tracing, origins, stopping", () => {
+  test("§4.2.1: a refusal's body is plain text (Content-Type: text/plain), so a browser or curl shows the reason as it is", () => {
+    const refusal = handshakeResponse({ ok: false, status: 400, reason: "no Host header", headers: {} });
+    expect(refusal, "the refusal names its body's type").toMatch(/\r\nContent-Type: text\/plain; charset=utf-8\r\n/i);
+    expect(refusal.endsWith("\r\n\r\nno Host header\n"), "the reason is the body, after the empty line").toBe(true);
+  });
+
+  test("listen() with no arguments serves on 127.0.0.1, any free port; an IPv6 address comes back in brackets (RFC 3986 §3.2.2)", async () => {
+    const server = createEchoServer();
+    servers.push(server);
+    expect(await server.listen(), "the loopback address by default: nothing is exposed to the network").toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/$/);
+    const v6 = createEchoServer();
+    servers.push(v6);
+    const url = await v6.listen(0, "::1");
+    expect(url, "an IPv6 host is written in brackets in a URI").toMatch(/^ws:\/\/\[::1\]:\d+\/$/);
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("over IPv6");
+    expect((await echo)[0]?.data.toString(), "the URL it printed works").toBe("over IPv6");
+  });
+
+  test("listen() on a port already in use rejects with Node's error (EADDRINUSE)", async () => {
+    const { url } = await start();
+    const second = createEchoServer();
+    servers.push(second);
+    const error = await within(second.listen(Number(new URL(url).port), "127.0.0.1").then(() => undefined, (e: unknown) => e), 2_000, "listen() on a busy port");
+    expect((error as NodeJS.ErrnoException | undefined)?.code, "listen() must reject, not hang or resolve").toBe("EADDRINUSE");
+  });
+
+  test("--trace: the handshake both ways and every frame both ways, one line each, with the direction", async () => {
+    const lines: string[] = [];
+    const { url } = await start({ trace: (line) => lines.push(line) });
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("hi");
+    await echo;
+    const trace = lines.join("\n");
+    expect(trace, "the request line, as the client sent it").toMatch(/^← client {2}GET \/ HTTP\/1\.1$/m);
+    expect(trace, "the request's headers, one per line").toMatch(/^← client {2}Sec-WebSocket-Version: 13$/im);
+    expect(trace, "the response's status line").toMatch(/^→ client {2}HTTP\/1\.1 101 Switching Protocols$/m);
+    expect(trace, "the client's frame, masked").toMatch(/^← client {2}FIN text +MASK [0-9a-f ]+ {2}len 2 .*"hi"$/m);
+    expect(trace, "the echo, unmasked").toMatch(/^→ client {2}FIN text +no mask {2}len 2 .*"hi"$/m);
+    expect(trace, "every line is a real header or frame: no line of undefined values").not.toMatch(/undefined/);
+  });
+
+  test("§10.2 (our allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403 saying so", async () => {
+    const { url } = await start({ origins: ["HTTPS://App.Example//"] });
+    const ws = await wsClient(url, { origin: "https://app.example" });
+    const echo = wsMessages(ws, 1);
+    ws.send("allowed");
+    expect((await echo)[0]?.data.toString(), "https://app.example is the origin HTTPS://App.Example// names (RFC 6454 §6.2)").toBe("allowed");
+    const raw = await rawClient(url, upgradeRequest(url));
+    await eventually(() => raw.ended, 2_000, "the server's refusal, then its FIN");
+    expect(raw.response.split("\r\n")[0], "no Origin, with an allow-list: refused").toBe("HTTP/1.1 403 Forbidden");
+  });
+
+  test("§7.1.1: close() while a closing handshake is still ending (the client keeps TCP half-open) resolves, and drops it", async () => {
+    const { server, url } = await start({ closeTimeout: 300 });
+    const raw = await RawClient.connect(url, upgradeRequest(url), true);
+    clients.push({ close: () => raw.socket.destroy() });
+    await eventually(() => raw.response.startsWith("HTTP/1.1 101"), 2_000, "the server's 101");
+    raw.socket.write(clientFrame(0x8, new Uint8Array([0x03, 0xe8])));
+    expect((await raw.closeFrame()).code, "the closing handshake: 1000 answered").toBe(1000);
+    // The connection is CLOSED, its socket still open: close() must not try to say goodbye to it.
+    await within(server.close(), 2_000, "server.close() with a connection whose closing handshake is done");
+    expect(server.connectionCount, "no socket left").toBe(0);
+  });
+
+  test("§4.2.1: close() drops handshakes still in progress at once, instead of waiting for their deadline or closeTimeout", async () => {
+    const { server, url } = await start({ handshakeTimeout: 10_000, closeTimeout: 5_000 });
+    const raw = await rawClient(url, "GET / HTTP/1.1\r\nHost: x\r\n"); // and then nothing
+    await eventually(() => server.connectionCount === 1, 1_000, "the connection being counted");
+    await within(server.close(), 1_500, "server.close() with a handshake in progress (it has nothing to say goodbye to)");
+    await eventually(() => raw.closed, 1_000, "the half-finished handshake to be dropped");
+  });
+
+  test("§4.2.1: over TLS each connection keeps its own deadline: a TCP client idle before TLS is dropped, a wss client upgraded meanwhile stays", async () => {
+    const credentials = await makeTestCertificate(["127.0.0.1"]);
+    const server = createEchoServer({ handshakeTimeout: 1_500 }, createHttpsServer({ key: credentials.key, cert: credentials.cert }));
+    servers.push(server);
+    const url = await server.listen(0, "127.0.0.1");
+    const plainUrl = url.replace("wss:", "ws:");
+    // A: the TLS handshake now, the HTTP upgrade later.
+    const a = tlsConnect({ host: "127.0.0.1", port: Number(new URL(url).port), ca: credentials.cert });
+    a.on("error", () => {});
+    clients.push({ close: () => a.destroy() });
+    await within(once(a, "secureConnect"), 2_000, "client A's TLS handshake");
+    let received = "";
+    a.on("data", (chunk: Buffer) => (received += chunk.toString("latin1")));
+    // B: TCP only, connected after A and idle.
+    const b = await RawClient.connect(plainUrl);
+    clients.push({ close: () => b.socket.destroy() });
+    await eventually(() => server.connectionCount === 2, 1_000, "both TCP connections counted");
+    a.write(upgradeRequest(plainUrl));
+    await eventually(() => received.includes("\r\n\r\n"), 2_000, "client A's 101");
+    expect(received.startsWith("HTTP/1.1 101"), "client A is upgraded").toBe(true);
+    await eventually(() => b.closed, 4_000, "the server to drop client B, idle before TLS, at its own deadline (1.5 s)");
+    a.write(clientFrame(0x1, text("still here")));
+    await eventually(() => received.includes("still here"), 2_000, "an echo for client A after B was dropped: A's deadline ended with its upgrade");
   });
 });

@@ -2,8 +2,10 @@ import { spawn } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
 import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
+import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
@@ -15,6 +17,7 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 // your frames cannot hide inside the test's own data.
 import { WireReader, wireFrame } from "./helpers/wire.ts";
 import { utf8 } from "./helpers/bytes.ts";
+import { makeTestCertificate } from "../lib/test-certificate.ts";
 import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
 const text = utf8;
@@ -435,12 +438,13 @@ describe("frames on the wire (a raw peer)", () => {
       peer.socket.write(switching(peer.key));
       peer.socket.write(wireFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
     });
-    const client = await open(url);
+    const client = await open(url, { closeTimeout: 300 });
     const frame = await next!("the client's close frame");
     expect(frame.opcode, "the client answers with a close frame").toBe(Opcode.Close);
     expect(frame.maskKey, "§5.1: the client's close frame is masked too").toBeDefined();
     expect(closeCode(frame), "§7.4.1: the close code for a protocol error is 1002").toBe(1002);
-    await within(ended!, 1000, "§7.1.7: the client to close the TCP connection after failing it");
+    // This server never closes TCP: the client waits for it (§7.1.1), then closes itself after closeTimeout.
+    await within(ended!, 2000, "§7.1.7, §7.1.1: the client to close the TCP connection after failing it (closeTimeout: 300 ms)");
     const info = await within(client.closed, 1000, "`closed`");
     expect(info.code, "`closed` reports 1002").toBe(1002);
     expect(info.clean, "a failed connection is not a clean close").toBe(false);
@@ -695,5 +699,291 @@ describe("heartbeats (client)", () => {
     expect(await client.receive(1_000), "and it still echoes").toEqual({ type: "text", data: "still here" });
     await expectRejects(connect(url, { pingInterval: -5 }), RangeError, "pingInterval -5");
     await client.close();
+  });
+});
+
+// Edges a reader's client could get wrong while every test above passes
+// (found by mutation testing, npm run mutation).
+
+describe("edges: TLS names, pongs, resets, odd answers", () => {
+  /** A TLS server on `host` that records the SNI name each client sent, then hangs up. */
+  async function sniRecorder(host: string): Promise<{ port: number; names: (string | false)[] }> {
+    const credentials = await makeTestCertificate(["localhost", "127.0.0.1"]);
+    const names: (string | false)[] = [];
+    const server = createTlsServer({ key: credentials.key, cert: credentials.cert }, (socket) => {
+      names.push((socket as TLSSocket & { servername?: string | false }).servername ?? false);
+      socket.destroy();
+    });
+    server.listen(0, host);
+    await once(server, "listening");
+    teardown.push(() => new Promise((resolve) => server.close(() => resolve())));
+    return { port: (server.address() as AddressInfo).port, names };
+  }
+
+  test("§4.1 MUST: over wss the client names the host in TLS's SNI (servername), and sends no SNI for an IP address", async () => {
+    const byName = await sniRecorder("localhost");
+    // The handshake fails once TLS is up (this server hangs up): only what TLS carried matters here.
+    await connect(`wss://localhost:${byName.port}/`, { tls: { rejectUnauthorized: false }, handshakeTimeout: 2_000 }).catch(() => {});
+    expect(byName.names, "wss://localhost/: the TLS ClientHello carries server_name localhost (RFC 6066 §3)").toEqual(["localhost"]);
+
+    const byAddress = await sniRecorder("127.0.0.1");
+    await connect(`wss://127.0.0.1:${byAddress.port}/`, { tls: { rejectUnauthorized: false }, handshakeTimeout: 2_000 }).catch(() => {});
+    expect(byAddress.names, "wss://127.0.0.1/: RFC 6066 §3 allows no IP address in server_name, so no SNI").toEqual([false]);
+  });
+
+  test("§5.5.3 MUST: ping() resolves only with the pong whose payload matches: an unsolicited pong is not its answer", async () => {
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      const parser = new WireReader();
+      peer.socket.on("data", (chunk: Buffer) => {
+        for (const frame of parser.push(new Uint8Array(chunk))) {
+          // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
+          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix, an extension.
+          if (frame.opcode === Opcode.Ping) {
+            const near = Uint8Array.from(frame.payload, (byte, i) => (i === frame.payload.length - 1 ? byte ^ 1 : byte));
+            const longer = Buffer.concat([frame.payload, text("!")]);
+            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), longer, frame.payload].map((p) => serverFrame(Opcode.Pong, p));
+            peer.socket.write(Buffer.concat(pongs));
+          }
+        }
+      });
+    });
+    const client = await open(url);
+    const pong = await client.ping("are you there?", 2_000);
+    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix, one is longer)").toBe("are you there?");
+  });
+
+  test("§7.1.5: a TCP reset after the handshake ends the WebSocket as 1006, not as an uncaught error", async () => {
+    const uncaught: unknown[] = [];
+    const record = (error: unknown) => uncaught.push(error);
+    process.on("uncaughtException", record);
+    teardown.push(() => void process.off("uncaughtException", record));
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      setTimeout(() => peer.socket.resetAndDestroy(), 50); // RST: the client's socket sees ECONNRESET
+    });
+    const client = await open(url);
+    expect(await within(client.closed, 2_000, "`closed` after a TCP reset"), "a reset is an abnormal closure: 1006").toEqual({
+      code: 1006,
+      reason: "",
+      clean: false,
+    });
+    await sleep(20); // an 'error' event nobody listens to is thrown on a later tick
+    expect(uncaught.map(String), "the socket's error (ECONNRESET) must be handled, not thrown").toEqual([]);
+  });
+
+  test("§5.5.1, §7.1.1 SHOULD: even after failing the connection (a masked frame, §5.1) the client waits for the server to close TCP first", async () => {
+    let clientEndedFirst: boolean | undefined;
+    const url = await rawServer((peer) => {
+      let clientEnded = false;
+      peer.socket.once("end", () => (clientEnded = true));
+      const next = frameReader(peer.socket);
+      peer.socket.write(switching(peer.key));
+      peer.socket.write(wireFrame({ opcode: Opcode.Text, payload: text("masked!"), maskKey: new Uint8Array([1, 2, 3, 4]) }));
+      void next("the client's close frame").then(async () => {
+        await sleep(100); // time for a client that closes first to do so
+        clientEndedFirst = clientEnded;
+        peer.socket.end(); // the server closes TCP, as §7.1.1 expects of it
+      });
+    });
+    const client = await open(url, { closeTimeout: 5_000 });
+    const info = await within(client.closed, 2_000, "`closed` once the server closed TCP");
+    expect(clientEndedFirst, "§7.1.1: the client had not closed TCP before the server did (the client MAY close first only if the server doesn't, after a while)").toBe(false);
+    expect(info, "`closed` reports our 1002, not clean").toEqual({ code: 1002, reason: expect.any(String), clean: false });
+  });
+
+  test("§4.1: a server that closes the connection before answering fails the handshake with a HandshakeError saying so, not at the timeout", async () => {
+    const url = await rawServer((peer) => peer.socket.end()); // reads the request, answers nothing, closes
+    await expectRejects(
+      open(url, { handshakeTimeout: 5_000 }),
+      HandshakeError,
+      "the server closed TCP without a response: the handshake has failed now, there is nothing to wait for",
+      /clos/i,
+    );
+  });
+
+  test("§4.1 MUST: an answer that is not HTTP fails the handshake with a HandshakeError, not a TypeError", async () => {
+    const url = await rawServer((peer) => peer.socket.write("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
+    await expectRejects(open(url), HandshakeError, "an SSH banner is not an HTTP response", /HTTP/);
+  });
+
+  test("§4.1 MUST: a 101 written together with a 20 KB frame: the handshake succeeds and the message arrives whole", async () => {
+    const payload = randomBytes(20_000);
+    const url = await rawServer((peer) => peer.socket.write(Buffer.concat([Buffer.from(switching(peer.key), "latin1"), serverFrame(Opcode.Binary, payload)])));
+    const client = await open(url);
+    const message = await client.receive(2_000);
+    expect(message.type, "the frame after the 101 is a binary message").toBe("binary");
+    expect(Buffer.from(message.data as Uint8Array).equals(payload), "all 20 000 bytes of the frame that came with the 101").toBe(true);
+  });
+});
+
+describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
+  /**
+   * A raw server that answers the handshake, then collects every frame the
+   * client sends; `then` runs after the 101 with the peer's socket.
+   */
+  async function collectingServer(then: (socket: Socket) => void = () => {}): Promise<{ url: string; frames: Frame[]; ended: () => boolean }> {
+    const frames: Frame[] = [];
+    let ended = false;
+    const url = await rawServer((peer) => {
+      const parser = new WireReader();
+      peer.socket.on("data", (chunk: Buffer) => frames.push(...parser.push(new Uint8Array(chunk))));
+      peer.socket.once("end", () => (ended = true));
+      peer.socket.write(switching(peer.key));
+      then(peer.socket);
+    });
+    return { url, frames, ended: () => ended };
+  }
+
+  test("§6.1 MUST: a client masks every frame it sends, data, ping and close alike, and sets FIN on each message's last frame", async () => {
+    const server = await collectingServer();
+    const client = await open(server.url);
+    client.send("text");
+    client.send(new Uint8Array([1, 2, 3]));
+    void client.ping("p", 2_000).catch(() => {});
+    void client.close(1000, "done", 300);
+    await eventually(() => server.frames.length >= 4, 2_000, "four frames from the client");
+    for (const frame of server.frames) {
+      expect(frame.maskKey, `frame with opcode ${frame.opcode}: a client masks every frame (§5.3)`).toBeDefined();
+      expect(frame.fin, `frame with opcode ${frame.opcode}: a one-frame message is its own last frame, FIN set`).toBe(true);
+    }
+    expect(server.frames.map((f) => f.opcode), "text, binary, ping, close, in the order sent").toEqual([0x1, 0x2, 0x9, 0x8]);
+  });
+
+  test("§6.1 MUST: a message is sent only while the connection is OPEN: after close(), send() throws and nothing more goes on the wire", async () => {
+    const server = await collectingServer();
+    const client = await open(server.url);
+    void client.close(undefined, undefined, 300);
+    expectThrows(() => client.send("too late"), InvalidStateError, "send() after close(): the state is CLOSING, not OPEN");
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's close frame");
+    expect(Array.from(server.frames[0]?.payload ?? []), "close() with no arguments sends 1000 and no reason: 03 e8").toEqual([0x03, 0xe8]);
+    await within(client.closed, 2_000, "`closed` after closeTimeout (this server never answers)");
+    expect(server.frames.map((f) => f.opcode), "only the close frame: no data frame after it (§5.5.1)").toEqual([0x8]);
+  });
+
+  test("§5.5.1 SHOULD: the client answers the server's close frame as soon as it reads it, with no call from the application", async () => {
+    const server = await collectingServer((socket) => socket.write(serverFrame(Opcode.Close, new Uint8Array([0x03, 0xe9]))));
+    const client = await open(server.url);
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's answering close frame");
+    expect(server.frames[0]?.opcode, "the first frame the client sends is its close frame").toBe(Opcode.Close);
+    expect(Array.from(server.frames[0]?.payload ?? []), "it echoes the server's code, 1001 (03 e9)").toEqual([0x03, 0xe9]);
+    expect(client.state, "the closing handshake is under way").not.toBe("OPEN");
+  });
+
+  test("§5.5.2 SHOULD: a ping is answered as soon as it is read, with no receive() pending", async () => {
+    let peer: Socket | undefined;
+    const server = await collectingServer((socket) => {
+      peer = socket;
+      socket.write(serverFrame(Opcode.Ping, text("now?")));
+    });
+    const client = await open(server.url); // and nothing else: nobody calls receive()
+    await eventually(() => server.frames.length >= 1, 2_000, "the client's pong");
+    expect(server.frames[0]?.opcode, "a pong (opcode 0xA)").toBe(Opcode.Pong);
+    expect(Buffer.from(server.frames[0]?.payload ?? []).toString(), "with the ping's payload").toBe("now?");
+    peer?.write(serverFrame(Opcode.Text, text("after the ping")));
+    expect(await client.receive(2_000), "a ping changes nothing else: the connection stays OPEN and the next message arrives").toEqual({
+      type: "text",
+      data: "after the ping",
+    });
+  });
+
+  test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
+    const server = await collectingServer(); // never answers anything
+    const client = await open(server.url);
+    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms", /message/);
+    expect(timedOut.name, "the error's name says what it is").toBe("TimeoutError");
+    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms", /pong/);
+    expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
+    expect(server.ended(), "the client has not closed TCP").toBe(false);
+    void client.close(4000, "bye", 300);
+    await eventually(() => server.frames.some((f) => f.opcode === Opcode.Close), 2_000, "the client's close frame");
+    expect(server.frames.map((f) => f.opcode), "the ping, then the close frame: the closing handshake starts the close").toEqual([Opcode.Ping, Opcode.Close]);
+    await within(client.closed, 2_000, "`closed` after closeTimeout");
+  });
+});
+
+describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
+  /** A raw server that answers the handshake with `head` (its own key's accept value in place of ACCEPT). */
+  const answering = (head: (accept: string) => string) => rawServer((peer) => peer.socket.write(head(acceptFor(peer.key))));
+  const head101 = (accept: string, extra = "") => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`;
+
+  test("§4.1 MUST: the status line must be exactly HTTP/1.x and a 3-digit code: 1010, a prefix or a second line first fail the handshake", async () => {
+    for (const statusLine of ["HTTP/1.1 1010 Nope", "XHTTP/1.1 101 Switching Protocols", "ICY 101 OK"]) {
+      const url = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", statusLine));
+      await expectRejects(open(url), HandshakeError, `status line "${statusLine}" is not HTTP/1.x 101`, /HTTP/);
+    }
+    const bare = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101"));
+    expect((await open(bare)).state, "HTTP/1.1 101 without a reason phrase is still a 101").toBe("OPEN");
+  });
+
+  test("§4.1 MUST: a header line without a name (no colon, or nothing before it) fails the handshake", async () => {
+    for (const line of ["Bogus", ": websocket"]) {
+      const url = await answering((accept) => head101(accept, `${line}\r\n`));
+      await expectRejects(open(url), HandshakeError, `the header line "${line}" is malformed`, /malformed|header/i);
+    }
+  });
+
+  test("§4.1, RFC 9110 §5.3: a header repeated on two lines is one list: Connection: Upgrade then Connection: keep-alive still contains upgrade", async () => {
+    const url = await answering(
+      (accept) => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nConnection: keep-alive\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`,
+    );
+    expect((await open(url)).state, "both Connection lines count: the upgrade token is in the first").toBe("OPEN");
+  });
+
+  test("§4.1: a refusal's HandshakeError names the status and its reason phrase (HTTP 403 Forbidden)", async () => {
+    const url = await rawServer((peer) => peer.socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"));
+    await expectRejects(open(url), HandshakeError, "a 403 refusal", /403 Forbidden/);
+  });
+
+  test("§10.4 (limits): a response head of exactly 16 KiB is read; one byte more fails the handshake", async () => {
+    // Padding so that the whole head, blank line included, is 16384 (then 16385) bytes long.
+    const padded = (accept: string, total: number) => {
+      const base = head101(accept, "X-Padding: \r\n");
+      return base.replace("X-Padding: ", `X-Padding: ${"a".repeat(total - base.length)}`);
+    };
+    const exact = await answering((accept) => padded(accept, 16_384));
+    expect((await open(exact)).state, "a head of 16 384 bytes is within the limit").toBe("OPEN");
+    const over = await answering((accept) => padded(accept, 16_385));
+    await expectRejects(open(over), HandshakeError, "a head of 16 385 bytes", /16384|16 KiB|large/i);
+  });
+
+  test("trace: the request and frames sent are marked → server, the response and frames received ← server", async () => {
+    const lines: string[] = [];
+    const client = await open(await wsServer(), { trace: (line) => lines.push(line) });
+    client.send("traced");
+    await client.receive(1_000);
+    const all = lines.join("\n");
+    expect(all, "the request line, sent").toMatch(/^→ server {2}GET \/ HTTP\/1\.1$/m);
+    expect(all, "the status line, received").toMatch(/^← server {2}HTTP\/1\.1 101 Switching Protocols$/m);
+    expect(all, "our text frame, sent masked").toMatch(/^→ server {2}FIN text +MASK .*"traced"$/m);
+    expect(all, "the echo, received unmasked").toMatch(/^← server {2}FIN text +no mask .*"traced"$/m);
+  });
+
+  test("§4.1 MUST: over wss the TLS handshake comes first, then the same WebSocket: an echo through a ws server on node:https", async () => {
+    const credentials = await makeTestCertificate(["localhost", "127.0.0.1"]);
+    const https = createHttpsServer({ key: credentials.key, cert: credentials.cert });
+    const wss = new WebSocketServer({ server: https });
+    wss.on("connection", echo);
+    https.listen(0, "127.0.0.1");
+    await once(https, "listening");
+    teardown.push(() => {
+      for (const ws of wss.clients) ws.terminate();
+      return new Promise((resolve) => https.close(() => resolve()));
+    });
+    const client = await open(`wss://127.0.0.1:${(https.address() as AddressInfo).port}/`, { tls: { ca: credentials.cert } });
+    client.send("over TLS");
+    expect(await client.receive(2_000), "the echo, through TLS").toEqual({ type: "text", data: "over TLS" });
+    await client.close();
+  });
+
+  test("bounded waits: a timeout that is not a number of ms from 0 to 2^31 - 1 is a RangeError", async () => {
+    const client = await open(await wsServer());
+    for (const bad of [-1, 2 ** 31, Number.NaN]) {
+      await expectRejects(client.receive(bad), RangeError, `receive(${bad})`, /timeout/);
+    }
+    await expectRejects(client.ping("x", -1), RangeError, "ping(x, -1)", /timeout/);
+    await expectRejects(client.receive(0), TimeoutError, "receive(0): 0 ms is a valid bound, and nothing is there yet", /message/);
+    client.send("still fine");
+    expect(await client.receive(2 ** 31 - 1), "2^31 - 1 ms is the longest valid bound").toEqual({ type: "text", data: "still fine" });
   });
 });

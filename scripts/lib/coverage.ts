@@ -168,6 +168,8 @@ export interface CoverageReport {
   totals: {
     requirements: number;
     covered: number;
+    /** Not covered, and marked with why no test can check them (`whyNoTest`). */
+    untestable: number;
     /** Per level: how many rules, how many of them checked. */
     byLevel: { level: Level; total: number; covered: number }[];
     /** Tests whose names claim a keyword rule of §4–§7. */
@@ -186,6 +188,7 @@ export interface CoverageReport {
       role: Requirement["role"];
       statement: string;
       note?: string;
+      whyNoTest?: string;
       chapters: { id: string; number: string; link?: string }[];
       tests: { chapter: string; name: string }[];
     }[];
@@ -205,12 +208,18 @@ export function coverageReport(
   if (orphan !== undefined) throw new Error(`requirement ${orphan.id}: section ${orphan.section} is not in the list of sections`);
   const tests = readTestNames(root);
   const covered = coverage(tests, list);
+  // A rule said to be beyond any test, yet checked by one: one of the two is wrong.
+  const contradicted = covered.find((c) => c.tests.length > 0 && c.requirement.whyNoTest !== undefined);
+  if (contradicted !== undefined) {
+    throw new Error(`requirement ${contradicted.requirement.id} says no test can check it, but "${contradicted.tests[0]?.name}" does`);
+  }
   const levels: Level[] = ["MUST", "MUST NOT", "SHOULD", "SHOULD NOT"];
   const number = (id: string) => id.slice(0, 2);
   return {
     totals: {
       requirements: list.length,
       covered: covered.filter((c) => c.tests.length > 0).length,
+      untestable: covered.filter((c) => c.requirement.whyNoTest !== undefined).length,
       byLevel: levels.map((level) => {
         const of = covered.filter((c) => c.requirement.level === level);
         return { level, total: of.length, covered: of.filter((c) => c.tests.length > 0).length };
@@ -235,6 +244,7 @@ export function coverageReport(
             role: r.role,
             statement: r.statement,
             ...(r.note === undefined ? {} : { note: r.note }),
+            ...(r.whyNoTest === undefined ? {} : { whyNoTest: r.whyNoTest }),
             chapters: chapterIds.map((id) => ({
               id,
               number: number(id),

@@ -272,7 +272,8 @@ export function closeCodeRange(code: number): { range: string; meaning: string; 
   if (code < 5000) {
     return { range: "4000–4999", meaning: "private use, by agreement between the two applications; never registered", source: "§7.4.2" };
   }
-  return { range: "5000–65535", meaning: "not defined by anyone: invalid", source: "§7.4.2" };
+  // §7.4.2 ends at 4999: nothing in RFC 6455 (or the registry, §11.7) defines these.
+  return { range: "5000–65535", meaning: "beyond the ranges of §7.4.2, defined by no one: invalid", source: "" };
 }
 
 /** The close code's name, when it has one, for one-line descriptions: "1000 Normal Closure". */

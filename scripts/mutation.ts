@@ -1,0 +1,147 @@
+/**
+ * npm run mutation [-- 7 8 ...]   (maintainers; slow, not part of npm test)
+ *
+ * Mutation testing of the reference: Stryker changes one small thing at a
+ * time in solutions/NN-*.ts (a condition flipped, a line removed, a constant
+ * changed) and runs that chapter's tests. A mutant that no test notices
+ * "survives": either the change makes no difference (an equivalent mutant),
+ * or it is behaviour no test pins down, which a reader's code could get
+ * wrong and still be graded done.
+ *
+ * Prints the score per chapter (killed / all mutants that ran) and every
+ * survivor that docs/maintainers/mutation.md does not explain. Exits 1 if
+ * some survivor is unexplained. Runs on 2 cores: concurrency 2, and each
+ * chapter's mutants only against its own test file.
+ */
+import { readFileSync, rmSync } from "node:fs";
+import { basename, join, relative, resolve } from "node:path";
+import { Stryker } from "@stryker-mutator/core";
+import type { LogLevel, MutantResult } from "@stryker-mutator/api/core";
+import { explainedSurvivors, type Explanation } from "./lib/mutation-explained.ts";
+import { bold, chapterNumbers, dim, green, red, yellow } from "./lib/terminal.ts";
+import { chapterByNumber, paths, root, withExercise } from "./lib/workbook.ts";
+import type { Chapter } from "./lib/curriculum.ts";
+
+const EXPLAINED_PAGE = join(root, "docs", "maintainers", "mutation.md");
+
+const wanted = chapterNumbers(process.argv.slice(2));
+const chapters: Chapter[] = wanted.length === 0 ? withExercise().filter((c) => c.number > 0) : wanted.map(chapterByNumber);
+
+// The tests import the code under test through @workbook/*: make that the reference.
+process.env.WORKBOOK_IMPL = "solutions";
+
+/** Counts a mutant as killed when a test failed or hung because of it (Stryker's own rule). */
+const killed = (m: MutantResult) => m.status === "Killed" || m.status === "Timeout";
+/** Mutants that were tested at all (not ignored, not failing to load). */
+const tested = (m: MutantResult) => killed(m) || m.status === "Survived" || m.status === "NoCoverage";
+
+const sourceLines = (m: MutantResult) => readFileSync(resolve(root, m.fileName), "utf8").split("\n");
+
+/** The source text a mutant replaced. */
+function originalText(m: MutantResult): string {
+  const lines = sourceLines(m);
+  const { start, end } = m.location;
+  // The report's lines and columns are 1-based (mutation-testing-report-schema).
+  const picked = lines.slice(start.line - 1, end.line);
+  if (picked.length === 1) return picked[0]!.slice(start.column - 1, end.column - 1);
+  picked[picked.length - 1] = picked[picked.length - 1]!.slice(0, end.column - 1);
+  picked[0] = picked[0]!.slice(start.column - 1);
+  return picked.join("\n");
+}
+
+const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
+
+async function mutate(chapter: Chapter): Promise<MutantResult[]> {
+  const solution = relative(root, paths.solution(chapter));
+  process.env.MUTATION_TESTS = relative(root, paths.test(chapter));
+  const stryker = new Stryker({
+    mutate: [solution],
+    testRunner: "vitest",
+    plugins: ["@stryker-mutator/vitest-runner"],
+    vitest: { configFile: "scripts/mutation.vitest.config.ts", related: false },
+    // Type errors in a mutant are not checked (no TypeScript checker: Stryker 9's needs
+    // a tsc this project does not use); such a mutant runs like any other.
+    checkers: [],
+    // Stryker rewrites the tsconfig it is pointed at with TypeScript's JS API, which the
+    // native TypeScript 7 does not have; the sandbox needs no rewrite (paths are relative).
+    tsconfigFile: "tsconfig.stryker-does-not-rewrite.json",
+    concurrency: 2,
+    coverageAnalysis: "perTest",
+    // The sockets of chapters 08-11 make some mutants hang until vitest's own bound.
+    timeoutMS: 15_000,
+    // Progress while it runs (minutes per chapter); the verdict is printed below.
+    reporters: ["progress"],
+    tempDirName: ".stryker-tmp",
+    cleanTempDir: true,
+    ignorePatterns: ["docs", ".vitepress", ".cache", ".pristine", "chapters", "reports"],
+    logLevel: "warn" as LogLevel,
+    fileLogLevel: "off" as LogLevel,
+    allowConsoleColors: false,
+  });
+  return stryker.runMutationTest();
+}
+
+interface ChapterResult {
+  chapter: Chapter;
+  total: number;
+  killed: number;
+  unexplained: { mutant: MutantResult; original: string }[];
+  explainedCount: number;
+}
+
+function judge(chapter: Chapter, results: MutantResult[], explanations: readonly Explanation[]): ChapterResult {
+  const ran = results.filter(tested);
+  const survivors = ran.filter((m) => !killed(m));
+  const unexplained: ChapterResult["unexplained"] = [];
+  let explainedCount = 0;
+  for (const mutant of survivors) {
+    const original = oneLine(originalText(mutant));
+    const replacement = oneLine(mutant.replacement);
+    const file = basename(mutant.fileName);
+    const line = oneLine(sourceLines(mutant)[mutant.location.start.line - 1] ?? "");
+    const known = explanations.some(
+      (e) =>
+        e.file === file &&
+        line.includes(e.line) &&
+        (e.prefix ? original.startsWith(e.original) : original === e.original) &&
+        e.replacement === replacement,
+    );
+    if (known) explainedCount++;
+    else unexplained.push({ mutant, original });
+  }
+  return { chapter, total: ran.length, killed: ran.filter(killed).length, unexplained, explainedCount };
+}
+
+const percent = (part: number, whole: number) => (whole === 0 ? "–" : `${((100 * part) / whole).toFixed(1)} %`);
+
+const explanations = explainedSurvivors(readFileSync(EXPLAINED_PAGE, "utf8"));
+const summary: ChapterResult[] = [];
+for (const chapter of chapters) {
+  console.log(bold(`\nchapter ${chapter.number} (${chapter.id}): mutating solutions/${chapter.id}.ts against tests/${chapter.id}.test.ts`));
+  const started = Date.now();
+  const result = judge(chapter, await mutate(chapter), explanations);
+  summary.push(result);
+  console.log(
+    `  ${result.killed} of ${result.total} mutants killed: ${percent(result.killed, result.total)}` +
+      dim(` (${Math.round((Date.now() - started) / 1000)} s; ${result.explainedCount} survivors explained in docs/maintainers/mutation.md)`),
+  );
+  for (const { mutant, original } of result.unexplained) {
+    const where = `${relative(root, resolve(root, mutant.fileName))}:${mutant.location.start.line}:${mutant.location.start.column}`;
+    console.log(`  ${red("survived")} ${where} ${mutant.mutatorName}: ${JSON.stringify(original.slice(0, 120))} → ${JSON.stringify(oneLine(mutant.replacement).slice(0, 120))}${mutant.status === "NoCoverage" ? dim(" (no test runs this code)") : ""}`);
+  }
+}
+rmSync(join(root, ".stryker-tmp"), { recursive: true, force: true });
+
+console.log(bold("\nchapter  killed / mutants    score  explained  unexplained survivors"));
+for (const r of summary) {
+  const score = percent(r.killed, r.total);
+  const colour = r.unexplained.length === 0 ? green : yellow;
+  console.log(
+    `${String(r.chapter.number).padStart(7)}  ${`${r.killed} / ${r.total}`.padStart(15)}  ${score.padStart(7)}  ${String(r.explainedCount).padStart(9)}  ${colour(String(r.unexplained.length))}`,
+  );
+}
+const open = summary.reduce((n, r) => n + r.unexplained.length, 0);
+if (open > 0) {
+  console.log(`\n${open} survivor${open === 1 ? "" : "s"} above: add a test that kills it, or explain it in docs/maintainers/mutation.md.`);
+  process.exitCode = 1;
+}
