@@ -40,6 +40,12 @@ export interface EchoServerOptions {
   closeTimeout?: number;
   /** If given and not empty: only these Origin values may connect; others get 403 (RFC 6455 §10.2). */
   origins?: readonly string[];
+  /**
+   * If given and not empty: the resource names (paths, without the query) this
+   * server serves; a request for any other gets 404 Not Found (RFC 6455 §4.2.2).
+   * Default: every path echoes.
+   */
+  paths?: readonly string[];
   /** Receives the handshake and every frame, one line each (`--trace`). */
   trace?: (line: string) => void;
   /**

@@ -29,4 +29,4 @@ export type UpgradeDecision =
   /** Accept: answer `101 Switching Protocols` with `Sec-WebSocket-Accept: accept`. */
   | { ok: true; accept: string }
   /** Refuse: answer with this status, these headers, and the reason as the body. */
-  | { ok: false; status: 400 | 403 | 405 | 426; reason: string; headers: Record<string, string> };
+  | { ok: false; status: 400 | 403 | 404 | 405 | 426; reason: string; headers: Record<string, string> };

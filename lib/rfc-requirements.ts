@@ -391,8 +391,6 @@ export const requirements: readonly Requirement[] = [
     role: "server",
     statement: "For a resource it doesn't serve, answer with an HTTP error such as 404 Not Found and end the handshake.",
     match: /404|resource/,
-    whyNoTest:
-      "The workbook's echo server serves every resource name (every path echoes), so no request asks it for a resource it doesn't serve.",
   },
   {
     id: "4.2.2-subprotocol",

@@ -39,6 +39,12 @@ export interface EchoServerOptions {
   closeTimeout?: number;
   /** If given and not empty: only these Origin values may connect; others get 403 (RFC 6455 §10.2). */
   origins?: readonly string[];
+  /**
+   * If given and not empty: the resource names (paths, without the query) this
+   * server serves; a request for any other gets 404 Not Found (RFC 6455 §4.2.2).
+   * Default: every path echoes.
+   */
+  paths?: readonly string[];
   /** Receives the handshake and every frame, one line each (`--trace`). */
   trace?: (line: string) => void;
   /**
@@ -238,6 +244,11 @@ function decide(req: IncomingMessage, settings: Settings): UpgradeDecision {
   const origin = req.headers.origin === undefined ? undefined : normalize(req.headers.origin);
   if (origins.length > 0 && (origin === undefined || !origins.includes(origin))) {
     return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed here`, headers: {} };
+  }
+  // §4.2.2: a resource the server doesn't serve is answered with an HTTP error, 404 being the usual one.
+  const path = (req.url ?? "/").split("?")[0] ?? "/";
+  if (settings.paths !== undefined && settings.paths.length > 0 && !settings.paths.includes(path)) {
+    return { ok: false, status: 404, reason: `no WebSocket endpoint at ${path} (this server serves ${settings.paths.join(", ")})`, headers: {} };
   }
   return checkUpgradeRequest({ method: req.method ?? "", httpVersion: req.httpVersion, headers: req.headers });
 }

@@ -278,6 +278,20 @@ describe("the opening handshake", () => {
     expect(ws.readyState, "an allowed origin connects").toBe(ws.OPEN);
   });
 
+  test("§4.2.2 MUST: with paths, a request for a resource the server doesn't serve gets 404 Not Found; a served one connects, query or not", async () => {
+    const { server, url } = await start({ paths: ["/echo"] });
+    const other = new URL("/chat", url).href;
+    const refused = await rawClient(other, upgradeRequest(other));
+    await eventually(() => refused.response !== "", 2_000, "the answer to a request for /chat");
+    expect(refused.response.split("\r\n")[0], "§4.2.2: /chat is not served here").toBe("HTTP/1.1 404 Not Found");
+    const ws = await wsClient(new URL("/echo?room=1", url).href);
+    expect(ws.readyState, "/echo (with a query) connects").toBe(ws.OPEN);
+    const echo = wsMessages(ws, 1);
+    ws.send("at /echo");
+    expect((await echo)[0]?.data.toString(), "and echoes").toBe("at /echo");
+    await eventually(() => server.connectionCount === 1, 4_000, "the refused client dropped, the served one kept");
+  });
+
   test("§4.2.2, §9.1: an offered extension is declined: a permessage-deflate client connects without it", async () => {
     const { url } = await start();
     const ws = await wsClient(url, { perMessageDeflate: true });
