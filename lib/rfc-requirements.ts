@@ -980,6 +980,8 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "A client closing with 1010 (mandatory extension) lists the extensions it needs in the reason.",
     match: /1010/,
+    whyNoTest:
+      "The workbook's client never requires an extension: permessage-deflate is offered, and a server that declines it is simply not compressed with (RFC 7692 §5), so the client never closes with 1010. A client that insists on an extension would have to, naming it in the reason.",
   },
 
   // RFC 7692 — permessage-deflate (chapter 12)
