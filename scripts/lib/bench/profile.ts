@@ -4,7 +4,7 @@
  * prints this for every server, so that speed work starts from a measurement.
  */
 import { existsSync, readFileSync } from "node:fs";
-import { relative } from "node:path";
+import { dirname, join, relative } from "node:path";
 import { root } from "../workbook.ts";
 
 interface ProfileNode {
@@ -31,11 +31,12 @@ export interface ProfileLine {
 /**
  * The `top` functions by self time, and the busy time in all (ms), idle time
  * left out. Samples taken before the server was ready (start-up: tsx
- * compiling, imports) are left out too when server.ts wrote `FILE.ready`.
+ * compiling, imports) are left out too when server.ts wrote `ready` next to it.
  */
 export function topFunctions(file: string, top = 12): { lines: ProfileLine[]; busyMs: number; idleMs: number } {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
-  const readyAt = existsSync(`${file}.ready`) ? Number(readFileSync(`${file}.ready`, "utf8")) : -Infinity;
+  const ready = join(dirname(file), "ready");
+  const readyAt = existsSync(ready) ? Number(readFileSync(ready, "utf8")) : -Infinity;
   const timeOf = new Map<number, number>();
   let at = profile.startTime;
   profile.samples.forEach((id, i) => {

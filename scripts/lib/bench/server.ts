@@ -97,16 +97,15 @@ function usage(): Usage {
 
 /**
  * Under `node --cpu-prof`: writes the moment the server is ready (µs on the
- * monotonic clock V8's profiler stamps its samples with) next to the profile,
+ * monotonic clock V8's profiler stamps its samples with) as `ready` in the profile's directory,
  * so that profile.ts can leave start-up (tsx compiling, imports) out.
  */
 function markReady(): void {
   const option = (name: string) => process.execArgv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
   const dir = option("cpu-prof-dir");
-  const name = option("cpu-prof-name");
-  if (dir === undefined || name === undefined) return;
+  if (dir === undefined) return;
   mkdirSync(dir, { recursive: true });
-  writeFileSync(join(dir, `${name}.ready`), String(process.hrtime.bigint() / 1000n));
+  writeFileSync(join(dir, "ready"), String(process.hrtime.bigint() / 1000n));
 }
 
 const kind = process.argv[2] as ServerKind;
