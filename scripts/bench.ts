@@ -32,7 +32,7 @@
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
-import { existsSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { pinning, runScript, startChild, type Child } from "./lib/bench/children.ts";
 import { topFunctions } from "./lib/bench/profile.ts";
@@ -309,11 +309,18 @@ function printTable(options: Options, servers: Server[], samples: Map<string, Sa
 
 const PROFILES = join(root, ".cache/profiles");
 
+/** The main thread's profile in `dir`: Node names it CPU.<date>.<time>.<pid>.<thread id>.<n>.cpuprofile, thread 0. */
+function mainThreadProfile(dir: string): string | undefined {
+  if (!existsSync(dir)) return undefined;
+  const name = readdirSync(dir).find((f) => /^CPU\.\d+\.\d+\.\d+\.0\.\d+\.cpuprofile$/.test(f));
+  return name === undefined ? undefined : join(dir, name);
+}
+
 /** Where each server spent its busy time during the whole run, from its CPU profile. */
 function printProfiles(kinds: ServerKind[]): void {
   for (const kind of kinds) {
-    const file = join(PROFILES, `${kind}.cpuprofile`);
-    if (!existsSync(file)) {
+    const file = mainThreadProfile(join(PROFILES, kind));
+    if (file === undefined) {
       console.log(dim(`\n${LABEL[kind]}: no profile was written`));
       continue;
     }
@@ -344,7 +351,9 @@ async function main(): Promise<void> {
   try {
     if (options.cpuProf) rmSync(PROFILES, { recursive: true, force: true });
     for (const kind of options.kinds) {
-      const profiling = options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${PROFILES}`, `--cpu-prof-name=${kind}.cpuprofile`] : [];
+      // A directory per server, no --cpu-prof-name: tsx's loader runs in a thread
+      // of its own, whose profile would overwrite the main thread's under one name.
+      const profiling = options.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${join(PROFILES, kind)}`] : [];
       const server = await startServer(kind, profiling);
       const sizes = [...new Set(options.scenarios.map((s) => s.size))];
       // Every server must echo one message of each size exactly before it is timed.

@@ -82,6 +82,8 @@ export interface EchoServer {
 const DEFAULTS = { maxMessageSize: 16 * 1024 * 1024, handshakeTimeout: 10_000, closeTimeout: 5_000 };
 /** Frames queued together and smaller than this in all are joined into one buffer before writing. */
 const JOIN_LIMIT = 16 * 1024;
+/** Bytes the socket may hold unwritten before reading stops (backpressure): one large echo's worth. */
+const WRITE_LIMIT = 1024 * 1024;
 // #endregion
 
 /**
@@ -390,9 +392,14 @@ class EchoSession {
       for (const chunk of chunks) socket.write(chunk);
       socket.uncork();
     }
-    // Backpressure: past the socket's high-water mark, read nothing more until
-    // the client has taken what we wrote, so it cannot make us buffer without bound.
-    if (socket.writableNeedDrain && !socket.isPaused()) {
+    // Backpressure: while more than WRITE_LIMIT bytes wait in the socket (the
+    // kernel would not take them), read nothing more until the client has
+    // taken what we wrote, so it cannot make us buffer without bound.
+    // Performance: ask `writableLength`, what is really left after the write,
+    // not `writableNeedDrain`: any write of 16 KiB or more sets that flag
+    // before the kernel takes the bytes, so every large echo would stop and
+    // restart reading (two system calls and a turn of the event loop each).
+    if (socket.writableLength > WRITE_LIMIT && !socket.isPaused()) {
       socket.pause();
       socket.once("drain", () => socket.resume());
     }

@@ -3,8 +3,8 @@
  * self time per function, the largest first. `npm run bench -- --cpu-prof`
  * prints this for every server, so that speed work starts from a measurement.
  */
-import { readFileSync } from "node:fs";
-import { relative } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { dirname, join, relative } from "node:path";
 import { root } from "../workbook.ts";
 
 interface ProfileNode {
@@ -13,6 +13,8 @@ interface ProfileNode {
 }
 interface Profile {
   nodes: ProfileNode[];
+  /** µs, on the same monotonic clock as process.hrtime. */
+  startTime: number;
   samples: number[];
   timeDeltas: number[];
 }
@@ -26,11 +28,22 @@ export interface ProfileLine {
   share: number;
 }
 
-/** The `top` functions by self time, and the busy time in all (ms), idle time left out. */
+/**
+ * The `top` functions by self time, and the busy time in all (ms), idle time
+ * left out. Samples taken before the server was ready (start-up: tsx
+ * compiling, imports) are left out too when server.ts wrote `ready` next to it.
+ */
 export function topFunctions(file: string, top = 12): { lines: ProfileLine[]; busyMs: number; idleMs: number } {
   const profile = JSON.parse(readFileSync(file, "utf8")) as Profile;
+  const ready = join(dirname(file), "ready");
+  const readyAt = existsSync(ready) ? Number(readFileSync(ready, "utf8")) : -Infinity;
   const timeOf = new Map<number, number>();
-  profile.samples.forEach((id, i) => timeOf.set(id, (timeOf.get(id) ?? 0) + (profile.timeDeltas[i] ?? 0)));
+  let at = profile.startTime;
+  profile.samples.forEach((id, i) => {
+    const delta = profile.timeDeltas[i] ?? 0;
+    at += delta;
+    if (at >= readyAt) timeOf.set(id, (timeOf.get(id) ?? 0) + delta);
+  });
   const bySite = new Map<string, number>();
   let idle = 0;
   for (const node of profile.nodes) {

@@ -13,7 +13,9 @@
  * (CPU time and memory, after a full GC when --expose-gc is on).
  */
 import { createHash } from "node:crypto";
+import { mkdirSync, writeFileSync } from "node:fs";
 import { createRequire } from "node:module";
+import { join } from "node:path";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import type * as EchoServerChapter from "../../../solutions/08-echo-server.ts";
 import { loadChapter } from "../impl.ts";
@@ -93,6 +95,19 @@ function usage(): Usage {
   return { cpu: cpu.user + cpu.system, rss: memory.rss, heapUsed: memory.heapUsed, external: memory.external };
 }
 
+/**
+ * Under `node --cpu-prof`: writes the moment the server is ready (µs on the
+ * monotonic clock V8's profiler stamps its samples with) as `ready` in the profile's directory,
+ * so that profile.ts can leave start-up (tsx compiling, imports) out.
+ */
+function markReady(): void {
+  const option = (name: string) => process.execArgv.find((a) => a.startsWith(`--${name}=`))?.slice(name.length + 3);
+  const dir = option("cpu-prof-dir");
+  if (dir === undefined) return;
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, "ready"), String(process.hrtime.bigint() / 1000n));
+}
+
 const kind = process.argv[2] as ServerKind;
 try {
   if (!SERVER_KINDS.includes(kind)) throw new Error(`unknown server kind ${kind}`);
@@ -101,6 +116,7 @@ try {
   process.on("message", (message: { cmd: "usage" }) => {
     if (message.cmd === "usage") process.send!({ usage: usage() });
   });
+  markReady();
   process.send!({ ready: true, url, bufferutil });
 } catch (error) {
   process.send!({ failed: `${(error as Error).name}: ${(error as Error).message}` });
