@@ -462,3 +462,80 @@ describe("passing text on without decoding it (decodeText: false)", () => {
     expectBytes(concat(...server.bytesToSend()), hex("81 03 6e c3 a9"), "a text frame (opcode 1) carrying the bytes given");
   });
 });
+
+// Behaviour that mutation testing found unchecked (npm run mutation -- 7).
+
+describe("the corners mutation testing found", () => {
+  test("§10.4, §7.4.1: a frame announcing more than maxMessageSize fails with 1009 from its header alone, before any payload", () => {
+    const server = openConnection("server", { maxMessageSize: 1000 });
+    // 82 fe 10 00 + key: a masked binary frame announcing 4096 bytes; none of them sent.
+    const events = receiveAll(server, concat(hex("82 fe 10 00"), KEY));
+    expect(events.map(shortEvent), "the header says 4096 > 1000: no need to wait for the payload").toEqual(["close 1009 (failed)"]);
+    expect(summarize(concat(...server.bytesToSend())), "a close frame with 1009").toEqual(["close 1009"]);
+  });
+
+  test("§7.1.1: once CLOSED, bytes received are ignored: no event, no pong; close() then does nothing", () => {
+    const server = openConnection("server");
+    receiveAll(server, CLOSE_1000);
+    server.bytesToSend();
+    expect(receiveAll(server, fromClient(0x9, text("late ping"))), "nothing is read after the closing handshake").toEqual([]);
+    server.close(1001);
+    expect(server.bytesToSend().length, "no pong, and close() on a CLOSED connection sends nothing").toBe(0);
+    expect(server.state, "still CLOSED").toBe("CLOSED");
+  });
+
+  test("§7.1.5: events still waiting from a receive() are not handed out once receiveEnd() ended the connection, not even a violation", () => {
+    const server = openConnection("server");
+    const bad = fromServer(0x1, text("unmasked"));
+    const events = server.receive(concat(HELLO_FRAME, HELLO_FRAME, bad))[Symbol.iterator]();
+    expect(shortEvent(events.next().value as ConnectionEvent), "the first message").toBe("message Hello");
+    expect(server.receiveEnd().map(shortEvent), "TCP ended").toEqual(["close 1006 (failed)"]);
+    expect(events.next().done, "the second message and the violation behind it are not reported after the end").toBe(true);
+    expect(server.bytesToSend().length, "and nothing is sent on a connection that has ended").toBe(0);
+  });
+
+  test("an error of the application's own (here in onFrame) is not the peer's fault: it propagates, no close frame is sent", () => {
+    const server = openConnection("server", {
+      onFrame: () => {
+        throw new TypeError("the application's own bug");
+      },
+    });
+    expectThrows(() => receiveAll(server, HELLO_FRAME), TypeError, "a TypeError from onFrame", /application's own bug/);
+    expect(server.bytesToSend().length, "no close frame for a bug on our side").toBe(0);
+  });
+
+  test("§5.4: with decodeText false, a fragmented message is one message-bytes event, when its last fragment arrives", () => {
+    const server = openConnection("server", { decodeText: false });
+    const events = receiveAll(server, concat(fromClient(0x1, text("Hel"), false), fromClient(0x0, text("lo"))));
+    expect(events, "one event for two fragments").toEqual([{ type: "message-bytes", message: { type: "text", data: text("Hello") } }]);
+  });
+
+  test("onFrame sees each frame received as \"in\" and each frame sent as \"out\" (for --trace)", () => {
+    const seen: string[] = [];
+    const server = openConnection("server", { onFrame: (frame, way) => seen.push(`${way} ${opcodeName(frame.opcode)}`) });
+    receiveAll(server, fromClient(0x9, text("p")));
+    server.send({ type: "text", data: "hi" });
+    expect(seen.map((s) => s.toLowerCase()), "the ping came in, the pong and the text went out").toEqual(["in ping", "out pong", "out text"]);
+  });
+
+  test("§5.1, §5.3 MUST: a client masks a large payload too (20 KiB): the bytes on the wire unmask to the message", () => {
+    const client = openConnection("client");
+    const message = new Uint8Array(20 * 1024).map((_, i) => i & 0xff);
+    client.send({ type: "binary", data: message });
+    const [frame] = readFrames(concat(...client.bytesToSend()));
+    expect(frame?.maskKey, "the MASK bit is set, with a key").toBeDefined();
+    expect(frame?.payload.length, "20 KiB of payload").toBe(message.length);
+    expect(frame?.payload.every((byte, i) => byte === message[i]), "unmasked, the payload is the message").toBe(true);
+  });
+
+  test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError that names the state", () => {
+    const fresh = new Connection("server");
+    expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING", /CONNECTING/);
+    expectThrows(() => fresh.close(), InvalidStateError, "close() while CONNECTING", /CONNECTING/);
+    expectThrows(() => receiveAll(fresh, HELLO_FRAME), InvalidStateError, "receive() before open()", /open|handshake/i);
+    fresh.open();
+    expectThrows(() => fresh.open(), InvalidStateError, "open() twice", /OPEN/);
+    fresh.close();
+    expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING", /CLOSING/);
+  });
+});
