@@ -528,6 +528,18 @@ describe("the corners mutation testing found", () => {
     expect(frame?.payload.every((byte, i) => byte === message[i]), "unmasked, the payload is the message").toBe(true);
   });
 
+  test("§7.1.1: TCP ending after the closing handshake adds no event: the connection was already CLOSED, cleanly", () => {
+    const server = openConnection("server");
+    expect(receiveAll(server, CLOSE_1000).map(shortEvent), "the closing handshake").toEqual(["close 1000"]);
+    expect(server.receiveEnd(), "no second close event, no 1006: the close was clean").toEqual([]);
+  });
+
+  test("§7.1.2, §5.5.1: close() with no arguments sends 1000 and no reason: 88 02 03 e8", () => {
+    const server = openConnection("server");
+    server.close();
+    expectBytes(concat(...server.bytesToSend()), hex("88 02 03 e8"), "a close frame with code 1000 and nothing after it");
+  });
+
   test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError that names the state", () => {
     const fresh = new Connection("server");
     expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING", /CONNECTING/);
