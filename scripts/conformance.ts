@@ -16,13 +16,12 @@
  * a table gives both servers' verdicts group by group. Exit status 0 only
  * when no case FAILED for the server under test.
  */
-import type { AddressInfo } from "node:net";
 import { parseArgs } from "node:util";
-import { WebSocketServer } from "ws";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
 import { countsByGroup, formatResult, runConformance, shortCounts, summary, type Result } from "./lib/conformance.ts";
 import { runDeflateConformance } from "./lib/conformance-deflate.ts";
 import { loadChapter } from "./lib/impl.ts";
+import { startWsEcho } from "./lib/ws-echo.ts";
 import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
 import { IMPLEMENTATIONS, type Implementation } from "./lib/workbook.ts";
 
@@ -53,17 +52,7 @@ async function startServer(impl: Implementation, deflate = false): Promise<Targe
 /** An echo server made with the `ws` package, as close to ours as its options allow (16 MiB messages, no compression). */
 async function startWs(deflate = false): Promise<Target> {
   // ws's default perMessageDeflate is off for a server; --deflate turns it on, to compare like with like.
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, maxPayload: 16 * 1024 * 1024, perMessageDeflate: deflate });
-  server.on("connection", (ws) => {
-    ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
-    ws.on("error", () => {});
-  });
-  await new Promise((resolve) => server.once("listening", resolve));
-  const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  const stop = async () => {
-    for (const ws of server.clients) ws.terminate();
-    await new Promise((resolve) => server.close(resolve));
-  };
+  const { url, stop } = await startWsEcho({ maxPayload: 16 * 1024 * 1024, perMessageDeflate: deflate });
   return { url, thrown: [], stop };
 }
 

@@ -8,22 +8,14 @@
  */
 import type * as EchoServerChapter from "../../../solutions/08-echo-server.ts";
 import { loadChapter } from "../impl.ts";
+import { startWsEcho } from "../ws-echo.ts";
 
 async function start(kind: string): Promise<string> {
   if (kind === "reference") {
     const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", "solutions");
     return createEchoServer({ deflate: true }).listen(0, "127.0.0.1");
   }
-  const { WebSocketServer } = await import("ws");
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true });
-  server.on("connection", (ws) => {
-    ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
-    ws.on("error", () => {});
-  });
-  await new Promise((resolve) => server.once("listening", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("not a TCP server");
-  return `ws://127.0.0.1:${address.port}/`;
+  return (await startWsEcho({ perMessageDeflate: true })).url;
 }
 
 try {

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import type * as EchoServerChapter from "../../../solutions/08-echo-server.ts";
 import { loadChapter } from "../impl.ts";
+import { startWsEcho } from "../ws-echo.ts";
 
 export const SERVER_KINDS = ["reference", "chapters", "ws", "ws-bufferutil", "raw-tcp"] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -72,16 +73,7 @@ async function start(kind: ServerKind): Promise<string> {
     const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", kind === "reference" ? "solutions" : "chapters");
     return createEchoServer().listen(0, "127.0.0.1");
   }
-  const { WebSocketServer } = await import("ws");
-  const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: false });
-  server.on("connection", (ws) => {
-    ws.on("message", (data, isBinary) => ws.send(data as Buffer, { binary: isBinary }));
-    ws.on("error", () => {});
-  });
-  await new Promise((resolve) => server.once("listening", resolve));
-  const address = server.address();
-  if (address === null || typeof address === "string") throw new Error("not a TCP server");
-  return `ws://127.0.0.1:${address.port}/`;
+  return (await startWsEcho({ perMessageDeflate: false })).url;
 }
 
 function usage(): Usage {
