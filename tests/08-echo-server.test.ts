@@ -551,6 +551,21 @@ describe("heartbeats", () => {
     expect(server.connectionCount, "only the silent client's socket is gone").toBe(1);
   });
 
+  test("§5.5.2: the heartbeat goes on: a client that answers is pinged again and again, not once", async () => {
+    const { url } = await start({ pingInterval: 100, pongTimeout: 50 });
+    const answering = await wsClient(url); // ws answers every ping by itself
+    let pings = 0;
+    answering.on("ping", () => pings++);
+    await eventually(() => pings >= 3, 5_000, "three heartbeat pings to a client that answers each one");
+    expect(answering.readyState, "the client that answers stays connected").toBe(answering.OPEN);
+  });
+
+  test("an empty paths list, like no list, serves every resource name", async () => {
+    const { url } = await start({ paths: [] });
+    const ws = await wsClient(new URL("/any/path?q=1", url).href);
+    expect(ws.readyState, "paths: [] refuses nothing").toBe(ws.OPEN);
+  });
+
   test("heartbeat options: a pingInterval or pongTimeout that is not a number of ms ≥ 1 is a RangeError", () => {
     expectThrows(() => createEchoServer({ pingInterval: 0 }), RangeError, "pingInterval 0");
     expectThrows(() => createEchoServer({ pingInterval: 1000, pongTimeout: -1 }), RangeError, "pongTimeout -1");
