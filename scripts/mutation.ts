@@ -11,7 +11,9 @@
  * Prints the score per chapter (killed / all mutants that ran) and every
  * survivor that docs/maintainers/mutation.md does not explain. Exits 1 if
  * some survivor is unexplained. Runs on 2 cores: concurrency 2, and each
- * chapter's mutants only against its own test file.
+ * chapter's mutants against its own test file, plus the test files of the later
+ * chapters its source names ("Chapter 12: ..."): code a later chapter asks the
+ * reader to add to this file is graded there, as `npm run check:graded` knows.
  */
 import { readFileSync, rmSync } from "node:fs";
 import { basename, join, relative, resolve } from "node:path";
@@ -51,9 +53,17 @@ function originalText(m: MutantResult): string {
 
 const oneLine = (text: string) => text.replace(/\s+/g, " ").trim();
 
+/** This chapter's test file, and those of the later chapters its reference names in a "Chapter N:" note. */
+function gradingTests(chapter: Chapter): string[] {
+  const source = readFileSync(paths.solution(chapter), "utf8");
+  const later = new Set(Array.from(source.matchAll(/Chapter (\d+):/g), (m) => Number(m[1])));
+  later.delete(chapter.number);
+  return [chapter, ...Array.from(later).sort((a, b) => a - b).map(chapterByNumber)].map((c) => relative(root, paths.test(c)));
+}
+
 async function mutate(chapter: Chapter): Promise<MutantResult[]> {
   const solution = relative(root, paths.solution(chapter));
-  process.env.MUTATION_TESTS = relative(root, paths.test(chapter));
+  process.env.MUTATION_TESTS = gradingTests(chapter).join(",");
   const stryker = new Stryker({
     mutate: [solution],
     testRunner: "vitest",
@@ -87,6 +97,8 @@ interface ChapterResult {
   killed: number;
   unexplained: { mutant: MutantResult; original: string }[];
   explainedCount: number;
+  /** Mutants a `// Stryker disable` comment in the reference switches off (each comment says why). */
+  ignored: number;
 }
 
 function judge(chapter: Chapter, results: MutantResult[], explanations: readonly Explanation[]): ChapterResult {
@@ -109,7 +121,8 @@ function judge(chapter: Chapter, results: MutantResult[], explanations: readonly
     if (known) explainedCount++;
     else unexplained.push({ mutant, original });
   }
-  return { chapter, total: ran.length, killed: ran.filter(killed).length, unexplained, explainedCount };
+  const ignored = results.filter((m) => m.status === "Ignored").length;
+  return { chapter, total: ran.length, killed: ran.filter(killed).length, unexplained, explainedCount, ignored };
 }
 
 const percent = (part: number, whole: number) => (whole === 0 ? "–" : `${((100 * part) / whole).toFixed(1)} %`);
@@ -117,7 +130,7 @@ const percent = (part: number, whole: number) => (whole === 0 ? "–" : `${((100
 const explanations = explainedSurvivors(readFileSync(EXPLAINED_PAGE, "utf8"));
 const summary: ChapterResult[] = [];
 for (const chapter of chapters) {
-  console.log(bold(`\nchapter ${chapter.number} (${chapter.id}): mutating solutions/${chapter.id}.ts against tests/${chapter.id}.test.ts`));
+  console.log(bold(`\nchapter ${chapter.number} (${chapter.id}): mutating solutions/${chapter.id}.ts against ${gradingTests(chapter).join(", ")}`));
   const started = Date.now();
   const result = judge(chapter, await mutate(chapter), explanations);
   summary.push(result);
@@ -132,12 +145,12 @@ for (const chapter of chapters) {
 }
 rmSync(join(root, ".stryker-tmp"), { recursive: true, force: true });
 
-console.log(bold("\nchapter  killed / mutants    score  explained  unexplained survivors"));
+console.log(bold("\nchapter  killed / mutants    score  explained  unexplained survivors  ignored"));
 for (const r of summary) {
   const score = percent(r.killed, r.total);
   const colour = r.unexplained.length === 0 ? green : yellow;
   console.log(
-    `${String(r.chapter.number).padStart(7)}  ${`${r.killed} / ${r.total}`.padStart(15)}  ${score.padStart(7)}  ${String(r.explainedCount).padStart(9)}  ${colour(String(r.unexplained.length))}`,
+    `${String(r.chapter.number).padStart(7)}  ${`${r.killed} / ${r.total}`.padStart(15)}  ${score.padStart(7)}  ${String(r.explainedCount).padStart(9)}  ${colour(String(r.unexplained.length).padStart(21))}  ${String(r.ignored).padStart(7)}`,
   );
 }
 const open = summary.reduce((n, r) => n + r.unexplained.length, 0);

@@ -1,10 +1,10 @@
 /**
  * The vitest configuration `npm run mutation` hands to Stryker: the project's
- * own (vitest.config.ts), with only the test files of the chapter being
- * mutated (MUTATION_TESTS, a comma-separated list set by scripts/mutation.ts).
- * A chapter's score is what its own tests kill, as `npm run grade -- N`
- * would judge a reader's file; and on 2 cores, running every other chapter's
- * tests for each mutant would take hours.
+ * own (vitest.config.ts), with only the test files that grade the chapter being
+ * mutated (MUTATION_TESTS, a comma-separated list set by scripts/mutation.ts:
+ * its own, and those of a later chapter that adds to its file). A chapter's
+ * score is what the tests that grade it kill; on 2 cores, running every other
+ * chapter's tests for each mutant would take hours.
  */
 import { resolve } from "node:path";
 import { defineConfig } from "vitest/config";
