@@ -19,7 +19,6 @@ import { join } from "node:path";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import type * as EchoServerChapter from "../../../solutions/08-echo-server.ts";
 import { loadChapter } from "../impl.ts";
-import { startWsEcho } from "../ws-echo.ts";
 
 export const SERVER_KINDS = ["reference", "chapters", "ws", "ws-bufferutil", "raw-tcp"] as const;
 export type ServerKind = (typeof SERVER_KINDS)[number];
@@ -73,6 +72,9 @@ async function start(kind: ServerKind): Promise<string> {
     const { createEchoServer } = await loadChapter<typeof EchoServerChapter>("08-echo-server", kind === "reference" ? "solutions" : "chapters");
     return createEchoServer().listen(0, "127.0.0.1");
   }
+  // Imported only here: loading `ws` loads bufferutil too (when installed and not switched off),
+  // which the check below would then rightly report for the reference.
+  const { startWsEcho } = await import("../ws-echo.ts");
   return (await startWsEcho({ perMessageDeflate: false })).url;
 }
 
