@@ -12,7 +12,7 @@
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
- *  9. the command-line contracts: npm run server, client and conformance, as DESIGN.md says.
+ *  9. the command-line contracts: npm run server, client, conformance and bench, as DESIGN.md says.
  * Each section prints the time it took (a figure for the reader of the log: no
  * check turns an elapsed time into a verdict; a bound on a wait guards against
  * a hang and names what hung). It ends with one line: "N passed, M failed".
@@ -234,6 +234,15 @@ section("9. the command-line contracts (DESIGN.md)");
     const conformance = run("tsx", ["scripts/conformance.ts", "--url", url]);
     check(conformance.status === 0, "npm run conformance -- --url URL passes against the reference server", conformance.output);
   }
+  // npm run bench: one tiny scenario, so that the command (its children, the bufferutil check,
+  // the masking and memory parts) is known to run; its figures are not judged here (DESIGN.md:
+  // speed is shown by the bench's printout, never turned into a verdict).
+  const bench = run("tsx", ["scripts/bench.ts", "--quick", "--sizes", "1K", "--connections", "1", "--seconds", "0.3", "--with-bufferutil"]);
+  check(
+    bench.status === 0 && /reference \/ ws [\d.]+×, reference \/ ws\+bufferutil [\d.]+×/.test(bench.output) && bench.output.includes("Memory per idle connection"),
+    "npm run bench runs (one small scenario, --with-bufferutil): the table, the ratios, masking and memory",
+    bench.output,
+  );
   const refused = run("tsx", ["scripts/client.ts", "ws://127.0.0.1:1/", "hello"]);
   check(
     refused.status !== 0 && refused.output.trim().split("\n").length === 1,
