@@ -11,12 +11,13 @@ wait is bounded (the whole run gives up after TOTAL_SECONDS), and any error
 is printed as {"case": "error", ...} with exit status 1.
 """
 import asyncio
-import json
 import os
 import sys
 import time
 
 import websockets
+
+from peer_kit import echo as echo_with_bound, report, run_client
 
 MiB = 1024 * 1024
 TOTAL_SECONDS = 10
@@ -25,31 +26,14 @@ ECHO_SECONDS = 3
 MAX_SIZE = 32 * MiB
 
 
-def report(case, **fields):
-    print(json.dumps({"case": case, **fields}), flush=True)
-
-
-def describe(message):
-    kind = "text" if isinstance(message, str) else "binary"
-    size = len(message.encode("utf-8")) if kind == "text" else len(message)
-    return {"type": kind, "bytes": size}
-
-
 async def echo(ws, case, message, expected=None):
-    """Sends `message` (an iterable of str or bytes is sent as fragments) and reports its echo."""
-    expected = message if expected is None else expected
-    await ws.send(message)
-    try:
-        reply = await asyncio.wait_for(ws.recv(), ECHO_SECONDS)
-    except asyncio.TimeoutError:
-        raise TimeoutError(f'no echo of the "{case}" message within {ECHO_SECONDS} s') from None
-    report(case, sent=describe(expected), echo=describe(reply), equal=(reply == expected))
+    await echo_with_bound(ws, case, message, ECHO_SECONDS, expected)
 
 
 async def run(url):
     # websockets offers permessage-deflate by default: the server must decline it (§9.1).
     async with websockets.connect(url, max_size=MAX_SIZE, open_timeout=20, close_timeout=20, ping_interval=None) as ws:
-        report("handshake", extensions=[type(e).__name__ for e in ws.extensions], subprotocol=ws.subprotocol)
+        report(case="handshake", extensions=[type(e).__name__ for e in ws.extensions], subprotocol=ws.subprotocol)
 
         await echo(ws, "text", "Hello from Python ✓")
         await echo(ws, "binary", bytes(range(256)))
@@ -67,23 +51,13 @@ async def run(url):
         pong = await ws.ping(b"python ping")
         # websockets matches the pong to the ping by its payload (§5.5.3).
         await asyncio.wait_for(pong, 2)
-        report("ping", pong=True, ms=round((time.monotonic() - started) * 1000))
+        report(case="ping", pong=True, ms=round((time.monotonic() - started) * 1000))
 
         started = time.monotonic()
         await ws.close(4000, "bye from python")
         # close() returns once TCP is closed: quickly if the server closes it first (§7.1.1).
-        report("close", code=ws.close_code, reason=ws.close_reason, ms=round((time.monotonic() - started) * 1000))
-
-
-async def main(url):
-    try:
-        await asyncio.wait_for(run(url), TOTAL_SECONDS)
-    except BaseException as error:  # report anything, including a timeout, then fail
-        why = str(error) or "no answer in time"
-        report("error", error=f"{type(error).__name__}: {why}")
-        return 1
-    return 0
+        report(case="close", code=ws.close_code, reason=ws.close_reason, ms=round((time.monotonic() - started) * 1000))
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1])))
+    run_client(run(sys.argv[1]), TOTAL_SECONDS)

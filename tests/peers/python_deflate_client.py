@@ -11,37 +11,21 @@ from 0 bytes to 16 MiB, compressible and not, and fragmented ones, and prints
 one JSON object per line: the agreed parameters first, then one per echo.
 Every wait is bounded; any error is printed as {"case": "error", ...}, exit 1.
 """
-import asyncio
-import json
 import os
 import sys
 
 import websockets
 from websockets.extensions.permessage_deflate import ClientPerMessageDeflateFactory
 
+from peer_kit import echo as echo_with_bound, report, run_client
+
 MiB = 1024 * 1024
 TOTAL_SECONDS = 25
 ECHO_SECONDS = 8
 
 
-def report(case, **fields):
-    print(json.dumps({"case": case, **fields}), flush=True)
-
-
-def describe(message):
-    kind = "text" if isinstance(message, str) else "binary"
-    size = len(message.encode("utf-8")) if kind == "text" else len(message)
-    return {"type": kind, "bytes": size}
-
-
 async def echo(ws, case, message, expected=None):
-    expected = message if expected is None else expected
-    await ws.send(message)
-    try:
-        reply = await asyncio.wait_for(ws.recv(), ECHO_SECONDS)
-    except asyncio.TimeoutError:
-        raise TimeoutError(f'no echo of the "{case}" message within {ECHO_SECONDS} s') from None
-    report(case, sent=describe(expected), echo=describe(reply), equal=(reply == expected))
+    await echo_with_bound(ws, case, message, ECHO_SECONDS, expected)
 
 
 def words(n):
@@ -61,7 +45,7 @@ async def run(url, server_nct, client_nct):
     ) as ws:
         ext = ws.extensions[0] if ws.extensions else None
         report(
-            "handshake",
+            case="handshake",
             extensions=[type(e).__name__ for e in ws.extensions],
             remote_no_context_takeover=getattr(ext, "remote_no_context_takeover", None),
             local_no_context_takeover=getattr(ext, "local_no_context_takeover", None),
@@ -80,17 +64,8 @@ async def run(url, server_nct, client_nct):
         await echo(ws, "fragmented text", [words(3000), "", words(5000) + " ✓"], expected=words(3000) + words(5000) + " ✓")
         await echo(ws, "fragmented binary", [block * 8, b"", block * 4], expected=block * 12)
         await ws.close(1000, "done")
-        report("close", code=ws.close_code)
-
-
-async def main(url, server_nct, client_nct):
-    try:
-        await asyncio.wait_for(run(url, server_nct, client_nct), TOTAL_SECONDS)
-    except BaseException as error:
-        report("error", error=f"{type(error).__name__}: {str(error) or 'no answer in time'}")
-        return 1
-    return 0
+        report(case="close", code=ws.close_code)
 
 
 if __name__ == "__main__":
-    sys.exit(asyncio.run(main(sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1")))
+    run_client(run(sys.argv[1], sys.argv[2] == "1", sys.argv[3] == "1"), TOTAL_SECONDS)

@@ -11,17 +11,12 @@ It prints {"port": N} first, echoes every message with its type, answers the
 text "fragments please" with a compressible text message in three fragments,
 and stops when its standard input closes.
 """
-import asyncio
-import json
 import sys
 
 import websockets
 from websockets.extensions.permessage_deflate import ServerPerMessageDeflateFactory
 
-
-def report(**fields):
-    print(json.dumps(fields), flush=True)
-
+from peer_kit import serve_until_stdin_closes
 
 async def echo(ws, path=None):
     try:
@@ -34,13 +29,6 @@ async def echo(ws, path=None):
         pass
 
 
-async def main(server_nct, client_nct):
-    factory = ServerPerMessageDeflateFactory(server_no_context_takeover=server_nct, client_no_context_takeover=client_nct)
-    async with websockets.serve(
-        echo, "127.0.0.1", 0, extensions=[factory], compression=None, max_size=32 * 1024 * 1024, ping_interval=None, close_timeout=2
-    ) as server:
-        report(port=server.sockets[0].getsockname()[1])
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-
-asyncio.run(main(sys.argv[1] == "1", sys.argv[2] == "1"))
+server_nct, client_nct = sys.argv[1] == "1", sys.argv[2] == "1"
+factory = ServerPerMessageDeflateFactory(server_no_context_takeover=server_nct, client_no_context_takeover=client_nct)
+serve_until_stdin_closes(echo, extensions=[factory], compression=None, max_size=32 * 1024 * 1024)

@@ -12,17 +12,11 @@ When a connection ends it prints {"closed": code, "reason": "..."}: what the
 client's close frame said. It stops when its standard input closes, so the
 test that started it can never leave it behind.
 """
-import asyncio
-import json
-import sys
-
 import websockets
 
+from peer_kit import report, serve_until_stdin_closes
+
 MAX_SIZE = 32 * 1024 * 1024
-
-
-def report(**fields):
-    print(json.dumps(fields), flush=True)
 
 
 async def echo(ws, path=None):
@@ -40,11 +34,4 @@ async def echo(ws, path=None):
         report(closed=ws.close_code, reason=ws.close_reason)
 
 
-async def main():
-    async with websockets.serve(echo, "127.0.0.1", 0, max_size=MAX_SIZE, ping_interval=None, close_timeout=2) as server:
-        report(port=server.sockets[0].getsockname()[1])
-        # Serve until whoever started us closes our stdin.
-        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.read)
-
-
-asyncio.run(main())
+serve_until_stdin_closes(echo, max_size=MAX_SIZE)
