@@ -17,7 +17,8 @@
  * second), the p50/p99 round trip and the CPU each side used, then the ratio
  * reference / ws. A run during which other processes took more than a
  * quarter of a CPU is run again (this machine may be shared).
- * Then: GB/s of the masking function, and the memory an idle connection costs.
+ * Then: GB/s of the loops that see every byte (masking, the UTF-8 check), and
+ * the memory an idle connection costs.
  *
  *   --quick            one round of 1 s runs: under a minute, indicative only
  *   --with-bufferutil  adds ws with its native addon, bufferutil, as a fourth server
@@ -205,20 +206,26 @@ async function measureUndisturbed(generator: Child, server: Server, scenario: Sc
   return sample;
 }
 
-async function maskBenchmark(quick: boolean): Promise<void> {
-  const out = await runScript("mask.ts", [quick ? "150" : "400"], { WS_NO_BUFFER_UTIL: "1" });
-  const results = JSON.parse(out) as Record<string, Record<string, number> | { error: string }>;
-  console.log(bold("\nMasking: GB/s of an unmask in place"));
-  console.log(`  ${"".padEnd(22)}${pad("1 KiB", 9)}${pad("1 MiB", 9)}`);
-  for (const [name, result] of Object.entries(results)) {
-    if ("error" in result) {
-      const error = String(result.error);
-      const why = name === "your applyMask" && error.startsWith("NotImplementedError") ? "chapter 03 is not done yet" : error;
-      console.log(dim(`  ${name.padEnd(22)}skipped: ${why}`));
-      continue;
+/** GB/s of the loops that see every byte: masking (chapter 03) and the UTF-8 check (chapter 05). */
+async function perByteBenchmark(quick: boolean): Promise<void> {
+  const out = await runScript("per-byte.ts", [quick ? "150" : "400"], { WS_NO_BUFFER_UTIL: "1" });
+  type Results = Record<string, Record<string, number> | { error: string }>;
+  const results = JSON.parse(out) as { mask: Results; utf8: Results };
+  const table = (title: string, rows: Results, chapter: string) => {
+    console.log(bold(`\n${title}`));
+    console.log(`  ${"".padEnd(26)}${pad("1 KiB", 9)}${pad("1 MiB", 9)}`);
+    for (const [name, result] of Object.entries(rows)) {
+      if ("error" in result) {
+        const error = String(result.error);
+        const why = name.startsWith("your ") && error.startsWith("NotImplementedError") ? `chapter ${chapter} is not done yet` : error;
+        console.log(dim(`  ${name.padEnd(26)}skipped: ${why}`));
+        continue;
+      }
+      console.log(`  ${name.padEnd(26)}${pad(fmt(result["1024"]!, 2), 9)}${pad(fmt(result["1048576"]!, 2), 9)}`);
     }
-    console.log(`  ${name.padEnd(22)}${pad(fmt(result["1024"]!, 2), 9)}${pad(fmt(result["1048576"]!, 2), 9)}`);
-  }
+  };
+  table("Masking: GB/s of an unmask in place", results.mask, "03");
+  table("UTF-8 check: GB/s on the benchmark's text (JSON-like, mostly ASCII)", results.utf8, "05");
 }
 
 async function memoryBenchmark(kinds: ServerKind[], generator: Child, repeats: number): Promise<void> {
@@ -396,7 +403,7 @@ async function main(): Promise<void> {
       await Promise.all(servers.map((s) => s.child.stop()));
       printProfiles(servers.map((s) => s.kind));
     }
-    await maskBenchmark(options.quick);
+    await perByteBenchmark(options.quick);
     // The raw TCP echo keeps nothing per connection worth comparing: memory is for WebSocket servers.
     await memoryBenchmark(servers.map((s) => s.kind).filter((k) => k !== "raw-tcp"), generator, options.quick ? 1 : 3);
     console.log(dim(`\n(${Math.round((Date.now() - started) / 1000)} s)`));
