@@ -550,6 +550,15 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     expect([...c.receive(compressed.subarray(compressed.length - 1))], "complete, it inflates to Hello").toEqual([{ type: "message", message: text("Hello") }]);
   });
 
+  test("our policy: an extension that cannot tell (no transforms) has its messages checked once it hands them on, not while they arrive", () => {
+    const passThrough = { rsv1: false, receive: (frame: Frame) => frame, send: (_opcode: number, payload: Uint8Array) => ({ payload, rsv1: false }) };
+    const server = new Connection("server", { extension: passThrough });
+    server.open();
+    const frame = wireFrame({ opcode: 0x1, payload: concat(utf8("ab"), hex("ff"), new Uint8Array(97)), maskKey: KEY });
+    expect([...server.receive(frame.subarray(0, 9))], "its bytes may be transformed: nothing is judged while the frame is in progress").toEqual([]);
+    expect(closeOf(server.receive(frame.subarray(9))), "complete and handed on, the text is checked: 1007").toMatchObject({ type: "close", code: 1007 });
+  });
+
   test("§5.2: however TCP cuts the stream, a compressed session gives the same events", () => {
     const message = utf8("compress me, compress me, compress me ✓");
     const compressed = deflateMessage(message);
