@@ -213,6 +213,10 @@ export interface PerMessageDeflateOptions {
  * `*_no_context_takeover` for the peer's side), each message inflates from
  * the end of the ones before it.
  *
+ * `transforms(frame)`, for a data frame still arriving: whether it belongs to a
+ * compressed message (its first frame has RSV1, RFC 7692 §6), whose bytes are
+ * not text yet; an uncompressed message is checked as it arrives (chapter 07).
+ *
  * `send(opcode, payload)`: the payload compressed with RSV1, from the end of
  * the messages sent before unless this side's `*_no_context_takeover` was
  * agreed, within this side's window size. A message that would not shrink
@@ -227,6 +231,10 @@ export class PerMessageDeflate implements MessageExtension {
 
   receive(frame: Frame): Frame | undefined {
     throw new NotImplementedError("PerMessageDeflate.receive in chapters/12-extensions.ts");
+  }
+
+  transforms(frame: Frame): boolean {
+    throw new NotImplementedError("PerMessageDeflate.transforms in chapters/12-extensions.ts");
   }
 
   send(opcode: number, payload: Uint8Array): { payload: Uint8Array; rsv1: boolean } {

@@ -51,6 +51,16 @@ export interface MessageExtension {
   receive(frame: Frame): Frame | undefined;
   /** A whole data message about to be sent: the payload to put on the wire, and whether RSV1 says it is transformed. */
   send(opcode: number, payload: Uint8Array): { payload: Uint8Array; rsv1: boolean };
+  /**
+   * Does `frame`, a data frame whose payload is still arriving (chapter 04's
+   * `inProgress`), belong to a message this extension transforms? Its bytes
+   * are then not yet what they stand for (compressed), and the connection
+   * leaves them alone until `receive` hands the message on; otherwise it checks
+   * them as they arrive, so that bad text fails at its first bad byte (§8.1).
+   * Optional: a connection takes every message of an extension without it as
+   * transformed.
+   */
+  transforms?(frame: Frame): boolean;
 }
 
 /** One message through permessage-deflate, for `--trace`: its size on the wire and as the application sees it. */

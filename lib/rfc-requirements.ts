@@ -780,6 +780,23 @@ export const requirements: readonly Requirement[] = [
     statement: "As a client, mask every frame of the message.",
     match: /mask/,
   },
+  {
+    id: "6.1-frames",
+    section: "6.1",
+    level: "MUST",
+    role: "both",
+    statement: "Put the message's data in frames laid out as §5.2 says (one frame, or several as §5.4 allows).",
+    match: /as frames/,
+  },
+  {
+    id: "6.1-transmit",
+    section: "6.1",
+    level: "MUST",
+    role: "both",
+    statement: "Transmit the frames formed over the connection.",
+    match: /transmitted/,
+    note: "For the sans-I/O connection of chapter 07, transmitting is handing the bytes to its I/O shell: bytesToSend() gives out every frame formed, in order, once; chapters 08 and 09 write them to the socket.",
+  },
 
   // §6.2 — receiving
   {
@@ -805,6 +822,22 @@ export const requirements: readonly Requirement[] = [
     role: "server",
     statement: "As a server, unmask the data frames received from the client before using them.",
     match: /unmask/,
+  },
+  {
+    id: "6.2-parse",
+    section: "6.2",
+    level: "MUST",
+    role: "both",
+    statement: "Parse the bytes received as frames laid out as §5.2 says, however the transport cuts them.",
+    match: /parsed as frames/,
+  },
+  {
+    id: "6.2-control",
+    section: "6.2",
+    level: "MUST",
+    role: "both",
+    statement: "Handle each control frame received as §5.5 says: answer a ping, answer a close, take a pong as a pong.",
+    match: /control frame/,
   },
 
   // §7.1 — definitions of closing

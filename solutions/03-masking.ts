@@ -55,6 +55,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
   // (`& 3` is `% 4` for whole numbers ≥ 0.)
   const length = data.length;
   let i = 0;
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,BlockStatement: a fast path; the property test "masking follows the rule for any payload, key, alignment and offset" proves it gives the byte loop's bytes
   if (length >= WORD_LOOP_MIN) {
     // Performance: XOR 4 bytes at once through a Uint32Array view, 4 to 10
     // times faster than byte by byte. Such a view must start on a 4-byte
@@ -66,25 +67,28 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
 
     // The key rotated to start at byte i, read as one 32-bit word: a Uint32Array
     // uses the machine's byte order, the same order the view reads the payload in.
-    for (let j = 0; j < KEY_LENGTH; j++) maskBytes[j] = key[(offset + i + j) & 3]!;
+    maskBytes[0] = key[(offset + i) & 3]!;
+    maskBytes[1] = key[(offset + i + 1) & 3]!;
+    maskBytes[2] = key[(offset + i + 2) & 3]!;
+    maskBytes[3] = key[(offset + i + 3) & 3]!;
     const mask = maskWord[0]!;
 
-    const words = (length - i) >>> 2;
-    const view = new Uint32Array(data.buffer, data.byteOffset + i, words);
+    // Four words (16 bytes) per turn: the loop's own bookkeeping is then paid
+    // once per 16 bytes (measured: about twice as fast on large payloads). The
+    // last 0 to 15 bytes are left to the byte loop below.
+    const view = new Uint32Array(data.buffer, data.byteOffset + i, (length - i) >>> 2);
     let w = 0;
-    // Four words per turn: the loop's own bookkeeping is then paid once per
-    // 16 bytes (measured: about twice as fast on large payloads).
-    for (; w + 4 <= words; w += 4) {
+    // Stryker disable next-line ConditionalExpression,EqualityOperator: a fast path; the same property test proves that the words it leaves to the byte loop come out the same
+    for (; w + 4 <= view.length; w += 4) {
       view[w]! ^= mask;
       view[w + 1]! ^= mask;
       view[w + 2]! ^= mask;
       view[w + 3]! ^= mask;
     }
-    for (; w < words; w++) view[w]! ^= mask;
-    i += words * KEY_LENGTH;
+    i += w * 4;
   }
 
-  // Short payloads, and the last 0 to 3 bytes of long ones, one by one.
+  // Short payloads, and the last 0 to 15 bytes of long ones, one by one.
   for (; i < length; i++) data[i]! ^= key[(offset + i) & 3]!;
   // #endregion
 }

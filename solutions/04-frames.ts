@@ -189,7 +189,8 @@ export class FrameParser {
   /** The frame whose payload is arriving, if any, and how many of its bytes are in. */
   #current: FrameInProgress | undefined;
   #filled = 0;
-  #failure: ProtocolError | undefined;
+  /** The violation that broke the stream: every later push throws it again. */
+  #failure: unknown;
   // #endregion
   /**
    * `maxPayload`: the largest payload accepted in one frame, in bytes
@@ -260,7 +261,9 @@ export class FrameParser {
         yield frame;
       }
     } catch (error) {
-      if (error instanceof ProtocolError) this.#failure = error;
+      // Every error here is a violation read off the stream (a ProtocolError):
+      // the stream is broken from that point on.
+      this.#failure = error;
       throw error;
     }
   }
@@ -313,20 +316,19 @@ export class FrameParser {
         throw new ProtocolError(1002, "the 64-bit payload length has its most significant bit set (RFC 6455 §5.2)");
       }
       if (length64 <= 0xffffn) throw nonMinimal(Number(length64), "64");
-      // Compared as a BigInt: a length above 2^53 is not exact as a number.
-      if (length64 > BigInt(this.#maxPayload)) throw tooBig(length64, this.#maxPayload);
+      // A length above 2^53 is not exact as a number, but it cannot round down
+      // to maxPayload or below (a safe integer): the check below still refuses it.
       length = Number(length64);
     }
     // Refuse before buffering a single payload byte: the header is enough (§10.4).
     if (length > this.#maxPayload) throw tooBig(length, this.#maxPayload);
 
-    const maskKey = masked ? header.slice(size - 4, size) : undefined;
-    this.#consume(size);
     // The payload's own buffer, filled as its bytes arrive: each byte is copied
     // once, and can be checked (UTF-8) before the frame is complete. Its size is
     // bounded by maxPayload; the system commits memory only as it is written.
     const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: new Uint8Array(length), length };
-    if (maskKey !== undefined) frame.maskKey = maskKey;
+    if (masked) frame.maskKey = header.slice(size - 4, size);
+    this.#consume(size);
     return frame;
   }
 
@@ -339,18 +341,15 @@ export class FrameParser {
     while (this.#filled < current.length && this.#buffered > 0) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(chunk.length, current.length - this.#filled);
-      current.payload.set(take === chunk.length ? chunk : chunk.subarray(0, take), this.#filled);
+      current.payload.set(chunk.subarray(0, take), this.#filled);
       this.#filled += take;
       this.#consume(take);
     }
-    // Only the bytes that just arrived: `offset` keeps the key in step (§5.3).
-    if (current.maskKey !== undefined && this.#filled > start) {
-      applyMask(current.payload.subarray(start, this.#filled), current.maskKey, start);
-    }
+    // Only the bytes that just arrived (maybe none): `offset` keeps the key in step (§5.3).
+    if (current.maskKey !== undefined) applyMask(current.payload.subarray(start, this.#filled), current.maskKey, start);
     if (this.#filled < current.length) return undefined;
-    const { fin, rsv1, rsv2, rsv3, opcode, payload, maskKey } = current;
-    const frame: Frame = { fin, rsv1, rsv2, rsv3, opcode, payload };
-    if (maskKey !== undefined) frame.maskKey = maskKey;
+    // The frame without the announced length, which is now its payload's length.
+    const { length: _announced, ...frame } = current;
     return frame;
   }
 
@@ -359,9 +358,9 @@ export class FrameParser {
     const first = this.#chunks[0]!;
     if (first.length >= n) return first.subarray(0, n);
     const bytes = new Uint8Array(n);
-    let filled = 0;
-    for (const chunk of this.#chunks) {
-      if (filled === n) break;
+    // There are at least n bytes buffered: the chunks do not run out first.
+    for (let filled = 0, c = 0; filled < n; c++) {
+      const chunk = this.#chunks[c]!;
       const take = Math.min(chunk.length, n - filled);
       bytes.set(chunk.subarray(0, take), filled);
       filled += take;

@@ -220,10 +220,8 @@ export class Connection {
       }
       // A data frame still arriving: check what is in, so that bad text fails
       // at its first bad byte even inside one frame (§8.1).
-      // With an extension (chapter 12) the bytes on the wire may be compressed:
-      // they are checked once the extension hands on what they stand for.
       const partial = this.#parser.inProgress;
-      if (partial !== undefined && !isControl(partial.opcode) && this.#extension === undefined) {
+      if (partial !== undefined && !isControl(partial.opcode) && !this.#transformed(partial)) {
         this.#checkMasking(partial);
         this.#assembler.checkInProgress(partial);
       }
@@ -234,6 +232,16 @@ export class Connection {
       failure = error;
     }
     yield this.#fail(failure);
+  }
+
+  /**
+   * Chapter 12: whether the message `frame` belongs to is one the extension
+   * transforms (a compressed one): its bytes on the wire are then checked only
+   * once the extension hands on what they stand for. An extension that cannot
+   * tell (no `transforms`) is taken to transform every message.
+   */
+  #transformed(frame: Frame): boolean {
+    return this.#extension !== undefined && this.#extension.transforms?.(frame) !== false;
   }
 
   /** A method, not a comparison in place: the state changes inside the calls TypeScript cannot see into. */

@@ -469,6 +469,10 @@ export interface PerMessageDeflateOptions {
  * `*_no_context_takeover` for the peer's side), each message inflates from
  * the end of the ones before it.
  *
+ * `transforms(frame)`, for a data frame still arriving: whether it belongs to a
+ * compressed message (its first frame has RSV1, RFC 7692 §6), whose bytes are
+ * not text yet; an uncompressed message is checked as it arrives (chapter 07).
+ *
  * `send(opcode, payload)`: the payload compressed with RSV1, from the end of
  * the messages sent before unless this side's `*_no_context_takeover` was
  * agreed, within this side's window size. A message that would not shrink
@@ -542,6 +546,14 @@ export class PerMessageDeflate implements MessageExtension {
       return undefined;
     }
     return this.#inflate(message, frame);
+    // #endregion
+  }
+
+  transforms(frame: Frame): boolean {
+    // #region solution
+    // A compressed message is in progress: this frame continues it (or breaks the
+    // rules, which receive will say). Otherwise RSV1 on a first frame says it (§6).
+    return this.#compressed !== undefined || (frame.opcode !== Opcode.Continuation && frame.rsv1);
     // #endregion
   }
 

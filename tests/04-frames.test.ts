@@ -232,6 +232,7 @@ describe("encodeFrame", () => {
       [{ rsv2: true, opcode: 0x1, payload: HELLO }, "a1", "RSV2 is bit 0x20"],
       [{ rsv3: true, opcode: 0x1, payload: HELLO }, "91", "RSV3 is bit 0x10"],
       [{ opcode: 0x3, payload: HELLO }, "83", "a reserved opcode is still 4 bits (for extensions to use)"],
+      [{ opcode: 0xf, payload: HELLO }, "8f", "opcode 15, the largest 4-bit value (reserved for control frames), is encoded as given"],
     ];
     for (const [init, byte0, why] of cases) {
       expectBytes(encodeFrame(init), hex(`${byte0} 05 48 65 6c 6c 6f`), `RFC 6455 §5.2: ${why}: byte 0 is 0x${byte0}`);
@@ -279,6 +280,16 @@ describe("encodeFrame", () => {
         () => encodeFrame({ opcode, fin: false, payload: new Uint8Array(0) }),
         RangeError,
         `RFC 6455 §5.5: a ${opcodeName(opcode)} frame cannot be fragmented (fin: false)`,
+      );
+    }
+  });
+
+  test("a payload that is not a Uint8Array is the caller's mistake: TypeError (our policy: no frame of guessed bytes)", () => {
+    for (const payload of ["Hello", [0x48, 0x65], undefined]) {
+      expectThrows(
+        () => encodeFrame({ opcode: 0x1, payload: payload as unknown as Uint8Array }),
+        TypeError,
+        `encodeFrame with the payload ${JSON.stringify(payload)}: a frame's payload is bytes (a Uint8Array), anything else is refused, not encoded`,
       );
     }
   });
@@ -358,6 +369,47 @@ describe("FrameParser", () => {
     );
   });
 
+  test("§5.2: empty pushes, anywhere in the stream (before a header, inside one, inside a payload), change nothing", () => {
+    const wire = concat(encodeFrame({ opcode: 0x1, payload: HELLO, maskKey: RFC_KEY }), encodeFrame({ opcode: 0x2, payload: BINARY_256 }));
+    const parser = new FrameParser();
+    const frames: Frame[] = [];
+    // Cut at 0 (before anything), 1 (inside the header), 8 (inside the first payload), 11 (between
+    // frames), 20 (inside the second payload); an empty push after every piece.
+    let from = 0;
+    for (const to of [0, 1, 8, 11, 20, wire.length]) {
+      frames.push(...read(parser, wire.subarray(from, to)), ...read(parser, new Uint8Array(0)));
+      from = to;
+    }
+    expectFrames(
+      () => frames,
+      [{ opcode: 0x1, payload: HELLO, maskKey: RFC_KEY }, { opcode: 0x2, payload: BINARY_256 }],
+      "the masked Hello and 256 bytes of binary, with an empty push after each piece",
+    );
+  });
+
+  test("§5.2: bytes in a Node Buffer (what sockets deliver) give the same frames as in a plain Uint8Array, however cut", () => {
+    for (const cuts of [[], [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14], [7, 300, 301, 65000]]) {
+      const parser = new FrameParser();
+      const frames: Frame[] = [];
+      let from = 0;
+      for (const to of [...cuts, RFC_STREAM.length]) {
+        frames.push(...read(parser, Buffer.from(RFC_STREAM.buffer, RFC_STREAM.byteOffset + from, to - from)));
+        from = to;
+      }
+      expectFrames(() => frames, RFC_STREAM_FRAMES, `the §5.7 examples as Buffers, cut at [${cuts.join(", ")}]`);
+    }
+  });
+
+  test("push takes bytes: anything but a Uint8Array is the caller's mistake: TypeError", () => {
+    for (const bytes of ["81 00", [0x81, 0x00], undefined]) {
+      expectThrows(
+        () => read(new FrameParser(), bytes as unknown as Uint8Array),
+        TypeError,
+        `push(${JSON.stringify(bytes)}): push takes the bytes received as a Uint8Array (a Node Buffer is one)`,
+      );
+    }
+  });
+
   test("§5.2: frames in a view into a larger buffer (as sockets deliver them) are read at the view's offset", () => {
     const wire = concat(hex("81 fe 00 80"), RFC_KEY, pattern(128, 5).map((b, i) => b ^ RFC_KEY[i % 4]!));
     for (const byteOffset of [1, 2, 3, 5]) {
@@ -419,6 +471,11 @@ describe("FrameParser", () => {
       }
     });
 
+    test("§5.5: a control frame of exactly 125 bytes is the largest allowed: it is read, not refused", () => {
+      const payload = pattern(125, 3);
+      expectFrames(() => read(new FrameParser(), concat(hex("89 7d"), payload)), [{ opcode: 0x9, payload }], "RFC 6455 §5.5: a 125-byte ping (89 7d)");
+    });
+
     test("§5.5 MUST: a control frame with more than 125 bytes of payload", () => {
       expectProtocolError(
         () => read(new FrameParser(), concat(hex("89 7e 00 7e"), new Uint8Array(126))),
@@ -458,12 +515,13 @@ describe("FrameParser", () => {
 
     test("§7.1.7 MUST NOT: after failing, the parser reads nothing more: later pushes throw too", () => {
       const parser = new FrameParser();
-      expectProtocolError(() => read(parser, hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
-      expectProtocolError(
+      const failure = expectProtocolError(() => read(parser, hex("c1 00")), 1002, "RFC 6455 §5.2: RSV1 set");
+      const again = expectProtocolError(
         () => read(parser, hex("81 05 48 65 6c 6c 6f")),
         1002,
         "RFC 6455 §7.1.7: once the connection is failed, no more frames are read from the stream",
       );
+      expect(again, "every later push throws the same error, the one that broke the stream (not a new one read again)").toBe(failure);
     });
   });
 
@@ -493,6 +551,12 @@ describe("FrameParser", () => {
         [{ opcode: 0x2, payload }],
         "a 1000-byte frame with maxPayload 1000",
       );
+      expectFrames(
+        () => read(new FrameParser({ maxPayload: 0 }), hex("81 00 89 00")),
+        [{ opcode: 0x1, payload: new Uint8Array(0) }, { opcode: 0x9, payload: new Uint8Array(0) }],
+        "maxPayload 0 is a limit like any other: empty frames (81 00, 89 00) are accepted",
+      );
+      expectProtocolError(() => read(new FrameParser({ maxPayload: 0 }), hex("81 01")), 1009, "RFC 6455 §7.4.1: one byte over maxPayload 0");
     });
 
     test("§7.4.1: the default maxPayload is DEFAULT_MAX_PAYLOAD; a 1 TiB header is refused at once", () => {

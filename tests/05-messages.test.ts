@@ -351,6 +351,17 @@ describe("MessageAssembler", () => {
     ]);
   });
 
+  test("§10.4: maxMessageSize 0 accepts only empty messages; Infinity sets no limit", () => {
+    const none = new MessageAssembler({ maxMessageSize: 0 });
+    expect(assemble([text(""), binary("", false), continuation("")], none).map(show), "empty messages fit a limit of 0").toEqual(['text ""', "binary "]);
+    expectProtocolError(() => none.push(binary("x")), 1009, "one byte over a limit of 0");
+    // A frame still arriving that announces 1 TiB: refused at once under the default limit, not without one.
+    const terabyte = { ...binary(""), length: 2 ** 40 };
+    expectProtocolError(() => new MessageAssembler().checkInProgress(terabyte), 1009, "a frame announcing 1 TiB, default limit");
+    const unlimited = new MessageAssembler({ maxMessageSize: Infinity });
+    expect(() => unlimited.checkInProgress(terabyte), "maxMessageSize: Infinity: no limit, so a frame announcing 1 TiB is not refused").not.toThrow();
+  });
+
   test("a maxMessageSize that is negative or not a number is a caller's mistake (RangeError)", () => {
     for (const maxMessageSize of [-1, Number.NaN, 1.5]) {
       expectThrows(() => new MessageAssembler({ maxMessageSize }), RangeError, `maxMessageSize: ${maxMessageSize}`);
@@ -406,6 +417,13 @@ describe("fragmentMessage", () => {
   test("§5.6: text is split by bytes, even inside a code point (€ = E2 82 AC in frames of 1 byte)", () => {
     const frames = fragmentMessage({ type: "text", data: "€" }, 1);
     expect(frames.map(line), "each byte of € in its own frame").toEqual(["text - e2", "continuation - 82", "continuation FIN ac"]);
+  });
+
+  test("§5.4: maxFramePayload Infinity sends every message in one frame", () => {
+    const data = new Uint8Array(100_000);
+    expect(fragmentMessage({ type: "binary", data }, Infinity).map((f) => `${f.opcode} ${f.fin} ${f.payload.length}`), "100 000 bytes, no frame size limit: one binary frame with FIN").toEqual([
+      "2 true 100000",
+    ]);
   });
 
   test("a maxFramePayload below 1 or not a whole number is a caller's mistake (RangeError)", () => {
@@ -543,6 +561,13 @@ describe("MessageAssembler: the rest of its API", () => {
       expect(show(assembler.push(text(whole))), `checked ${step} byte(s) at a time, code points cut anywhere`).toBe(show({ type: "text", data: "a😀b€c".repeat(9) }));
       expect(show(assembler.push(text("next"))), "the next message starts afresh").toBe('text "next"');
     }
+  });
+
+  test("§5.6: checkInProgress checks text only: a binary frame in progress may hold any bytes", () => {
+    const assembler = new MessageAssembler();
+    const bytes = hex("ff fe c0 80 ed a0 80");
+    for (let n = 1; n <= bytes.length; n++) assembler.checkInProgress(inProgress(Opcode.Binary, bytes.subarray(0, n), bytes.length));
+    expect(show(assembler.push(binary(bytes))), "a binary frame of bytes that are not UTF-8, checked in pieces, then complete").toBe(show({ type: "binary", data: bytes }));
   });
 
   test("§5.4, §10.4: checkInProgress applies the rules of a frame's start: a lone continuation 1002, an announced length over the limit 1009", () => {

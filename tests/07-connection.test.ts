@@ -121,6 +121,39 @@ describe("sending", () => {
     );
   });
 
+  test("§6.1 MUST: a message goes out as frames laid out as §5.2 says: 5, 300 and 70 000 bytes, each length in its own field", () => {
+    const server = openConnection("server");
+    const client = openConnection("client");
+    const payloads = [5, 300, 70_000].map((n) => Uint8Array.from({ length: n }, (_, i) => (i * 7) & 0xff));
+    for (const data of payloads) {
+      server.send({ type: "binary", data });
+      client.send({ type: "binary", data });
+    }
+    expectBytes(
+      concat(...server.bytesToSend()),
+      concat(...payloads.map((payload) => encodeFrame({ opcode: 0x2, payload }))),
+      "RFC 6455 §5.2: a server's binary messages of 5, 300 and 70 000 bytes: 7-bit, 16-bit and 64-bit lengths, unmasked",
+    );
+    expectBytes(
+      concat(...client.bytesToSend()),
+      concat(...payloads.map((payload) => encodeFrame({ opcode: 0x2, payload, maskKey: KEY }))),
+      "RFC 6455 §5.2, §5.3: the same messages from a client: the MASK bit, the key after the length, the payload masked",
+    );
+  });
+
+  test("§6.1 MUST: every frame formed is transmitted: bytesToSend() hands each one out, in the order formed, once", () => {
+    const server = openConnection("server");
+    server.send({ type: "text", data: "one" });
+    server.ping(text("p"));
+    const first = concat(...server.bytesToSend());
+    server.send({ type: "binary", data: hex("02") });
+    server.send({ type: "text", data: "three" });
+    const second = concat(...server.bytesToSend());
+    expectBytes(first, hex("81 03 6f 6e 65  89 01 70"), "the text and the ping formed before the first call, in that order");
+    expectBytes(second, hex("82 01 02  81 05 74 68 72 65 65"), "then only the two messages formed since, in order");
+    expect(server.bytesToSend().length, "everything formed was handed out: a third call has nothing").toBe(0);
+  });
+
   test("§5.5.2: a ping carries its payload; bytesToSend gives each byte once", () => {
     const server = openConnection("server");
     server.ping(text("Hello"));
@@ -130,6 +163,42 @@ describe("sending", () => {
 });
 
 describe("control frames", () => {
+  test("§6.2 MUST: incoming data is parsed as frames laid out as §5.2 says: 16-bit and 64-bit lengths, masked, arrive whole", () => {
+    const medium = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
+    const large = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 13) & 0xff);
+    const { events } = replay("server", [concat(fromClient(0x2, medium), fromClient(0x2, large))]);
+    expect(events.length, "two binary messages: 300 bytes (16-bit length), then 70 000 bytes (64-bit length)").toBe(2);
+    for (const [i, want] of [medium, large].entries()) {
+      const event = events[i];
+      expect(event?.type === "message" && event.message.type, `message ${i + 1}: a binary message event`).toBe("binary");
+      if (event?.type === "message") expectBytes(event.message.data, want, `message ${i + 1}: ${want.length} bytes, unmasked (§5.3)`, "bytes");
+    }
+  });
+
+  test("§6.2 MUST: each control frame received is handled as §5.5 says, between fragments too: ping answered, pong noted, close answered", () => {
+    const { events, sent, connection } = replay("client", [
+      concat(
+        fromServer(0x1, text("Hel"), false),
+        fromServer(0x9, text("ping")),
+        fromServer(0xa, text("pong")),
+        fromServer(0x0, text("lo")),
+        fromServer(0x8, hex("03 e8")),
+      ),
+    ]);
+    expect(events, "the ping and the pong are reported where they came, the message when its last fragment came, then the close").toEqual([
+      { type: "ping", payload: text("ping") },
+      { type: "pong", payload: text("pong") },
+      { type: "message", message: { type: "text", data: "Hello" } },
+      { type: "close", code: 1000, reason: "", clean: true },
+    ]);
+    expectBytes(
+      sent,
+      concat(fromClient(0xa, text("ping")), fromClient(0x8, hex("03 e8"))),
+      "RFC 6455 §5.5.2, §5.5.1: a pong carrying the ping's payload, nothing for the pong (§5.5.3), then the close answered with 1000",
+    );
+    expect(connection.state, "both close frames exchanged").toBe("CLOSED");
+  });
+
   test("§5.5.2 MUST: a ping is answered with a pong carrying the same payload", () => {
     const { events, sent } = replay("client", [fromServer(0x9, text("are you there?"))]);
     expect(events, "the application hears about the ping").toEqual([{ type: "ping", payload: text("are you there?") }]);

@@ -531,6 +531,34 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     expect(close && [close.opcode, close.payload[0], close.payload[1]], "a close frame with 1009 goes out").toEqual([0x8, 0x03, 0xf1]);
   });
 
+  test("§8.1 (our SHOULD-level fail fast): with deflate agreed, an uncompressed text message still fails at its first bad byte, inside its frame", () => {
+    const bad = concat(utf8("ab"), hex("ff"), new Uint8Array(97));
+    const first = wireFrame({ opcode: 0x1, payload: bad, maskKey: KEY });
+    // 2 bytes of header, 4 of key, then "ab" and FF: 3 of the 100 bytes of payload (RSV1 clear: not compressed).
+    const a = open("server", DEFAULTS);
+    expect(closeOf(a.receive(first.subarray(0, 9))), "a text frame with RSV1 clear is text as it arrives: FF fails it before the other 97 bytes").toMatchObject({
+      type: "close",
+      code: 1007,
+    });
+    const b = open("server", DEFAULTS);
+    const fragments = concat(wireFrame({ opcode: 0x1, fin: false, payload: utf8("ok "), maskKey: KEY }), wireFrame({ opcode: 0x0, payload: bad, maskKey: KEY }));
+    expect(closeOf(b.receive(fragments.subarray(0, 9 + 9))), "the same in an uncompressed message's continuation frame").toMatchObject({ type: "close", code: 1007 });
+    // A compressed message's bytes are not text until inflated: no verdict before its last byte.
+    const c = open("server", DEFAULTS);
+    const compressed = wireFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY });
+    expect([...c.receive(compressed.subarray(0, compressed.length - 1))], "a compressed frame in progress: DEFLATE bytes, not checked as UTF-8").toEqual([]);
+    expect([...c.receive(compressed.subarray(compressed.length - 1))], "complete, it inflates to Hello").toEqual([{ type: "message", message: text("Hello") }]);
+  });
+
+  test("our policy: an extension that cannot tell (no transforms) has its messages checked once it hands them on, not while they arrive", () => {
+    const passThrough = { rsv1: false, receive: (frame: Frame) => frame, send: (_opcode: number, payload: Uint8Array) => ({ payload, rsv1: false }) };
+    const server = new Connection("server", { extension: passThrough });
+    server.open();
+    const frame = wireFrame({ opcode: 0x1, payload: concat(utf8("ab"), hex("ff"), new Uint8Array(97)), maskKey: KEY });
+    expect([...server.receive(frame.subarray(0, 9))], "its bytes may be transformed: nothing is judged while the frame is in progress").toEqual([]);
+    expect(closeOf(server.receive(frame.subarray(9))), "complete and handed on, the text is checked: 1007").toMatchObject({ type: "close", code: 1007 });
+  });
+
   test("§5.2: however TCP cuts the stream, a compressed session gives the same events", () => {
     const message = utf8("compress me, compress me, compress me ✓");
     const compressed = deflateMessage(message);
