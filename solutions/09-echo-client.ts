@@ -493,7 +493,8 @@ export class ClientConnection implements WebSocketClient {
 
   /** A heartbeat (§5.5.2): a ping, and the connection dropped (1006) if nothing answers within pongTimeout. */
   #ping(): void {
-    if (this.#connection.state !== "OPEN" || this.#tcpClosed) return;
+    // Not after a close frame (ours or the server's): a ping would follow it. (The end of TCP clears the timer.)
+    if (this.#connection.state !== "OPEN") return;
     const { pingInterval = 0, pongTimeout = pingInterval } = this.#options;
     this.#heard = false;
     this.#connection.ping();
