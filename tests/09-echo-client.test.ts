@@ -350,6 +350,13 @@ describe("the opening handshake", () => {
     );
   });
 
+  test("§4.1 MUST: a 101 naming an extension or a subprotocol the client never offered fails the handshake", async () => {
+    for (const extra of ["Sec-WebSocket-Extensions: permessage-deflate", "Sec-WebSocket-Protocol: chat"]) {
+      const url = await rawServer((peer) => peer.socket.write(switching(peer.key).replace(/\r\n\r\n$/, `\r\n${extra}\r\n\r\n`)));
+      await expectRejects(open(url), HandshakeError, `a 101 with "${extra}" to a client that offered nothing`);
+    }
+  });
+
   test("§4.1 MUST: a wrong Sec-WebSocket-Accept fails the handshake", async () => {
     const url = await rawServer((peer) => peer.socket.write(switching("dGhlIHNhbXBsZSBub25jZQ==")));
     await expectRejects(

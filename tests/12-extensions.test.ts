@@ -1074,3 +1074,49 @@ describe("12-conformance", () => {
     expect(notOk, `${summary(results)}; each line names the rule`).toEqual([]);
   }, 90_000);
 });
+
+describe("12-wiring: the deflate option of the echo server (chapter 08) and client (chapter 09)", () => {
+  /** The 101 our echo server gives a raw client offering plain permessage-deflate. */
+  async function answerTo(deflate: boolean | { serverNoContextTakeover?: boolean; clientNoContextTakeover?: boolean }): Promise<string> {
+    const server: EchoServer = createEchoServer({ deflate, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const raw = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Extensions: permessage-deflate"]));
+    cleanups.push(() => raw.socket.destroy());
+    await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+    expect(raw.response.split("\r\n")[0], "the upgrade succeeds either way").toBe("HTTP/1.1 101 Switching Protocols");
+    return raw.response;
+  }
+
+  test("RFC 7692 §5, RFC 6455 §9.1: the server's deflate: false, like no option, declines the offer; deflate with options answers what it insists on", async () => {
+    expect(await answerTo(false), "deflate: false accepts no extension: no Sec-WebSocket-Extensions in the 101").not.toMatch(/sec-websocket-extensions/i);
+    expect(await answerTo({ serverNoContextTakeover: true, clientNoContextTakeover: true }), "RFC 7692 §7.1.1: the server adds both no_context_takeover parameters it insists on").toMatch(
+      /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n/,
+    );
+  });
+
+  test("RFC 7692 §5, RFC 6455 §4.1: the client's deflate: false, like no option, offers nothing; deflate with options offers what they ask, beside a subprotocol", async () => {
+    const offers: (string | undefined)[] = [];
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true, handleProtocols: (offered) => (offered.has("chat.v1") ? "chat.v1" : false) });
+    server.on("connection", (ws, req) => {
+      offers.push(req.headers["sec-websocket-extensions"]);
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    cleanups.push(() => new Promise((closed) => server.close(closed)));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the ws server listening");
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/`;
+
+    const plain = await within(connect(url, { deflate: false }), 5_000, "connect() with deflate: false");
+    cleanups.push(() => plain.close());
+    expect(offers[0], "deflate: false: no Sec-WebSocket-Extensions in the request").toBeUndefined();
+    expect(plain.extensions, "and no extension in use").toBe("");
+
+    const asking = await within(connect(url, { deflate: { clientNoContextTakeover: true }, protocols: ["chat.v1"] }), 5_000, "connect() with deflate options and a subprotocol");
+    cleanups.push(() => asking.close());
+    expect(offers[1], "RFC 7692 §7.1.1.2: the offer carries client_no_context_takeover").toBe("permessage-deflate; client_no_context_takeover; client_max_window_bits");
+    expect(asking.extensions, "ws accepted it, with the parameter").toMatch(/^permessage-deflate;.*client_no_context_takeover/);
+    expect(asking.protocol, "§4.1: both offers went out, each on its own header line: the subprotocol was chosen too").toBe("chat.v1");
+    asking.send("compressed both ways");
+    expect(await asking.receive(5_000), "and the compressed echo comes back").toEqual({ type: "text", data: "compressed both ways" });
+  });
+});
