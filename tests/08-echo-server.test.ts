@@ -310,9 +310,15 @@ describe("surviving its users", () => {
     const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
     const total = 1024; // 64 MiB of messages to echo
     for (let i = 0; i < total; i++) raw.socket.write(frame);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Wait until the server stops taking bytes: what is left on our side has
+    // not changed for a second (however slow the machine), at most 20 s.
     // The kernel's socket buffers absorb a few MiB; a server that kept reading
-    // would have taken all 64 MiB, holding the echoes in its own memory.
+    // would take all 64 MiB, holding the echoes in its own memory.
+    let [last, steady] = [raw.socket.writableLength, 0];
+    for (const deadline = Date.now() + 20_000; steady < 10 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      [last, steady] = raw.socket.writableLength === last ? [last, steady + 1] : [raw.socket.writableLength, 0];
+    }
     const notTaken = raw.socket.writableLength;
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     expect(

@@ -1095,6 +1095,35 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
     );
   });
 
+  test("§4.2.2: the server's protocols: it picks the client's favourite among those it speaks, named in Sec-WebSocket-Protocol (with or without deflate)", async () => {
+    for (const deflate of [false, true]) {
+      const server: EchoServer = createEchoServer({ protocols: ["chat.v1", "chat.v2"], deflate, closeTimeout: 2_000 });
+      cleanups.push(() => server.close());
+      const url = await server.listen(0, "127.0.0.1");
+      const raw = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat.v3, chat.v2, chat.v1"]));
+      cleanups.push(() => raw.socket.destroy());
+      await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+      expect(raw.response, `§4.2.2: chat.v2 is the client's first choice that the server speaks (deflate: ${deflate})`).toMatch(/\r\nSec-WebSocket-Protocol: chat\.v2\r\n/);
+    }
+  });
+
+  test("trace with deflate (--trace --deflate): each compressed message in and out gets a line, marked ← client and → client", async () => {
+    const lines: string[] = [];
+    const server: EchoServer = createEchoServer({ deflate: true, trace: (line) => lines.push(line), closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const ws = await openWs(url, { perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => ws.terminate());
+    const echoed = within(new Promise<string>((resolve) => ws.once("message", (data: Buffer) => resolve(data.toString()))), 5_000, "the echo");
+    ws.send("hello ".repeat(100));
+    expect(await echoed, "the echo").toBe("hello ".repeat(100));
+    const deflateLines = lines.filter((line) => line.includes("permessage-deflate:"));
+    expect(deflateLines, "one line for the message in, inflated to its 600 bytes, one for the echo out, deflated from them").toEqual([
+      expect.stringMatching(/^← client {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
+      expect.stringMatching(/^→ client {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
+    ]);
+  });
+
   test("RFC 7692 §5, RFC 6455 §4.1: the client's deflate: false, like no option, offers nothing; deflate with options offers what they ask, beside a subprotocol", async () => {
     const offers: (string | undefined)[] = [];
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true, handleProtocols: (offered) => (offered.has("chat.v1") ? "chat.v1" : false) });
