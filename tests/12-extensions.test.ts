@@ -1124,6 +1124,22 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
     ]);
   });
 
+  test("trace with deflate on the client (npm run client -- --trace --deflate): each compressed message out and in gets a line, marked → server and ← server", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: { threshold: 0 } });
+    server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+    cleanups.push(() => new Promise((closed) => server.close(closed)));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the ws server listening");
+    const lines: string[] = [];
+    const client = await within(connect(`ws://127.0.0.1:${(server.address() as { port: number }).port}/`, { deflate: true, trace: (line) => lines.push(line) }), 5_000, "connect() with deflate and trace");
+    cleanups.push(() => client.close());
+    client.send("hello ".repeat(100));
+    expect(await client.receive(5_000), "the echo").toEqual({ type: "text", data: "hello ".repeat(100) });
+    expect(lines.filter((line) => line.includes("permessage-deflate:")), "one line for the message out, deflated from its 600 bytes, one for the echo in, inflated to them").toEqual([
+      expect.stringMatching(/^→ server {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
+      expect.stringMatching(/^← server {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
+    ]);
+  });
+
   test("RFC 7692 §5, RFC 6455 §4.1: the client's deflate: false, like no option, offers nothing; deflate with options offers what they ask, beside a subprotocol", async () => {
     const offers: (string | undefined)[] = [];
     const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true, handleProtocols: (offered) => (offered.has("chat.v1") ? "chat.v1" : false) });
