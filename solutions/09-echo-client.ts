@@ -355,7 +355,7 @@ export class ClientConnection implements WebSocketClient {
   #closeTimer: NodeJS.Timeout | undefined;
   /** The heartbeat's next step, and whether anything arrived since our last ping. */
   #heartbeat: NodeJS.Timeout | undefined;
-  #heard = true;
+  #heard = true; // first read only after #ping cleared it
   readonly #options: ClientOptions;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed: (info: CloseInfo) => void = () => {};
@@ -473,17 +473,13 @@ export class ClientConnection implements WebSocketClient {
   /**
    * Bytes from the socket in, events out, each handled as it comes (the
    * Connection queues a pong or a close reply when it reaches that frame);
-   * then write what it queued, and only then act on the end of the WebSocket.
+   * then write what it queued. Handling the close event first is harmless:
+   * it only settles the waiters and starts the timer of §7.1.1.
    */
   #receiveBytes(bytes: Uint8Array): void {
-    if (bytes.length > 0) this.#heard = true;
-    let closed: ConnectionEvent | undefined;
-    for (const event of this.#connection.receive(bytes)) {
-      if (event.type === "close") closed = event;
-      else this.#handle(event);
-    }
+    this.#heard = true; // anything from the server answers the heartbeat's ping
+    for (const event of this.#connection.receive(bytes)) this.#handle(event);
     this.#flush();
-    if (closed !== undefined) this.#handle(closed);
   }
 
   /** A heartbeat (§5.5.2): a ping, and the connection dropped (1006) if nothing answers within pongTimeout. */

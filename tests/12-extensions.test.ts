@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
@@ -1138,6 +1139,29 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
       expect.stringMatching(/^→ server {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
       expect.stringMatching(/^← server {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
     ]);
+  });
+
+  test("§4.1, §9.1 MUST: a Sec-WebSocket-Extensions answer the client can't even read fails the handshake with a HandshakeError", async () => {
+    // A server that answers the client's offer with a header broken by an unterminated quoted value.
+    const sockets: Socket[] = [];
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      let head = "";
+      socket.on("data", (chunk: Buffer) => {
+        head += chunk.toString("latin1");
+        const key = /^sec-websocket-key: *(\S+)/im.exec(head)?.[1];
+        if (!head.includes("\r\n\r\n") || key === undefined) return;
+        const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits="1\r\n\r\n`);
+      });
+      socket.on("error", () => {});
+    });
+    server.listen(0, "127.0.0.1");
+    cleanups.push(() => new Promise((closed) => (sockets.forEach((s) => s.destroy()), server.close(closed))));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the raw server listening");
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const error = await within(connect(url, { deflate: true }).then(() => undefined, (e: unknown) => e), 5_000, "connect() to a server with an unreadable answer");
+    expect(error, "§4.1: the handshake fails, as for any answer the client can't accept").toBeInstanceOf(HandshakeError);
   });
 
   test("RFC 7692 §5, RFC 6455 §4.1: the client's deflate: false, like no option, offers nothing; deflate with options offers what they ask, beside a subprotocol", async () => {
