@@ -1,5 +1,5 @@
 /**
- * npm run mutation [-- 7 8 ...]   (maintainers; slow, not part of npm test)
+ * npm run mutation [-- 7 8 ...] [-- --force]   (maintainers; slow, not part of npm test)
  *
  * Mutation testing of the reference: Stryker changes one small thing at a
  * time in solutions/NN-*.ts (a condition flipped, a line removed, a constant
@@ -83,6 +83,12 @@ async function mutate(chapter: Chapter, tests: string[], ranges?: string[]): Pro
     timeoutMS: 15_000,
     // Progress while it runs (minutes per chapter); the verdict is printed below.
     reporters: ["progress"],
+    // Stryker's incremental mode: a mutant whose code and covering tests did not
+    // change since the last run keeps its result (reports/, not committed), so a
+    // re-run after a new test or an explanation takes minutes. `--force`: all again.
+    incremental: true,
+    incrementalFile: `reports/stryker-incremental-${chapter.id}.json`,
+    force: process.argv.includes("--force"),
     tempDirName: ".stryker-tmp",
     cleanTempDir: true,
     ignorePatterns: ["docs", ".vitepress", ".cache", ".pristine", "chapters", "reports"],

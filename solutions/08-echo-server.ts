@@ -267,14 +267,15 @@ function agree(
   const headers: Record<string, string> = {};
   const protocol = selectSubprotocol(getHeader(req.headers, "sec-websocket-protocol"), settings.protocols ?? []);
   if (protocol !== undefined) headers["Sec-WebSocket-Protocol"] = protocol;
-  if (settings.deflate === undefined || settings.deflate === false) return { ok: true, headers, deflate: undefined };
+  const wanted = typeof settings.deflate === "object" ? settings.deflate : settings.deflate ? {} : undefined;
+  if (wanted === undefined) return { ok: true, headers, deflate: undefined };
   let offers;
   try {
     offers = parseExtensionHeader(getHeader(req.headers, "sec-websocket-extensions") ?? "");
   } catch (error) {
     return { ok: false, refusal: { ok: false, status: 400, reason: (error as Error).message, headers: {} } };
   }
-  const accepted = negotiateDeflate(offers, settings.deflate === true ? {} : settings.deflate);
+  const accepted = negotiateDeflate(offers, wanted);
   if (accepted !== undefined) headers["Sec-WebSocket-Extensions"] = formatExtensionHeader([accepted.response]);
   return { ok: true, headers, deflate: accepted?.params };
 }
@@ -342,7 +343,7 @@ class EchoSession {
       clearTimeout(this.#heartbeat);
     });
     if (settings.pingInterval !== undefined) this.#heartbeat = setTimeout(() => this.#ping(), settings.pingInterval);
-    if (head.length > 0) this.#handle(this.#connection.receive(head)); // frames that came with the request
+    this.#handle(this.#connection.receive(head)); // frames that came with the request (usually none)
   }
 
   goodbye(): void {

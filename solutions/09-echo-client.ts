@@ -114,7 +114,7 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
   const key = createClientKey();
   const timeout = options.handshakeTimeout ?? 10_000;
   // Chapter 12: the offers go in as extra header lines, before the empty line that ends the head.
-  const deflate = options.deflate === true ? {} : options.deflate === false ? undefined : options.deflate;
+  const deflate = typeof options.deflate === "object" ? options.deflate : options.deflate ? {} : undefined;
   const protocols = options.protocols ?? [];
   const offers: string[] = [];
   if (protocols.length > 0) offers.push(`Sec-WebSocket-Protocol: ${subprotocolHeader(protocols)}`);
@@ -134,7 +134,7 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
       throw new HandshakeError(`the server refused the upgrade: HTTP ${response.status} ${response.reason}`.trimEnd());
     }
     // Chapter 02 refuses any extension; with an offer out, chapter 12 judges that header instead.
-    const { "sec-websocket-extensions": extensions, ...others } = lowerCased(response.headers);
+    const { "sec-websocket-extensions": extensions, ...others } = response.headers; // names are lower-case (parseResponseHead)
     checkUpgradeResponse(deflate === undefined ? response : { ...response, headers: others }, key, { protocols });
     const agreed: Agreed = {
       protocol: checkSubprotocol(getHeader(response.headers, "sec-websocket-protocol"), protocols) ?? "",
@@ -151,11 +151,6 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
 }
 
 // #region reference-only
-/** Header names as node:http gives them, lower-cased, so one can be taken out. */
-function lowerCased(headers: Headers): Headers {
-  return Object.fromEntries(Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value]));
-}
-
 /** The server's Sec-WebSocket-Extensions, read; unreadable is a failed handshake (§4.1). */
 function readExtensions(header: string) {
   try {
@@ -360,7 +355,7 @@ export class ClientConnection implements WebSocketClient {
   #closeTimer: NodeJS.Timeout | undefined;
   /** The heartbeat's next step, and whether anything arrived since our last ping. */
   #heartbeat: NodeJS.Timeout | undefined;
-  #heard = true;
+  #heard = true; // first read only after #ping cleared it
   readonly #options: ClientOptions;
   readonly #closed: Promise<CloseInfo>;
   #resolveClosed: (info: CloseInfo) => void = () => {};
@@ -381,18 +376,18 @@ export class ClientConnection implements WebSocketClient {
     this.#closed = new Promise((resolve) => (this.#resolveClosed = resolve));
     this.#agreed = agreed;
     const trace = options.trace;
-    const limit = options.maxMessageSize === undefined ? {} : { maxMessageSize: options.maxMessageSize };
+    const maxMessageSize = options.maxMessageSize; // undefined: chapter 07's default
     // Chapter 12: permessage-deflate, if the server accepted it; the limit applies to the inflated size.
     const extension =
       agreed.deflate === undefined
         ? undefined
         : new PerMessageDeflate("client", agreed.deflate, {
-            ...limit,
+            maxMessageSize,
             ...(trace === undefined ? {} : { onMessage: (t) => trace(describeDeflate(t, t.direction === "in" ? "← server" : "→ server")) }),
           });
     this.#connection = new Connection("client", {
-      ...limit,
-      ...(extension === undefined ? {} : { extension }),
+      maxMessageSize,
+      extension, // undefined: none
       ...(trace === undefined ? {} : { onFrame: (frame, way) => trace(describeFrame(frame, way === "in" ? "← server" : "→ server")) }),
     });
     this.#connection.open();
@@ -478,22 +473,19 @@ export class ClientConnection implements WebSocketClient {
   /**
    * Bytes from the socket in, events out, each handled as it comes (the
    * Connection queues a pong or a close reply when it reaches that frame);
-   * then write what it queued, and only then act on the end of the WebSocket.
+   * then write what it queued. Handling the close event first is harmless:
+   * it only settles the waiters and starts the timer of §7.1.1.
    */
   #receiveBytes(bytes: Uint8Array): void {
-    if (bytes.length > 0) this.#heard = true;
-    let closed: ConnectionEvent | undefined;
-    for (const event of this.#connection.receive(bytes)) {
-      if (event.type === "close") closed = event;
-      else this.#handle(event);
-    }
+    this.#heard = true; // anything from the server answers the heartbeat's ping
+    for (const event of this.#connection.receive(bytes)) this.#handle(event);
     this.#flush();
-    if (closed !== undefined) this.#handle(closed);
   }
 
   /** A heartbeat (§5.5.2): a ping, and the connection dropped (1006) if nothing answers within pongTimeout. */
   #ping(): void {
-    if (this.#connection.state !== "OPEN" || this.#tcpClosed) return;
+    // Not after a close frame (ours or the server's): a ping would follow it. (The end of TCP clears the timer.)
+    if (this.#connection.state !== "OPEN") return;
     const { pingInterval = 0, pongTimeout = pingInterval } = this.#options;
     this.#heard = false;
     this.#connection.ping();

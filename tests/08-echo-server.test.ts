@@ -310,9 +310,15 @@ describe("surviving its users", () => {
     const frame = clientFrame(0x2, new Uint8Array(64 * 1024));
     const total = 1024; // 64 MiB of messages to echo
     for (let i = 0; i < total; i++) raw.socket.write(frame);
-    await new Promise((resolve) => setTimeout(resolve, 1_500));
+    // Wait until the server stops taking bytes: what is left on our side has
+    // not changed for a second (however slow the machine), at most 20 s.
     // The kernel's socket buffers absorb a few MiB; a server that kept reading
-    // would have taken all 64 MiB, holding the echoes in its own memory.
+    // would take all 64 MiB, holding the echoes in its own memory.
+    let [last, steady] = [raw.socket.writableLength, 0];
+    for (const deadline = Date.now() + 20_000; steady < 10 && Date.now() < deadline; ) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      [last, steady] = raw.socket.writableLength === last ? [last, steady + 1] : [raw.socket.writableLength, 0];
+    }
     const notTaken = raw.socket.writableLength;
     const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
     expect(
@@ -560,6 +566,22 @@ describe("heartbeats", () => {
     expect(answering.readyState, "the client that answers stays connected").toBe(answering.OPEN);
   });
 
+  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+    const interval = 1_200;
+    const { url } = await start({ pingInterval: interval, pongTimeout: 500 });
+    const started = Date.now(); // the server's heartbeat timer for this client starts after this
+    const answering = await wsClient(url);
+    let pings = 0;
+    answering.on("ping", () => pings++);
+    await eventually(() => pings >= 2, 8_000, "two heartbeat pings to a ws client");
+    // The k-th ping leaves k × pingInterval after the upgrade at the earliest (a
+    // timer never fires early; 50 ms spare for the clock's grain). A busy
+    // machine only delays pings: this bound counts, it does not time.
+    const allowed = Math.floor((Date.now() - started + 50) / interval);
+    expect(pings, `after ${Date.now() - started} ms with pingInterval ${interval} ms (pongTimeout 500 ms), at most ${allowed} pings: the next ping waits out the interval, not only the pong's timeout`).toBeLessThanOrEqual(allowed);
+    expect(answering.readyState, "the client answered each ping").toBe(answering.OPEN);
+  });
+
   test("an empty paths list, like no list, serves every resource name", async () => {
     const { url } = await start({ paths: [] });
     const ws = await wsClient(new URL("/any/path?q=1", url).href);
@@ -570,6 +592,16 @@ describe("heartbeats", () => {
     expectThrows(() => createEchoServer({ pingInterval: 0 }), RangeError, "pingInterval 0");
     expectThrows(() => createEchoServer({ pingInterval: 1000, pongTimeout: -1 }), RangeError, "pongTimeout -1");
     expectThrows(() => createEchoServer({ pingInterval: Number.NaN }), RangeError, "pingInterval NaN");
+  });
+
+  test("heartbeat options: 2^31 - 1 ms is the longest interval (setTimeout's range); 2^31 is a RangeError, not a ping every millisecond", async () => {
+    expectThrows(() => createEchoServer({ pingInterval: 2 ** 31 }), RangeError, "pingInterval 2^31");
+    expectThrows(() => createEchoServer({ pingInterval: 1_000, pongTimeout: 2 ** 31 }), RangeError, "pongTimeout 2^31");
+    const { url } = await start({ pingInterval: 2 ** 31 - 1, pongTimeout: 2 ** 31 - 1 });
+    const ws = await wsClient(url);
+    const echo = wsMessages(ws, 1);
+    ws.send("2^31 - 1 ms is valid");
+    expect((await echo)[0]?.data.toString(), "a server with the longest interval echoes").toBe("2^31 - 1 ms is valid");
   });
 });
 

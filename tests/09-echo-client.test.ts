@@ -350,6 +350,13 @@ describe("the opening handshake", () => {
     );
   });
 
+  test("§4.1 MUST: a 101 naming an extension or a subprotocol the client never offered fails the handshake", async () => {
+    for (const extra of ["Sec-WebSocket-Extensions: permessage-deflate", "Sec-WebSocket-Protocol: chat"]) {
+      const url = await rawServer((peer) => peer.socket.write(switching(peer.key).replace(/\r\n\r\n$/, `\r\n${extra}\r\n\r\n`)));
+      await expectRejects(open(url), HandshakeError, `a 101 with "${extra}" to a client that offered nothing`);
+    }
+  });
+
   test("§4.1 MUST: a wrong Sec-WebSocket-Accept fails the handshake", async () => {
     const url = await rawServer((peer) => peer.socket.write(switching("dGhlIHNhbXBsZSBub25jZQ==")));
     await expectRejects(
@@ -699,6 +706,69 @@ describe("heartbeats (client)", () => {
     expect(await client.receive(1_000), "and it still echoes").toEqual({ type: "text", data: "still here" });
     await expectRejects(connect(url, { pingInterval: -5 }), RangeError, "pingInterval -5");
     await client.close();
+  });
+
+  test("§5.5.2: the heartbeat goes on: a server that answers is pinged again and again, not once, and never dropped", async () => {
+    let pings = 0;
+    const url = await wsServer((ws) => {
+      ws.on("ping", () => pings++); // ws answers each ping with a pong by itself
+      echo(ws);
+    });
+    const client = await open(url, { pingInterval: 100, pongTimeout: 400 });
+    await eventually(() => pings >= 3, 6_000, "three heartbeat pings reaching a ws server that answers each one");
+    expect(client.state, "a server that answers every ping is never dropped").toBe("OPEN");
+    await client.close();
+  });
+
+  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+    const interval = 1_200;
+    let pings = 0;
+    const url = await wsServer((ws) => {
+      ws.on("ping", () => pings++);
+      echo(ws);
+    });
+    const started = Date.now(); // the client's heartbeat timer starts after this
+    const client = await open(url, { pingInterval: interval, pongTimeout: 500 });
+    await eventually(() => pings >= 2, 8_000, "two heartbeat pings reaching a ws server");
+    // The k-th ping leaves k × pingInterval after the connection opened at the
+    // earliest (a timer never fires early; 50 ms spare for the clock's grain). A
+    // busy machine only delays pings: this bound counts, it does not time.
+    const allowed = Math.floor((Date.now() - started + 50) / interval);
+    expect(pings, `after ${Date.now() - started} ms with pingInterval ${interval} ms (pongTimeout 500 ms), at most ${allowed} pings: the next ping waits out the interval, not only the pong's timeout`).toBeLessThanOrEqual(allowed);
+    expect(client.state, "the server answered each ping").toBe("OPEN");
+    await client.close();
+  });
+
+  test("§5.5.1, the workbook's policy: once the client's close frame is out, the heartbeat stops: no ping follows it", async () => {
+    const fromClient: Frame[] = [];
+    // A server that answers every ping but never the close frame, and keeps TCP open.
+    const url = await rawServer((peer) => {
+      const reader = new WireReader();
+      peer.socket.on("data", (chunk: Buffer) => {
+        for (const frame of reader.push(chunk)) {
+          fromClient.push(frame);
+          if (frame.opcode === Opcode.Ping) peer.socket.write(serverFrame(Opcode.Pong, frame.payload));
+        }
+      });
+      peer.socket.write(switching(peer.key));
+    });
+    const client = await open(url, { pingInterval: 40, pongTimeout: 300 });
+    await eventually(() => fromClient.length >= 2, 3_000, "two heartbeat pings, each answered");
+    const info = await within(client.close(1000, "", 1_000), 4_000, "close() giving up on a server that never answers the close frame");
+    expect(info, "no close frame came back: 1006 once the client gave up waiting (§7.1.5)").toEqual({ code: 1006, reason: "", clean: false });
+    const words = inWords(fromClient);
+    expect(words.slice(words.indexOf("close 1000")), "nothing after the client's close frame, though the heartbeat's timer ran on").toEqual(["close 1000"]);
+    expect(words.slice(0, words.indexOf("close 1000")).every((w) => w === "opcode 9 "), "before it, only heartbeat pings").toBe(true);
+  });
+
+  test("heartbeat options: pingInterval and pongTimeout are a number of ms from 1 to 2^31 - 1 (setTimeout's range); anything else is a RangeError", async () => {
+    const url = await wsServer();
+    for (const [name, bad] of [["pingInterval", 0], ["pingInterval", 2 ** 31], ["pongTimeout", -1], ["pongTimeout", 2 ** 31]] as const) {
+      await expectRejects(connect(url, { pingInterval: 1_000, [name]: bad }), RangeError, `${name} ${bad}`);
+    }
+    const longest = await open(url, { pingInterval: 2 ** 31 - 1, pongTimeout: 2 ** 31 - 1 });
+    expect(longest.state, "2^31 - 1 ms is the longest valid interval").toBe("OPEN");
+    await longest.close();
   });
 });
 

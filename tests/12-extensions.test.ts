@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
-import { randomBytes } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
 import fc from "fast-check";
@@ -1101,4 +1102,118 @@ describe("12-conformance", () => {
     const notOk = results.filter((r) => r.verdict !== "OK").map(formatResult);
     expect(notOk, `${summary(results)}; each line names the rule`).toEqual([]);
   }, 90_000);
+});
+
+describe("12-wiring: the deflate option of the echo server (chapter 08) and client (chapter 09)", () => {
+  /** The 101 our echo server gives a raw client offering plain permessage-deflate. */
+  async function answerTo(deflate: boolean | { serverNoContextTakeover?: boolean; clientNoContextTakeover?: boolean }): Promise<string> {
+    const server: EchoServer = createEchoServer({ deflate, closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const raw = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Extensions: permessage-deflate"]));
+    cleanups.push(() => raw.socket.destroy());
+    await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+    expect(raw.response.split("\r\n")[0], "the upgrade succeeds either way").toBe("HTTP/1.1 101 Switching Protocols");
+    return raw.response;
+  }
+
+  test("RFC 7692 §5, RFC 6455 §9.1: the server's deflate: false, like no option, declines the offer; deflate with options answers what it insists on", async () => {
+    expect(await answerTo(false), "deflate: false accepts no extension: no Sec-WebSocket-Extensions in the 101").not.toMatch(/sec-websocket-extensions/i);
+    expect(await answerTo({ serverNoContextTakeover: true, clientNoContextTakeover: true }), "RFC 7692 §7.1.1: the server adds both no_context_takeover parameters it insists on").toMatch(
+      /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n/,
+    );
+  });
+
+  test("§4.2.2: the server's protocols: it picks the client's favourite among those it speaks, named in Sec-WebSocket-Protocol (with or without deflate)", async () => {
+    for (const deflate of [false, true]) {
+      const server: EchoServer = createEchoServer({ protocols: ["chat.v1", "chat.v2"], deflate, closeTimeout: 2_000 });
+      cleanups.push(() => server.close());
+      const url = await server.listen(0, "127.0.0.1");
+      const raw = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat.v3, chat.v2, chat.v1"]));
+      cleanups.push(() => raw.socket.destroy());
+      await eventually(() => raw.response.includes("\r\n\r\n"), 2_000, "the server's 101");
+      expect(raw.response, `§4.2.2: chat.v2 is the client's first choice that the server speaks (deflate: ${deflate})`).toMatch(/\r\nSec-WebSocket-Protocol: chat\.v2\r\n/);
+    }
+  });
+
+  test("trace with deflate (--trace --deflate): each compressed message in and out gets a line, marked ← client and → client", async () => {
+    const lines: string[] = [];
+    const server: EchoServer = createEchoServer({ deflate: true, trace: (line) => lines.push(line), closeTimeout: 2_000 });
+    cleanups.push(() => server.close());
+    const url = await server.listen(0, "127.0.0.1");
+    const ws = await openWs(url, { perMessageDeflate: { threshold: 0 } });
+    cleanups.push(() => ws.terminate());
+    const echoed = within(new Promise<string>((resolve) => ws.once("message", (data: Buffer) => resolve(data.toString()))), 5_000, "the echo");
+    ws.send("hello ".repeat(100));
+    expect(await echoed, "the echo").toBe("hello ".repeat(100));
+    const deflateLines = lines.filter((line) => line.includes("permessage-deflate:"));
+    expect(deflateLines, "one line for the message in, inflated to its 600 bytes, one for the echo out, deflated from them").toEqual([
+      expect.stringMatching(/^← client {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
+      expect.stringMatching(/^→ client {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
+    ]);
+  });
+
+  test("trace with deflate on the client (npm run client -- --trace --deflate): each compressed message out and in gets a line, marked → server and ← server", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: { threshold: 0 } });
+    server.on("connection", (ws) => ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary })));
+    cleanups.push(() => new Promise((closed) => server.close(closed)));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the ws server listening");
+    const lines: string[] = [];
+    const client = await within(connect(`ws://127.0.0.1:${(server.address() as { port: number }).port}/`, { deflate: true, trace: (line) => lines.push(line) }), 5_000, "connect() with deflate and trace");
+    cleanups.push(() => client.close());
+    client.send("hello ".repeat(100));
+    expect(await client.receive(5_000), "the echo").toEqual({ type: "text", data: "hello ".repeat(100) });
+    expect(lines.filter((line) => line.includes("permessage-deflate:")), "one line for the message out, deflated from its 600 bytes, one for the echo in, inflated to them").toEqual([
+      expect.stringMatching(/^→ server {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
+      expect.stringMatching(/^← server {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
+    ]);
+  });
+
+  test("§4.1, §9.1 MUST: a Sec-WebSocket-Extensions answer the client can't even read fails the handshake with a HandshakeError", async () => {
+    // A server that answers the client's offer with a header broken by an unterminated quoted value.
+    const sockets: Socket[] = [];
+    const server = createTcpServer((socket) => {
+      sockets.push(socket);
+      let head = "";
+      socket.on("data", (chunk: Buffer) => {
+        head += chunk.toString("latin1");
+        const key = /^sec-websocket-key: *(\S+)/im.exec(head)?.[1];
+        if (!head.includes("\r\n\r\n") || key === undefined) return;
+        const accept = createHash("sha1").update(`${key}258EAFA5-E914-47DA-95CA-C5AB0DC85B11`).digest("base64");
+        socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\nSec-WebSocket-Extensions: permessage-deflate; server_max_window_bits="1\r\n\r\n`);
+      });
+      socket.on("error", () => {});
+    });
+    server.listen(0, "127.0.0.1");
+    cleanups.push(() => new Promise((closed) => (sockets.forEach((s) => s.destroy()), server.close(closed))));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the raw server listening");
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/`;
+    const error = await within(connect(url, { deflate: true }).then(() => undefined, (e: unknown) => e), 5_000, "connect() to a server with an unreadable answer");
+    expect(error, "§4.1: the handshake fails, as for any answer the client can't accept").toBeInstanceOf(HandshakeError);
+  });
+
+  test("RFC 7692 §5, RFC 6455 §4.1: the client's deflate: false, like no option, offers nothing; deflate with options offers what they ask, beside a subprotocol", async () => {
+    const offers: (string | undefined)[] = [];
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true, handleProtocols: (offered) => (offered.has("chat.v1") ? "chat.v1" : false) });
+    server.on("connection", (ws, req) => {
+      offers.push(req.headers["sec-websocket-extensions"]);
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    cleanups.push(() => new Promise((closed) => server.close(closed)));
+    await within(new Promise((listening) => server.once("listening", listening)), 5_000, "the ws server listening");
+    const url = `ws://127.0.0.1:${(server.address() as { port: number }).port}/`;
+
+    const plain = await within(connect(url, { deflate: false }), 5_000, "connect() with deflate: false");
+    cleanups.push(() => plain.close());
+    expect(offers[0], "deflate: false: no Sec-WebSocket-Extensions in the request").toBeUndefined();
+    expect(plain.extensions, "and no extension in use").toBe("");
+
+    const asking = await within(connect(url, { deflate: { clientNoContextTakeover: true }, protocols: ["chat.v1"] }), 5_000, "connect() with deflate options and a subprotocol");
+    cleanups.push(() => asking.close());
+    expect(offers[1], "RFC 7692 §7.1.1.2: the offer carries client_no_context_takeover").toBe("permessage-deflate; client_no_context_takeover; client_max_window_bits");
+    expect(asking.extensions, "ws accepted it, with the parameter").toMatch(/^permessage-deflate;.*client_no_context_takeover/);
+    expect(asking.protocol, "§4.1: both offers went out, each on its own header line: the subprotocol was chosen too").toBe("chat.v1");
+    asking.send("compressed both ways");
+    expect(await asking.receive(5_000), "and the compressed echo comes back").toEqual({ type: "text", data: "compressed both ways" });
+  });
 });
