@@ -87,7 +87,9 @@ async function mutate(chapter: Chapter, tests: string[], ranges?: string[]): Pro
     // change since the last run keeps its result (reports/, not committed), so a
     // re-run after a new test or an explanation takes minutes. `--force`: all again.
     incremental: true,
-    incrementalFile: `reports/stryker-incremental-${chapter.id}.json`,
+    // One file per pass: the survivors' pass meets other tests, and must neither reuse
+    // nor overwrite what the first pass found with the chapter's own.
+    incrementalFile: `reports/stryker-incremental-${chapter.id}${ranges === undefined ? "" : "-later"}.json`,
     force: process.argv.includes("--force"),
     tempDirName: ".stryker-tmp",
     cleanTempDir: true,
