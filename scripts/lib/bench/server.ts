@@ -33,13 +33,10 @@ export interface Usage {
 
 const require = createRequire(import.meta.url);
 
-/** The reference echo server's bound on unsent bytes (chapter 08's WRITE_LIMIT). */
-const WRITE_LIMIT = 1024 * 1024;
-
 /**
  * The floor under every WebSocket server: read the upgrade request, answer
- * 101 with the accept value (RFC 6455 §4.2.2), then write every byte back as
- * it comes. The generator gets its own masked frames back and reads them as such.
+ * 101 with the accept value (RFC 6455 §4.2.2), then pipe the socket into
+ * itself. The generator gets its own masked frames back and reads them as such.
  */
 function startRawTcp(): Promise<string> {
   const server = createTcpServer({ noDelay: true }, (socket: Socket) => {
@@ -55,18 +52,7 @@ function startRawTcp(): Promise<string> {
       socket.write(`HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n\r\n`);
       const rest = head.subarray(end + 4);
       if (rest.length > 0) socket.write(rest);
-      // Every chunk written back as it came, with the reference's backpressure
-      // rule (chapter 08): stop reading only while more than WRITE_LIMIT bytes
-      // really wait. Not `socket.pipe(socket)`: pipe pauses whenever a write
-      // fills the 16 KiB high-water mark, which every 64 KiB read does, so the
-      // "limit" would stall on each large read and fall below the servers it bounds.
-      socket.on("data", (chunk: Buffer) => {
-        socket.write(chunk);
-        if (socket.writableLength > WRITE_LIMIT && !socket.isPaused()) {
-          socket.pause();
-          socket.once("drain", () => socket.resume());
-        }
-      });
+      socket.pipe(socket); // backpressure included: pipe pauses the reading side while the writing side is full
     };
     socket.on("data", onData);
   });
