@@ -16,6 +16,7 @@
  * Check: npm run grade -- 9
  */
 import { NotImplementedError } from "../lib/not-implemented.ts";
+import { lookup } from "node:dns/promises";
 import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
 import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
@@ -96,6 +97,12 @@ export const DEFAULT_WAIT = 10_000;
 /**
  * Opens a WebSocket to `url` (ws:// over TCP, wss:// over TLS) and resolves
  * once the opening handshake succeeded (RFC 6455 §4.1).
+ *
+ * At most one connection per IP address and port is in CONNECTING at a time
+ * (§4.1, connection step 2): another connect() to the same address, under
+ * any name, opens its TCP connection only once the earlier one has opened or
+ * failed. Each attempt's wait is bounded by the `handshakeTimeout` of those
+ * before it.
  *
  * Rejects with
  * - a `SyntaxError` for a URL that is not a WebSocket URI (chapter 01);

@@ -98,8 +98,6 @@ export const requirements: readonly Requirement[] = [
     statement:
       "Keep at most one connection to the same remote IP address in CONNECTING: a second attempt waits until the first is established or has failed.",
     match: /CONNECTING|at a time/,
-    whyNoTest:
-      "The workbook's client opens one connection per connect() call and keeps no list of connections in progress, so it never has a second attempt to hold back. The rule is for a client that manages many connections, such as a browser (chapter 09 says so); with the workbook's client, not calling connect() twice at once for the same address is the application's job.",
   },
   {
     id: "4.1-pending-limit",

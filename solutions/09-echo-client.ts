@@ -15,6 +15,7 @@
  * Page: docs/chapters/09-echo-client.md · Tests: tests/09-echo-client.test.ts
  * Check: npm run grade -- 9
  */
+import { lookup } from "node:dns/promises";
 import { connect as connectTcp, isIP, type Socket } from "node:net";
 import { connect as connectTls, type ConnectionOptions as TlsOptions } from "node:tls";
 import { CloseCode, type CloseStatus } from "../lib/close-codes.ts";
@@ -96,6 +97,12 @@ export const DEFAULT_WAIT = 10_000;
  * Opens a WebSocket to `url` (ws:// over TCP, wss:// over TLS) and resolves
  * once the opening handshake succeeded (RFC 6455 §4.1).
  *
+ * At most one connection per IP address and port is in CONNECTING at a time
+ * (§4.1, connection step 2): another connect() to the same address, under
+ * any name, opens its TCP connection only once the earlier one has opened or
+ * failed. Each attempt's wait is bounded by the `handshakeTimeout` of those
+ * before it.
+ *
  * Rejects with
  * - a `SyntaxError` for a URL that is not a WebSocket URI (chapter 01);
  * - Node's own error for the socket (`ECONNREFUSED`, `ENOTFOUND`, a TLS error), unchanged;
@@ -124,33 +131,71 @@ export async function connect(url: string, options: ClientOptions = {}): Promise
     offers.map((line) => `${line}\r\n`).join("") + "\r\n",
   );
 
-  const socket = openSocket(target, options.tls);
-  try {
-    const { head, rest } = await exchangeHeads(socket, target.secure, request, timeout, options.trace);
-    const response = parseResponseHead(head);
-    // §4.1: any status but 101 is plain HTTP. We neither follow redirects nor
-    // authenticate, so it ends here; the reason phrase helps whoever reads the error.
-    if (response.status !== 101) {
-      throw new HandshakeError(`the server refused the upgrade: HTTP ${response.status} ${response.reason}`.trimEnd());
+  // §4.1, connection step 2: one connection in CONNECTING per remote address and port. Another
+  // attempt to the same one, under any name, waits here until the attempt before it has opened or failed.
+  const remote = `${await addressOf(target.host)} port ${target.port}`;
+  return inTurn(remote, async () => {
+    const socket = openSocket(target, options.tls);
+    try {
+      const { head, rest } = await exchangeHeads(socket, target.secure, request, timeout, options.trace);
+      const response = parseResponseHead(head);
+      // §4.1: any status but 101 is plain HTTP. We neither follow redirects nor
+      // authenticate, so it ends here; the reason phrase helps whoever reads the error.
+      if (response.status !== 101) {
+        throw new HandshakeError(`the server refused the upgrade: HTTP ${response.status} ${response.reason}`.trimEnd());
+      }
+      // Chapter 02 refuses any extension; with an offer out, chapter 12 judges that header instead.
+      const { "sec-websocket-extensions": extensions, ...others } = response.headers; // names are lower-case (parseResponseHead)
+      checkUpgradeResponse(deflate === undefined ? response : { ...response, headers: others }, key, { protocols });
+      const agreed: Agreed = {
+        protocol: checkSubprotocol(getHeader(response.headers, "sec-websocket-protocol"), protocols) ?? "",
+        extensions: getHeader(response.headers, "sec-websocket-extensions") ?? "",
+      };
+      if (deflate !== undefined) agreed.deflate = checkDeflateResponse(readExtensions(agreed.extensions), deflate);
+      return new ClientConnection(socket, rest, options, agreed);
+    } catch (error) {
+      // §4.1: the client MUST fail the connection; there is no WebSocket yet, so no close frame.
+      socket.destroy();
+      throw error;
     }
-    // Chapter 02 refuses any extension; with an offer out, chapter 12 judges that header instead.
-    const { "sec-websocket-extensions": extensions, ...others } = response.headers; // names are lower-case (parseResponseHead)
-    checkUpgradeResponse(deflate === undefined ? response : { ...response, headers: others }, key, { protocols });
-    const agreed: Agreed = {
-      protocol: checkSubprotocol(getHeader(response.headers, "sec-websocket-protocol"), protocols) ?? "",
-      extensions: getHeader(response.headers, "sec-websocket-extensions") ?? "",
-    };
-    if (deflate !== undefined) agreed.deflate = checkDeflateResponse(readExtensions(agreed.extensions), deflate);
-    return new ClientConnection(socket, rest, options, agreed);
-  } catch (error) {
-    // §4.1: the client MUST fail the connection; there is no WebSocket yet, so no close frame.
-    socket.destroy();
-    throw error;
-  }
+  });
   // #endregion
 }
 
 // #region reference-only
+/**
+ * §4.1, connection step 2: for each remote address and port ("127.0.0.1 port
+ * 8080"), the last attempt in line, as a promise that settles once it has
+ * opened or failed. Shared by every connect() in this process, as a browser
+ * shares it between its pages: that is what makes it a limit.
+ */
+const attempts = new Map<string, Promise<void>>();
+
+/** Runs `attempt` once every earlier attempt to `remote` has opened or failed. */
+async function inTurn<T>(remote: string, attempt: () => Promise<T>): Promise<T> {
+  const result = (attempts.get(remote) ?? Promise.resolve()).then(attempt);
+  const settled = result.then(
+    () => undefined,
+    () => undefined,
+  );
+  attempts.set(remote, settled);
+  try {
+    return await result;
+  } finally {
+    // The last in line empties its entry, so the map never keeps addresses of the past.
+    if (attempts.get(remote) === settled) attempts.delete(remote);
+  }
+}
+
+/**
+ * The IP address `host` stands for: itself when it is one, else the first
+ * address the resolver gives, the one `net.connect` tries first. §4.1 counts
+ * connections per address, "even if the remote host is known by another name".
+ */
+async function addressOf(host: string): Promise<string> {
+  return isIP(host) === 0 ? (await lookup(host)).address : host;
+}
+
 /** The server's Sec-WebSocket-Extensions, read; unreadable is a failed handshake (§4.1). */
 function readExtensions(header: string) {
   try {

@@ -3,7 +3,8 @@ import { createHash, randomBytes } from "node:crypto";
 import { once } from "node:events";
 import { createServer as createHttpServer } from "node:http";
 import { createServer as createHttpsServer } from "node:https";
-import { createServer, type AddressInfo, type Server, type Socket } from "node:net";
+import { lookup } from "node:dns/promises";
+import { createServer, isIP, type AddressInfo, type Server, type Socket } from "node:net";
 import { createInterface } from "node:readline";
 import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
@@ -65,14 +66,14 @@ function closeSeenBy(ws: WebSocket): Promise<{ code: number; reason: string }> {
   return new Promise((resolve) => ws.once("close", (code, reason) => resolve({ code, reason: reason.toString() })));
 }
 
-/** Listens on 127.0.0.1, an ephemeral port; destroys its connections and closes at clean-up. */
-async function listen(server: Server): Promise<number> {
+/** Listens on `host` (127.0.0.1 unless told), an ephemeral port; destroys its connections and closes at clean-up. */
+async function listen(server: Server, host = "127.0.0.1"): Promise<number> {
   const sockets = new Set<Socket>();
   server.on("connection", (socket: Socket) => {
     sockets.add(socket);
     socket.on("close", () => sockets.delete(socket));
   });
-  server.listen(0, "127.0.0.1");
+  server.listen(0, host);
   await once(server, "listening");
   teardown.push(() => {
     for (const socket of sockets) socket.destroy();
@@ -90,10 +91,11 @@ interface RawPeer {
 }
 
 /**
- * A raw TCP server that reads the client's request head, then hands the
- * socket to `onRequest`, which answers (or not) byte by byte.
+ * A raw TCP server on `host` (127.0.0.1 unless told) that reads the client's
+ * request head, then hands the socket to `onRequest`, which answers (or not)
+ * byte by byte. Resolves with its ws: URL, the host as an IP address.
  */
-async function rawServer(onRequest: (peer: RawPeer) => void): Promise<string> {
+async function rawServer(onRequest: (peer: RawPeer) => void, host = "127.0.0.1"): Promise<string> {
   const server = createServer((socket) => {
     socket.setNoDelay(true);
     let received = "";
@@ -108,7 +110,8 @@ async function rawServer(onRequest: (peer: RawPeer) => void): Promise<string> {
     socket.on("data", onData);
     socket.on("error", () => {});
   });
-  return `ws://127.0.0.1:${await listen(server)}`;
+  const port = await listen(server, host);
+  return `ws://${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 }
 
 const acceptFor = (key: string) =>
@@ -376,6 +379,52 @@ describe("the opening handshake", () => {
       peer.socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Padding: ${"a".repeat(20 * 1024)}`),
     );
     await expectRejects(open(url), HandshakeError, "an endless head is not a handshake", /16384|16 KiB|large/i);
+  });
+
+  test("§4.1 MUST: one connection at a time in CONNECTING to an address and port: a second connect(), under another name, waits until the first has opened", async () => {
+    // The same host under two names: "localhost", and the address it resolves to, on which the server listens.
+    const { address } = await lookup("localhost");
+    const peers: RawPeer[] = [];
+    const url = await rawServer((peer) => peers.push(peer), address);
+    const resource = (peer: RawPeer) => peer.request.split(" ")[1];
+    const first = connect(`ws://localhost:${new URL(url).port}/first`);
+    await eventually(() => peers.length === 1, 3000, "the first connect()'s request");
+    const second = connect(`${url}/second`);
+    second.catch(() => {}); // judged below; a failure here must not go unhandled meanwhile
+    await sleep(300); // the server holds the first 101 back: the first connection stays in CONNECTING
+    expect(
+      peers.map(resource),
+      `the first connection (to localhost, which is ${address}) is still in CONNECTING, so §4.1 (connection step 2) forbids a second one to ${address}; the second connect() must wait, not send its request`,
+    ).toEqual(["/first"]);
+    peers[0]!.socket.write(switching(peers[0]!.key));
+    clients.push(await within(first, 3000, "the first connect(), answered with a 101"));
+    await eventually(() => peers.length === 2, 3000, "the second connect()'s request, once the first connection was open");
+    expect(resource(peers[1]!), "the second connection is the one that waited").toBe("/second");
+    peers[1]!.socket.write(switching(peers[1]!.key));
+    clients.push(await within(second, 3000, "the second connect(), answered with a 101"));
+  });
+
+  test("§4.1 MUST: one connection at a time in CONNECTING: an attempt that fails lets the next one to the same address go ahead", async () => {
+    const peers: RawPeer[] = [];
+    const url = await rawServer((peer) => peers.push(peer));
+    const first = connect(url).then(
+      () => "it opened",
+      (error: unknown) => error,
+    );
+    await eventually(() => peers.length === 1, 3000, "the first connect()'s request");
+    const second = connect(url);
+    second.catch(() => {});
+    await sleep(300);
+    expect(peers.length, "while the first connection is in CONNECTING, the second connect() must wait (§4.1, connection step 2)").toBe(1);
+    peers[0]!.socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n");
+    expect(await within(first, 3000, "the first connect(), refused with a 403"), "a 403 fails the first attempt").toBeInstanceOf(HandshakeError);
+    await eventually(
+      () => peers.length === 2,
+      3000,
+      "the second connect()'s request after the first attempt failed (a failed attempt must end the wait as an open one does)",
+    );
+    peers[1]!.socket.write(switching(peers[1]!.key));
+    clients.push(await within(second, 3000, "the second connect(), answered with a 101"));
   });
 
   test("§4.1 MUST: a refused TCP connection fails: connect() rejects with Node's own error (ECONNREFUSED)", async () => {
