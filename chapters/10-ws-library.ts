@@ -33,7 +33,8 @@ export interface WsEchoServer {
 }
 
 /**
- * An echo server on `ws`, on 127.0.0.1 and a free port: every text message
+ * An echo server on `ws`, on 127.0.0.1 (reachable from this machine only)
+ * and a free port: every text message
  * comes back as text, every binary one as binary, as in chapter 08.
  * Compression (permessage-deflate, RFC 7692) stays off, as in chapter 08.
  */
@@ -46,8 +47,10 @@ export async function createWsEchoServer(options: WsEchoServerOptions = {}): Pro
  * as binary), waits for one message back, closes with 1000 and resolves with
  * that message: a string if it came as text, a Uint8Array if it came as binary.
  *
- * Rejects if the connection fails, or closes before an echo arrives (the
- * error names the close code). `timeoutMs` bounds the whole exchange: with no
+ * It offers no extension (perMessageDeflate off, as chapter 09's client
+ * without `deflate`). Rejects if the connection fails, with the error `ws`
+ * reported (Node's `ECONNREFUSED`, or the refused handshake's status), or if
+ * it closes before an echo arrives (the error names the close code). `timeoutMs` bounds the whole exchange: with no
  * echo by then it rejects; with the echo in hand but the closing handshake
  * unfinished, it cuts the connection and still resolves. The connection is
  * never left open.

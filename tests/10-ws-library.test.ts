@@ -1,8 +1,8 @@
 import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, type AddressInfo, type Socket } from "node:net";
-import { tmpdir } from "node:os";
+import { connect as connectTcp, createServer, type AddressInfo, type Socket } from "node:net";
+import { networkInterfaces, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
@@ -12,7 +12,7 @@ import { createEchoServer, type EchoServerOptions } from "@workbook/08-echo-serv
 import { connect, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
 import { HandshakeError } from "../lib/errors.ts";
 import { expectRejects } from "./helpers/errors.ts";
-import { eventually, openWs, within } from "./helpers/peers.ts";
+import { eventually, openWs, RawClient, within } from "./helpers/peers.ts";
 
 // Chapter 10 puts your hand-made code and the `ws` library on the same wire:
 // your chapter 09 client against your ws server, your wsEcho against your
@@ -187,6 +187,36 @@ describe("your ws echo server, with your hand-made client (chapter 09)", () => {
       /ECONNREFUSED|refused/i,
     );
   });
+
+  test("§7.1.1: close() does not wait on a client that never answers its close frame: after a few seconds it cuts it off (not ws's 30 s)", async () => {
+    const server = await wsServer();
+    const mute = await RawClient.upgraded(server.url); // completes the handshake, then never sends a byte
+    cleanups.push(() => mute.socket.destroy());
+    await within(
+      server.stop(),
+      10_000,
+      "your server's close() with a client that never sends its close frame (ws's own close timer is 30 s: cut it off yourself with terminate())",
+    );
+    expect((await mute.closeFrame()).code, "the mute client was told 1001 first").toBe(1001);
+    await eventually(() => mute.closed, 2_000, "the mute client's TCP connection to be gone once close() resolved");
+  });
+
+  test("§10.2: the server listens on 127.0.0.1 only: through ::1 or this machine's other addresses it can't be reached", async () => {
+    const server = await wsServer();
+    const { port } = new URL(server.url);
+    const others = Object.values(networkInterfaces())
+      .flat()
+      .filter((i) => i !== undefined && !(i.family === "IPv4" && i.internal))
+      .map((i) => i!.address);
+    for (const address of new Set(["::1", ...others])) {
+      const reached = await new Promise<boolean>((resolve) => {
+        const socket = connectTcp({ host: address, port: Number(port) });
+        socket.once("connect", () => (socket.destroy(), resolve(true)));
+        socket.once("error", () => resolve(false));
+      });
+      expect(reached, `a connection to ${address} port ${port} was accepted: listen on host "127.0.0.1", or every other machine may reach an echo server meant for this one`).toBe(false);
+    }
+  });
 });
 
 describe("wsEcho, with your hand-made server (chapter 08)", () => {
@@ -222,6 +252,35 @@ describe("wsEcho, with your hand-made server (chapter 08)", () => {
       "no echo came, only a close frame with 1009: wsEcho rejects and says so",
       /1009/,
     );
+  });
+
+  test("§4.1: a connection that fails rejects with its own error: Node's ECONNREFUSED for a closed port, the status for a refused handshake", async () => {
+    const closed = await silentServer();
+    const { port } = new URL(closed.url);
+    await within(Promise.resolve(cleanups.pop()!()), 3_000, "stopping the silent server"); // nothing listens on its port now
+    const refused = await within(wsEcho(`ws://127.0.0.1:${port}/`, "anyone?").catch((error: unknown) => error), 3_000, "wsEcho to a closed port");
+    expect((refused as NodeJS.ErrnoException).code, `the error of the failed connection, kept from 'error', not a generic one made at 'close': got ${String(refused)}`).toBe("ECONNREFUSED");
+    const { url } = await wsServer({ origins: ["https://allowed.example"] });
+    await expectRejects(
+      within(wsEcho(url, "let me in"), 3_000, "wsEcho to a server that answers 403"),
+      Error,
+      "the handshake was refused with 403 Forbidden: the error says so",
+      /403/,
+    );
+  });
+
+  test("§9.1: wsEcho offers no extension: perMessageDeflate is off on the client too, as in chapter 09 without `deflate`", async () => {
+    const server = new WebSocketServer({ host: "127.0.0.1", port: 0, perMessageDeflate: true });
+    await new Promise((resolve) => server.once("listening", resolve));
+    cleanups.push(() => new Promise((resolve) => server.close(resolve)));
+    const offers: (string | undefined)[] = [];
+    server.on("connection", (ws, request) => {
+      offers.push(request.headers["sec-websocket-extensions"]);
+      ws.on("message", (data, isBinary) => ws.send(data, { binary: isBinary }));
+    });
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    expect(await within(wsEcho(url, "plain, please"), 3_000, "wsEcho to a ws server that would compress"), "the echo").toBe("plain, please");
+    expect(offers, "the request's Sec-WebSocket-Extensions: ws's client offers permessage-deflate unless told perMessageDeflate: false").toEqual([undefined]);
   });
 
   test("bounded waits: wsEcho rejects after timeoutMs when the handshake or the echo never comes, and hangs up", async () => {
