@@ -63,7 +63,7 @@ export interface ClientOptions {
   tls?: TlsOptions;
   /** Chapter 12: offer permessage-deflate (RFC 7692), `true` or with what to ask for. Default: offer no extension. */
   deflate?: boolean | DeflateOptions;
-  /** Chapter 12: the subprotocols to offer, by preference (RFC 6455 §1.9, §4.1 item 10). */
+  /** Chapter 12: the subprotocols to offer, by preference (RFC 6455 §1.9, §4.1, request requirement 10). */
   protocols?: readonly string[];
 }
 

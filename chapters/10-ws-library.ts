@@ -34,8 +34,8 @@ export interface WsEchoServer {
 
 /**
  * An echo server on `ws`, on 127.0.0.1 (reachable from this machine only)
- * and a free port: every text message
- * comes back as text, every binary one as binary, as in chapter 08.
+ * and a free port: every text message comes back as text, every binary one
+ * as binary, as in chapter 08.
  * Compression (permessage-deflate, RFC 7692) stays off, as in chapter 08.
  */
 export async function createWsEchoServer(options: WsEchoServerOptions = {}): Promise<WsEchoServer> {

@@ -244,7 +244,7 @@ export class PerMessageDeflate implements MessageExtension {
 
 /**
  * The client's `Sec-WebSocket-Protocol` value for the subprotocols it offers,
- * by preference (RFC 6455 §1.9, §4.1 item 10): `["chat.v2", "chat.v1"]` → `"chat.v2, chat.v1"`.
+ * by preference (RFC 6455 §1.9, §4.1, request requirement 10): `["chat.v2", "chat.v1"]` → `"chat.v2, chat.v1"`.
  * Each name MUST be a non-empty token (printable ASCII, no separators) and
  * appear once: a `RangeError` otherwise (the caller's mistake).
  */

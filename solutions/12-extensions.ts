@@ -617,7 +617,7 @@ function join(chunks: readonly Uint8Array[], size: number): Uint8Array {
 
 /**
  * The client's `Sec-WebSocket-Protocol` value for the subprotocols it offers,
- * by preference (RFC 6455 §1.9, §4.1 item 10): `["chat.v2", "chat.v1"]` → `"chat.v2, chat.v1"`.
+ * by preference (RFC 6455 §1.9, §4.1, request requirement 10): `["chat.v2", "chat.v1"]` → `"chat.v2, chat.v1"`.
  * Each name MUST be a non-empty token (printable ASCII, no separators) and
  * appear once: a `RangeError` otherwise (the caller's mistake).
  */
@@ -625,8 +625,8 @@ export function subprotocolHeader(protocols: readonly string[]): string {
   // #region solution
   const seen = new Set<string>();
   for (const protocol of protocols) {
-    if (!TOKEN.test(protocol)) throw new RangeError(`subprotocol ${JSON.stringify(protocol)} is not a token (RFC 6455 §4.1 item 10)`);
-    if (seen.has(protocol)) throw new RangeError(`subprotocol ${protocol} is offered twice: each must be unique (RFC 6455 §4.1 item 10)`);
+    if (!TOKEN.test(protocol)) throw new RangeError(`subprotocol ${JSON.stringify(protocol)} is not a token (RFC 6455 §4.1, request requirement 10)`);
+    if (seen.has(protocol)) throw new RangeError(`subprotocol ${protocol} is offered twice: each must be unique (RFC 6455 §4.1, request requirement 10)`);
     seen.add(protocol);
   }
   return protocols.join(", ");

@@ -592,7 +592,7 @@ describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
   test("§4.1 MUST: subprotocol names offered are non-empty tokens, each unique, in order of preference", () => {
     expect(subprotocolHeader(["chat.v2", "chat.v1"]), "comma-separated, in the caller's order").toBe("chat.v2, chat.v1");
     for (const bad of [[""], ["chat v1"], ["chat,v1"], ["é"], ["chat.v1", "chat.v1"]]) {
-      expectThrows(() => subprotocolHeader(bad), RangeError, `§4.1 item 10: ${JSON.stringify(bad)} can't be offered`);
+      expectThrows(() => subprotocolHeader(bad), RangeError, `§4.1, request requirement 10: ${JSON.stringify(bad)} can't be offered`);
     }
   });
 
