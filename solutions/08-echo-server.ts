@@ -305,7 +305,7 @@ class EchoSession {
   /** The heartbeat's next step (a ping, or the check that something answered it). */
   #heartbeat: NodeJS.Timeout | undefined;
   /** Something arrived from the client since our last ping. */
-  #heard = true;
+  #heard = true; // first read only after #ping cleared it
 
   constructor(socket: Socket, head: Buffer, settings: Settings, deflate?: DeflateParams) {
     this.#socket = socket;
