@@ -13,7 +13,7 @@
 import { NotImplementedError } from "../lib/not-implemented.ts";
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import type { Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";

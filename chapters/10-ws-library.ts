@@ -50,10 +50,11 @@ export async function createWsEchoServer(options: WsEchoServerOptions = {}): Pro
  * It offers no extension (perMessageDeflate off, as chapter 09's client
  * without `deflate`). Rejects if the connection fails, with the error `ws`
  * reported (Node's `ECONNREFUSED`, or the refused handshake's status), or if
- * it closes before an echo arrives (the error names the close code). `timeoutMs` bounds the whole exchange: with no
- * echo by then it rejects; with the echo in hand but the closing handshake
- * unfinished, it cuts the connection and still resolves. The connection is
- * never left open.
+ * it closes before an echo arrives (the error names the close code).
+ * `timeoutMs` bounds the whole exchange: with no echo by then it rejects with
+ * an error that names timeoutMs; with the echo in hand but the closing
+ * handshake unfinished, it cuts the connection and still resolves. The
+ * connection is never left open.
  */
 export function wsEcho(url: string, message: string | Uint8Array, timeoutMs = 5_000): Promise<string | Uint8Array> {
   throw new NotImplementedError("wsEcho in chapters/10-ws-library.ts");

@@ -12,7 +12,7 @@
  */
 import { createServer, STATUS_CODES, type IncomingMessage, type Server as HttpServer } from "node:http";
 import type { Server as HttpsServer } from "node:https";
-import type { Socket } from "node:net";
+import type { AddressInfo, Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";
@@ -205,8 +205,8 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
       return new Promise((resolve, reject) => {
         server.once("error", reject);
         server.listen(port, host, () => {
-          const address = server.address();
-          if (address === null || typeof address === "string") return reject(new Error("not a TCP server"));
+          // Listening on a TCP port, the address is an object (null or a name only for a pipe).
+          const address = server.address() as AddressInfo;
           const shownHost = address.address.includes(":") ? `[${address.address}]` : address.address;
           resolve(`${server instanceof TlsServer ? "wss" : "ws"}://${shownHost}:${address.port}/`);
         });

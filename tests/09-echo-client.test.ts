@@ -400,8 +400,37 @@ describe("the opening handshake", () => {
     clients.push(await within(first, 3000, "the first connect(), answered with a 101"));
     await eventually(() => peers.length === 2, 3000, "the second connect()'s request, once the first connection was open");
     expect(resource(peers[1]!), "the second connection is the one that waited").toBe("/second");
+    // The second is in CONNECTING now; a third attempt, made after the first one is done, waits for it in turn.
+    const third = connect(`${url}/third`);
+    third.catch(() => {});
+    await sleep(300);
+    expect(
+      peers.map(resource),
+      "the second connection is in CONNECTING, so the third connect() must wait for it: the first one opening doesn't end the queue for the attempts behind it",
+    ).toEqual(["/first", "/second"]);
     peers[1]!.socket.write(switching(peers[1]!.key));
     clients.push(await within(second, 3000, "the second connect(), answered with a 101"));
+    await eventually(() => peers.length === 3, 3000, "the third connect()'s request, once the second connection was open");
+    peers[2]!.socket.write(switching(peers[2]!.key));
+    clients.push(await within(third, 3000, "the third connect(), answered with a 101"));
+  });
+
+  test("§4.1: one connection at a time in CONNECTING is per address and port: a connect() to another server goes ahead at once", async () => {
+    const held: RawPeer[] = [];
+    const slow = await rawServer((peer) => held.push(peer)); // never answers: its connect() stays in CONNECTING
+    const fast = await rawServer((peer) => peer.socket.write(switching(peer.key)));
+    const waiting = connect(slow, { handshakeTimeout: 5_000 });
+    waiting.catch(() => {});
+    await eventually(() => held.length === 1, 3000, "the first connect()'s request to the server that holds its 101 back");
+    clients.push(
+      await within(
+        connect(fast),
+        3000,
+        "a connect() to another port while a connection to the first is in CONNECTING (only the same address and port wait: a slow server must not hold up every other)",
+      ),
+    );
+    held[0]!.socket.destroy();
+    await waiting.catch(() => {});
   });
 
   test("§4.1 MUST: one connection at a time in CONNECTING: an attempt that fails lets the next one to the same address go ahead", async () => {

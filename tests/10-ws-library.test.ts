@@ -12,7 +12,7 @@ import { createEchoServer, type EchoServerOptions } from "@workbook/08-echo-serv
 import { connect, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
 import { HandshakeError } from "../lib/errors.ts";
 import { expectRejects } from "./helpers/errors.ts";
-import { eventually, openWs, RawClient, within } from "./helpers/peers.ts";
+import { clientFrame, eventually, openWs, RawClient, within } from "./helpers/peers.ts";
 
 // Chapter 10 puts your hand-made code and the `ws` library on the same wire:
 // your chapter 09 client against your ws server, your wsEcho against your
@@ -135,6 +135,24 @@ describe("your ws echo server, with your hand-made client (chapter 09)", () => {
     client.send(new Uint8Array(1025));
     const info = await within(client.closed, 3_000, "your client's `closed` after a message over maxPayload");
     expect(info.code, "the ws server failed the connection with 1009, message too big").toBe(1009);
+  });
+
+  test("§7.1.7: a client's protocol error fails its connection with 1002 and throws nothing out of your server, which goes on serving", async () => {
+    const { url } = await wsServer();
+    // ws emits a peer's protocol error as an 'error' event; with no listener, Node throws it out of the event loop.
+    const thrown: unknown[] = [];
+    const onUncaught = (error: unknown) => thrown.push(error);
+    process.on("uncaughtException", onUncaught);
+    cleanups.push(() => process.off("uncaughtException", onUncaught));
+    const bad = await RawClient.upgraded(url);
+    cleanups.push(() => bad.socket.destroy());
+    bad.socket.write(clientFrame(0x3, bytes(0x21))); // opcode 3 is reserved (§5.2)
+    expect((await bad.closeFrame()).code, "a reserved opcode fails the connection with 1002").toBe(1002);
+    expect(await within(wsEcho(url, "still there?"), 3_000, "an echo after the failed connection"), "the server still echoes").toBe("still there?");
+    expect(
+      thrown.map(String),
+      "errors thrown out of the event loop: give every ws an 'error' listener, or one peer's bad frame brings the whole server down",
+    ).toEqual([]);
   });
 
   test("§5.5.1, §7.1.2: your close code and reason reach the ws server, which answers with the same code and reason", async () => {
@@ -295,7 +313,7 @@ describe("wsEcho, with your hand-made server (chapter 08)", () => {
 
     const swallowing = await swallowingServer();
     started = Date.now();
-    await expectRejects(wsEcho(swallowing.url, "hello?", 300), Error, "a server that never echoes");
+    await expectRejects(wsEcho(swallowing.url, "hello?", 300), Error, "a server that never echoes: the error says no echo came within timeoutMs", /\b300\b/);
     waited = Date.now() - started;
     expect(waited, "it waited for timeoutMs (300 ms) before giving up").toBeGreaterThanOrEqual(250);
     expect(waited, "it gave up well before the default 5 s: timeoutMs is used").toBeLessThan(4_000);
