@@ -126,6 +126,10 @@ export async function connectSecure(url: string, options: SecureClientOptions = 
  * TLS handshake. Chapter 08 already bounds it: its handshake deadline starts
  * at TCP connect (the "connection" event, before TLS), `close()` drops the
  * connections still in it, and `connectionCount` counts them.
+ *
+ * A TLS handshake that fails (a plain ws:// client, a client that doesn't
+ * trust the certificate) is one line of `options.trace`, naming Node's error
+ * code: `ERR_SSL_HTTP_REQUEST` for a plain ws:// client.
  */
 export function createSecureEchoServer(credentials: KeyAndCertificate, options: EchoServerOptions = {}): EchoServer {
   // #region solution

@@ -129,6 +129,10 @@ describe("the TLS options of a wss: URI (pure)", () => {
     const v6 = tlsOptionsFor("wss://[::1]:8443/");
     expect(v6.host, "an IPv6 host is the address, without brackets").toBe("::1");
     expect(v6.servername, "RFC 6066 §3: no servername for an IPv6 address").toBeUndefined();
+    expect(tlsOptionsFor("wss://10.20.30.40/").servername, "RFC 6066 §3: no servername for 10.20.30.40, an IPv4 address with two-digit parts").toBeUndefined();
+    for (const name of ["10.0.0.1.nip.io", "db-10.0.0.1"]) {
+      expect(tlsOptionsFor(`wss://${name}/`).servername, `${name} holds an address but is a host name, the whole of it: SNI carries it`).toBe(name);
+    }
   });
 
   test("§10.6: certificate checks stay on (rejectUnauthorized: true); ca is the only way to trust a certificate", () => {
@@ -242,13 +246,20 @@ describe("a ws client against your wss server", () => {
     expect([binary?.isBinary, binary?.data.toString("hex")], "§5.6: binary comes back as binary").toEqual([true, "deadbeef"]);
   });
 
-  test("§4.1: a plain ws:// client gets no HTTP answer from your wss server (its GET is not TLS), and the server keeps serving", async () => {
-    const { url } = await secureServer();
+  test("§4.1: a plain ws:// client gets no HTTP answer from your wss server (its GET is not TLS), its trace says why, and the server keeps serving", async () => {
+    const trace: string[] = [];
+    const { url } = await secureServer({ trace: (line) => trace.push(line) });
     const plainUrl = url.replace(/^wss:/, "ws:");
     const plain = await RawClient.connect(plainUrl, upgradeRequest(plainUrl));
     teardown.push(() => plain.socket.destroy());
     await eventually(() => plain.closed, 1_000, "the server to drop a client that speaks HTTP where TLS was expected");
     expect(plain.response, "§4.1: a wss server speaks TLS first; it never answers plain HTTP, with a 101 or anything else").not.toMatch(/^HTTP\//);
+    const traced = () => trace.some((line) => line.includes("ERR_SSL_HTTP_REQUEST"));
+    await eventually(traced, 2_000, "the trace line of the failed TLS handshake").catch(() => {});
+    expect(
+      traced(),
+      `a line of the server's trace for the failed TLS handshake, naming Node's error code ERR_SSL_HTTP_REQUEST (the trace: ${JSON.stringify(trace)})`,
+    ).toBe(true);
     const ws = await openWs(url, { ca: local.cert });
     teardown.push(() => ws.terminate());
     const echo = wsMessages(ws, 1);
