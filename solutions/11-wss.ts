@@ -65,11 +65,6 @@ export interface SecureClientOptions extends Omit<ClientOptions, "tls"> {
   ca?: string | string[];
 }
 
-// #region reference-only
-/** An IPv4 address as chapter 01 leaves it: four decimal numbers. (IPv6 hosts contain ":".) */
-const IPV4 = /^\d{1,3}(\.\d{1,3}){3}$/;
-// #endregion
-
 /**
  * The TLS options for a wss: URI: where to connect, the SNI name, what to
  * trust, and certificate checks on (RFC 6455 §3, §4.1, §10.6).
@@ -86,7 +81,8 @@ export function tlsOptionsFor(url: string, trust: { ca?: string | string[] } = {
   if (!target.secure) {
     throw new SyntaxError(`"${url}" is a ws: URI: TLS needs wss:// (RFC 6455 §3), and we won't fall back to plain TCP`);
   }
-  const isAddress = target.host.includes(":") || IPV4.test(target.host);
+  // An address as chapter 01 leaves it: IPv6 contains ":", IPv4 is four decimal numbers.
+  const isAddress = target.host.includes(":") || /^\d{1,3}(\.\d{1,3}){3}$/.test(target.host);
   return {
     host: target.host,
     port: target.port,

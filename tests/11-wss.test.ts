@@ -267,6 +267,20 @@ describe("a ws client against your wss server", () => {
     expect((await echo)[0]?.data.toString(), "the server still serves wss clients").toBe("still here?");
   });
 
+  test("§4.1: without a trace option, a failed TLS handshake throws nothing out of your server", async () => {
+    const thrown: unknown[] = [];
+    const onUncaught = (error: unknown) => thrown.push(error);
+    process.on("uncaughtException", onUncaught);
+    teardown.push(() => process.off("uncaughtException", onUncaught));
+    const { server, url } = await secureServer();
+    const plainUrl = url.replace(/^wss:/, "ws:");
+    const plain = await RawClient.connect(plainUrl, upgradeRequest(plainUrl));
+    teardown.push(() => plain.socket.destroy());
+    await eventually(() => plain.closed, 1_000, "the server to drop a client that speaks HTTP where TLS was expected");
+    await eventually(() => server.connectionCount === 0, 2_000, "the failed connection to be gone from connectionCount");
+    expect(thrown.map(String), "errors thrown out of the event loop by the failed TLS handshake (is the trace called when there is none?)").toEqual([]);
+  });
+
   test("§10.6: your client and your server together over wss: an echo, a clean close, nothing left open", async () => {
     const { server, url } = await secureServer();
     const client = await openSecure(url, { ca: local.cert });
