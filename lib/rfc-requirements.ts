@@ -96,7 +96,7 @@ export const requirements: readonly Requirement[] = [
     level: "MUST",
     role: "client",
     statement:
-      "Keep at most one connection to the same remote IP address in CONNECTING: a second attempt waits until the first is established or has failed.",
+      "Keep at most one connection to the same remote IP address and port in CONNECTING, whatever name it is reached by: a second attempt waits until the first is established or has failed.",
     match: /CONNECTING|at a time/,
   },
   {

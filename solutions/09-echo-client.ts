@@ -100,8 +100,9 @@ export const DEFAULT_WAIT = 10_000;
  * At most one connection per IP address and port is in CONNECTING at a time
  * (§4.1, connection step 2): another connect() to the same address, under
  * any name, opens its TCP connection only once the earlier one has opened or
- * failed. Each attempt's wait is bounded by the `handshakeTimeout` of those
- * before it.
+ * failed (any failure: a refused port, a refusal, a timeout). Its own
+ * `handshakeTimeout` starts when its turn comes; the wait before it is
+ * bounded by the `handshakeTimeout` of those ahead of it.
  *
  * Rejects with
  * - a `SyntaxError` for a URL that is not a WebSocket URI (chapter 01);

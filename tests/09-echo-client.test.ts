@@ -93,10 +93,12 @@ interface RawPeer {
 /**
  * A raw TCP server on `host` (127.0.0.1 unless told) that reads the client's
  * request head, then hands the socket to `onRequest`, which answers (or not)
- * byte by byte. Resolves with its ws: URL, the host as an IP address.
+ * byte by byte. `onConnection` hears of each TCP connection, before any byte.
+ * Resolves with its ws: URL, the host as an IP address.
  */
-async function rawServer(onRequest: (peer: RawPeer) => void, host = "127.0.0.1"): Promise<string> {
+async function rawServer(onRequest: (peer: RawPeer) => void, host = "127.0.0.1", onConnection = () => {}): Promise<string> {
   const server = createServer((socket) => {
+    onConnection();
     socket.setNoDelay(true);
     let received = "";
     const onData = (chunk: Buffer) => {
@@ -385,7 +387,8 @@ describe("the opening handshake", () => {
     // The same host under two names: "localhost", and the address it resolves to, on which the server listens.
     const { address } = await lookup("localhost");
     const peers: RawPeer[] = [];
-    const url = await rawServer((peer) => peers.push(peer), address);
+    let connections = 0; // TCP connections: the second attempt may not even open one while it waits
+    const url = await rawServer((peer) => peers.push(peer), address, () => connections++);
     const resource = (peer: RawPeer) => peer.request.split(" ")[1];
     const first = connect(`ws://localhost:${new URL(url).port}/first`);
     await eventually(() => peers.length === 1, 3000, "the first connect()'s request");
@@ -393,9 +396,9 @@ describe("the opening handshake", () => {
     second.catch(() => {}); // judged below; a failure here must not go unhandled meanwhile
     await sleep(300); // the server holds the first 101 back: the first connection stays in CONNECTING
     expect(
-      peers.map(resource),
-      `the first connection (to localhost, which is ${address}) is still in CONNECTING, so §4.1 (connection step 2) forbids a second one to ${address}; the second connect() must wait, not send its request`,
-    ).toEqual(["/first"]);
+      [connections, ...peers.map(resource)],
+      `TCP connections, then the requests: the first connection (to localhost, which is ${address}) is still in CONNECTING, so §4.1 (connection step 2) forbids a second one to ${address}; the second connect() must wait before it opens TCP`,
+    ).toEqual([1, "/first"]);
     peers[0]!.socket.write(switching(peers[0]!.key));
     clients.push(await within(first, 3000, "the first connect(), answered with a 101"));
     await eventually(() => peers.length === 2, 3000, "the second connect()'s request, once the first connection was open");
@@ -405,9 +408,9 @@ describe("the opening handshake", () => {
     third.catch(() => {});
     await sleep(300);
     expect(
-      peers.map(resource),
-      "the second connection is in CONNECTING, so the third connect() must wait for it: the first one opening doesn't end the queue for the attempts behind it",
-    ).toEqual(["/first", "/second"]);
+      [connections, ...peers.map(resource)],
+      "TCP connections, then the requests: the second connection is in CONNECTING, so the third connect() must wait for it before it opens TCP; the first one opening doesn't end the queue for the attempts behind it",
+    ).toEqual([2, "/first", "/second"]);
     peers[1]!.socket.write(switching(peers[1]!.key));
     clients.push(await within(second, 3000, "the second connect(), answered with a 101"));
     await eventually(() => peers.length === 3, 3000, "the third connect()'s request, once the second connection was open");
@@ -433,7 +436,17 @@ describe("the opening handshake", () => {
     await waiting.catch(() => {});
   });
 
-  test("§4.1 MUST: one connection at a time in CONNECTING: an attempt that fails lets the next one to the same address go ahead", async () => {
+  test("§4.1 MUST: one connection at a time in CONNECTING: an attempt that fails (a refused port, a 403) lets the next one to the same address go ahead", async () => {
+    // Refused: nothing listens on the port. Each attempt fails with Node's ECONNREFUSED, the second after the first.
+    const probe = createServer();
+    const refusedPort = await listen(probe);
+    await new Promise((resolve) => probe.close(resolve));
+    const refused = [1, 2].map(() => connect(`ws://127.0.0.1:${refusedPort}/`).catch((error: NodeJS.ErrnoException) => error.code));
+    expect(
+      await within(Promise.all(refused), 3000, "two connect()s to a refused port (a socket error must end the wait too, or every later attempt to that address hangs)"),
+      "both attempts fail with the socket's own error",
+    ).toEqual(["ECONNREFUSED", "ECONNREFUSED"]);
+
     const peers: RawPeer[] = [];
     const url = await rawServer((peer) => peers.push(peer));
     const first = connect(url).then(
