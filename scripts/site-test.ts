@@ -29,22 +29,12 @@ import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createEchoServer } from "../solutions/08-echo-server.ts";
 import { dim, green, red } from "./lib/terminal.ts";
+import { CHROMIUM, CHROMIUM_ARGS, installCommand, peer } from "./lib/system-peers.ts";
 import { root } from "./lib/workbook.ts";
 
 /** The built site; SITE_DIST points elsewhere (to test this script itself on a doctored copy). */
 const DIST = process.env.SITE_DIST ?? join(root, ".vitepress/dist");
 const SHOTS = join(root, ".cache/screenshots");
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = [
-  "--headless",
-  "--no-sandbox",
-  "--disable-gpu",
-  "--disable-quic",
-  "--no-first-run",
-  "--disable-background-networking",
-  "--disable-component-update",
-  "--disable-sync",
-];
 const WIDE = { width: 1280, height: 800 };
 const NARROW = { width: 375, height: 812 };
 /** Pages visited at the same time: enough to overlap one page's network waits with another's rendering on 2 cores. */
@@ -505,7 +495,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
   if (!check(existsSync(join(DIST, "index.html")), "the built site is in .vitepress/dist", "run vitepress build first, or pass --build")) {
     return { passed, failed };
   }
-  if (!check(existsSync(CHROMIUM), `Chromium is at ${CHROMIUM}`, "apt-get install chromium (never playwright install)")) {
+  if (!check(existsSync(CHROMIUM), `Chromium is at ${CHROMIUM}`, `${installCommand([peer("chromium")])} (never playwright install)`)) {
     return { passed, failed };
   }
 

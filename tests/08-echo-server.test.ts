@@ -13,6 +13,7 @@ import {
   eventually,
   openWs,
   PYTHON,
+  pythonSkipNote,
   pythonWebsocketsAvailable,
   RawClient,
   upgradeRequest,
@@ -388,7 +389,7 @@ const PYTHON_ECHOES = [
 ];
 
 describe("interop", () => {
-  const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
+  const skipped = pythonSkipNote;
   test.skipIf(!pythonWebsocketsAvailable)(
     `interop: a Python websockets client: text, binary, empty, 125..65536-byte and 16 MiB messages, fragments, ping, close 4000${skipped}`,
     async () => {

@@ -19,7 +19,7 @@ import { expectRejects, expectThrows } from "./helpers/errors.ts";
 import { WireReader, wireFrame } from "./helpers/wire.ts";
 import { utf8 } from "./helpers/bytes.ts";
 import { makeTestCertificate } from "../lib/test-certificate.ts";
-import { eventually, PYTHON, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
+import { eventually, PYTHON, pythonSkipNote, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
 const text = utf8;
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -609,7 +609,6 @@ describe("the end of TCP (§7.1.1)", () => {
 // ---------------------------------------------------------------------------
 // A second real peer: Python's websockets library as the echo server.
 
-const ENABLE_PYTHON = "sudo apt-get install python3-websockets";
 
 /** Starts tests/peers/python_server.py; resolves with its URL and what it reports about closes. */
 async function pythonServer(): Promise<{ url: string; closes: { closed: number; reason: string }[] }> {
@@ -636,7 +635,7 @@ async function pythonServer(): Promise<{ url: string; closes: { closed: number; 
   return { url: `ws://127.0.0.1:${await port}/`, closes };
 }
 
-const pythonNote = pythonWebsocketsAvailable ? "" : ` (skipped: Python websockets is missing; ${ENABLE_PYTHON})`;
+const pythonNote = pythonSkipNote;
 
 describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo server${pythonNote}`, () => {
   test("§5.2, §5.6: text, binary, empty, 125..65536-byte and 16 MiB messages come back with their type", async () => {

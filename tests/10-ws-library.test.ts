@@ -1,6 +1,6 @@
-import { execFile, spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { execFile, spawn, type ChildProcess } from "node:child_process";
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { connect as connectTcp, createServer, type AddressInfo, type Socket } from "node:net";
 import { networkInterfaces, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
@@ -13,6 +13,7 @@ import { connect, type ClientOptions, type WebSocketClient } from "@workbook/09-
 import { HandshakeError } from "../lib/errors.ts";
 import { expectRejects } from "./helpers/errors.ts";
 import { clientFrame, eventually, openWs, RawClient, within } from "./helpers/peers.ts";
+import { GOPATH, installCommand, peer, skipNote } from "../scripts/lib/system-peers.ts";
 
 // Chapter 10 puts your hand-made code and the `ws` library on the same wire:
 // your chapter 09 client against your ws server, your wsEcho against your
@@ -329,10 +330,7 @@ describe("wsEcho, with your hand-made server (chapter 08)", () => {
 // ---------------------------------------------------------------------------
 // Go's golang.org/x/net/websocket, from Debian's packages (no download).
 
-const GOPATH = "/usr/share/gocode";
-const ENABLE_GO = "sudo apt-get install golang-go golang-golang-x-net-dev";
-const goAvailable =
-  spawnSync("go", ["version"], { stdio: "ignore" }).status === 0 && existsSync(join(GOPATH, "src/golang.org/x/net/websocket/websocket.go"));
+const goAvailable = peer("go-x-net").present();
 const peers = resolve(import.meta.dirname, "peers/go");
 
 /** Runs a command; resolves with its stdout, or rejects with its stderr. Bounded by `timeout`. */
@@ -348,7 +346,7 @@ function run(file: string, args: string[], options: { cwd?: string; env?: NodeJS
 describe.skipIf(!goAvailable)(
   goAvailable
     ? "interop with Go's golang.org/x/net/websocket"
-    : `interop with Go's golang.org/x/net/websocket (skipped: Go and x/net are not installed; to run these: ${ENABLE_GO})`,
+    : `interop with Go's golang.org/x/net/websocket${skipNote("go-x-net", goAvailable)}`,
   () => {
     let bin = "";
     let goServer: ChildProcess | undefined;
@@ -368,7 +366,7 @@ describe.skipIf(!goAvailable)(
       };
       await run("go", ["build", "-o", `${bin}/`, "./echo-server", "./echo-client"], { cwd: peers, env, timeout: 110_000 }).catch(
         (error: Error) => {
-          throw new Error(`building tests/peers/go failed (${error.message}); is ${ENABLE_GO} done?`);
+          throw new Error(`building tests/peers/go failed (${error.message}); is ${installCommand([peer("go-x-net")])} done?`);
         },
       );
       goServer = spawn(join(bin, "echo-server"), [], { stdio: ["ignore", "pipe", "inherit"] });

@@ -34,7 +34,8 @@ import { concat, pattern, utf8 } from "./helpers/bytes.ts";
 import { expectProtocolError, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
-import { eventually, openWs, PYTHON, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
+import { CHROMIUM, CHROMIUM_ARGS, peer, skipNote } from "../scripts/lib/system-peers.ts";
+import { eventually, openWs, PYTHON, pythonSkipNote, pythonWebsocketsAvailable, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
 import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
 import { readFrames, wireFrame } from "./helpers/wire.ts";
 import { formatResult, summary } from "../scripts/lib/conformance.ts";
@@ -657,8 +658,6 @@ describe("the bomb, measured (RFC 6455 §10.4)", () => {
 // peers checks the negotiated header and RSV1 on the wire, not just the echo.
 
 const MiB = 1024 * 1024;
-const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
 const PEER_TIME = 40_000;
 /** Chromium takes longest: 16 MiB made, compared and compressed in the page. */
 const BROWSER_TIME = 90_000;
@@ -788,9 +787,8 @@ describe("12-interop: the echo server with permessage-deflate", () => {
   }
 
   for (const combo of COMBOS) {
-    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
     test.skipIf(!pythonWebsocketsAvailable)(
-      `interop, RFC 7692 §5, §6: a Python websockets client (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      `interop, RFC 7692 §5, §6: a Python websockets client (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${pythonSkipNote}`,
       async () => {
         const tap = await deflateEchoServer();
         const script = resolve(import.meta.dirname, "peers/python_deflate_client.py");
@@ -827,14 +825,14 @@ describe("12-interop: the echo server with permessage-deflate", () => {
     );
   }
 
-  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  const haveChromium = peer("chromium").present();
   let browser: Promise<Browser> | undefined;
   afterAll(async () => {
     if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
   });
   for (const combo of COMBOS) {
     test.skipIf(!haveChromium)(
-      `interop, RFC 7692 §5, §6: Chromium's WebSocket (server answering ${combo.answer}): 0 B to 16 MiB; header and RSV1 on the wire${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+      `interop, RFC 7692 §5, §6: Chromium's WebSocket (server answering ${combo.answer}): 0 B to 16 MiB; header and RSV1 on the wire${skipNote("chromium", haveChromium)}`,
       async () => {
         const tap = await deflateEchoServer({ serverNoContextTakeover: combo.server, clientNoContextTakeover: combo.client });
         browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
@@ -1011,9 +1009,8 @@ describe("12-interop: the echo client with permessage-deflate", () => {
   }
 
   for (const combo of COMBOS) {
-    const skipped = pythonWebsocketsAvailable ? "" : " (skipped: Python websockets is missing; sudo apt-get install python3-websockets)";
     test.skipIf(!pythonWebsocketsAvailable)(
-      `interop, RFC 7692 §5, §6: the echo client and a Python websockets server (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${skipped}`,
+      `interop, RFC 7692 §5, §6: the echo client and a Python websockets server (${combo.name}): 0 B to 16 MiB, fragments; header and RSV1 on the wire${pythonSkipNote}`,
       async () => {
         const script = resolve(import.meta.dirname, "peers/python_deflate_server.py");
         const child = spawn(PYTHON, [script, combo.server ? "1" : "0", combo.client ? "1" : "0"], { stdio: ["pipe", "pipe", "pipe"] });

@@ -5,17 +5,18 @@
  * Frames are built and read with the tests' own encoder and decoder
  * (helpers/wire.ts): never with the code under test.
  */
-import { spawnSync } from "node:child_process";
 import { connect, type Socket } from "node:net";
 import WebSocket from "ws";
 import { readCloseBody, WireReader, wireFrame } from "./wire.ts";
 import type { Frame } from "../../lib/frame.ts";
+import { peer, skipNote } from "../../scripts/lib/system-peers.ts";
 
-/** Debian's Python, never the `python3` on PATH (it may be another one without the Debian packages). */
-export const PYTHON = "/usr/bin/python3";
+export { PYTHON } from "../../scripts/lib/system-peers.ts";
 
 /** Whether Python's `websockets` (Debian's python3-websockets) is here to act as a peer. */
-export const pythonWebsocketsAvailable = spawnSync(PYTHON, ["-c", "import websockets"], { timeout: 5_000 }).status === 0;
+export const pythonWebsocketsAvailable = peer("python-websockets").present();
+/** What a Python interop test adds to its name where it is skipped: the package to install. */
+export const pythonSkipNote = skipNote("python-websockets", pythonWebsocketsAvailable);
 
 /**
  * The shortest bound a wait gets. A bound guards against a hang; it is not a
