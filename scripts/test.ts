@@ -229,7 +229,9 @@ section("9. the command-line contracts (DESIGN.md)");
 {
   // npm run server prints its URL on stdout; npm run client prints each echo on its own line.
   const SERVER_GUARD_MS = 120_000; // a hang guard: it prints its URL in a second or two
-  const server = spawn(join(root, "node_modules/.bin/tsx"), ["scripts/server.ts", "--port", "0"], {
+  // As package.json's "server" script runs it: node with tsx as a loader, not the tsx CLI, whose
+  // parent process kills its child (exit 143) when the child takes over 30 ms to own a signal.
+  const server = spawn(process.execPath, ["--import", "tsx", "scripts/server.ts", "--port", "0"], {
     cwd: root,
     env: { ...process.env, NO_COLOR: "1" },
   });
