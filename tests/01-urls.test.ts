@@ -1,7 +1,10 @@
 import { describe, expect, test } from "vitest";
 import { hostHeader, parseWebSocketUrl } from "@workbook/01-urls";
 import type { WebSocketUrl } from "../lib/websocket-url.ts";
-import { expectThrows } from "./helpers/errors.ts";
+import { escapeRegExp, expectThrows } from "./helpers/errors.ts";
+
+/** A message about a bad port names it: the word, or the text given as the port. */
+const namingPort = (port: string): RegExp => new RegExp(`port|${escapeRegExp(port)}`, "i");
 
 /** Parses `input` and compares all four parts, saying which part is wrong. */
 function expectParsed(input: string, expected: WebSocketUrl, rule: string): void {
@@ -82,48 +85,51 @@ describe("parseWebSocketUrl", () => {
 
   test("§3 MUST: other schemes are refused with a SyntaxError naming the scheme", () => {
     for (const input of ["http://example.com/", "https://example.com/", "ftp://example.com/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} is not a ws: or wss: URI`, /scheme|ws/i);
+      const scheme = input.slice(0, input.indexOf(":"));
+      // Naming the scheme: the one given, or the ones a WebSocket URI may have.
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} is not a ws: or wss: URI`, new RegExp(`${scheme}|ws`, "i"));
     }
   });
 
   test("§3 MUST NOT: a fragment is refused with a SyntaxError, even an empty one", () => {
     for (const input of ["ws://example.com/chat#top", "ws://example.com/#", "wss://example.com#x"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a fragment`, /fragment/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a fragment`);
     }
   });
 
   test("§3: relative URIs are refused with a SyntaxError", () => {
     for (const input of ["/chat", "example.com/chat", "//example.com/chat", ""]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `"${input}" is not an absolute ws: URI`, /absolute/);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `"${input}" is not an absolute ws: URI`);
     }
   });
 
   test("§3: a missing host is refused with a SyntaxError", () => {
     for (const input of ["ws:///chat", "ws://:80/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has no host`, /no host/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has no host`);
     }
   });
 
   test("§3: a port that is not 1..65535 is refused with a SyntaxError naming the port", () => {
-    for (const input of ["ws://example.com:0/", "ws://example.com:65536/", "ws://example.com:http/", "ws://example.com:-1/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a bad port`, /port/i);
+    for (const port of ["0", "65536", "http", "-1"]) {
+      const input = `ws://example.com:${port}/`;
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input} has a bad port`, namingPort(port));
     }
   });
 
   test("§3: user info (user@host) is not part of a ws URI and is refused", () => {
     for (const input of ["ws://alice@example.com/", "wss://alice:secret@[::1]:8443/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the ws-URI grammar has no user info`, /user/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the ws-URI grammar has no user info`);
     }
   });
 
   test("§3: whitespace and control characters must be percent-encoded and are refused", () => {
     for (const input of ["ws://example.com/a b", "ws://example.com/a\tb", "ws://example.com/\u0000", "ws://example.com/\u007f"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${JSON.stringify(input)}: a request line cannot carry it`, /whitespace|control/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${JSON.stringify(input)}: a request line cannot carry it`);
     }
   });
 
   test("a value that is not a string is a caller's mistake: TypeError", () => {
-    expectThrows(() => parseWebSocketUrl(42 as unknown as string), TypeError, "parseWebSocketUrl(42)", /string/i);
+    expectThrows(() => parseWebSocketUrl(42 as unknown as string), TypeError, "parseWebSocketUrl(42)");
   });
 
   test("§3, RFC 3986 §3.1: a scheme starts with a letter; nothing may come before it", () => {
@@ -133,8 +139,10 @@ describe("parseWebSocketUrl", () => {
   });
 
   test("§3 (our rule): a host name is letters, digits, - and . as DNS names are; ws://ex!ample.com/ is refused, naming the host", () => {
-    for (const input of ["ws://ex!ample.com/", "ws://example.com!/", "ws://exa%6dple.com/", "ws://example..com/", "ws://.example.com/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the host is not a name DNS can look up`, /host/i);
+    for (const host of ["ex!ample.com", "example.com!", "exa%6dple.com", "example..com", ".example.com"]) {
+      const input = `ws://${host}/`;
+      // Naming the host: the word, or the name itself.
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: the host is not a name DNS can look up`, new RegExp(`host|${escapeRegExp(host)}`, "i"));
     }
     expectParsed("ws://my-host_1.example.com./", { secure: false, host: "my-host_1.example.com.", port: 80, resourceName: "/" }, "a name with -, _ and a final dot is a host name");
   });
@@ -142,7 +150,7 @@ describe("parseWebSocketUrl", () => {
   test("§3, RFC 3986 §3.2.2: a bracketed host must be an IPv6 address: [zz], [1.2.3.4], [1:2], [1::2::3] are refused", () => {
     const bad = ["zz", "1.2.3.4", "1:2", "1::2::3", ":::", "12345::", "1:2:3:4:5:6:7:8:9", "::1:2:3:4:5:6:7:8", ":1", "1.2.3.4::", "::256.1.1.1", "::1.2.3.4.5", "1:2::3:4::5:6:7:8", ""];
     for (const literal of bad) {
-      expectThrows(() => parseWebSocketUrl(`ws://[${literal}]/`), SyntaxError, `[${literal}] is not an IPv6 address`, /IPv6/);
+      expectThrows(() => parseWebSocketUrl(`ws://[${literal}]/`), SyntaxError, `[${literal}] is not an IPv6 address`);
     }
   });
 
@@ -156,15 +164,15 @@ describe("parseWebSocketUrl", () => {
 
   test('§3, RFC 3986 §3.2.2: after "]" only ":port" may follow; a missing "]" is refused', () => {
     for (const input of ["ws://[::1]x/", "ws://[::1]8080/", "ws://[::1]]:80/"]) {
-      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: only ":port" may follow the bracketed address`, /after|follow/i);
+      expectThrows(() => parseWebSocketUrl(input), SyntaxError, `${input}: only ":port" may follow the bracketed address`);
     }
-    expectThrows(() => parseWebSocketUrl("ws://[::1/"), SyntaxError, 'ws://[::1/ has no closing "]"', /closing|missing/i);
+    expectThrows(() => parseWebSocketUrl("ws://[::1/"), SyntaxError, 'ws://[::1/ has no closing "]"');
     expectParsed("ws://[::1]:/", { secure: false, host: "::1", port: 80, resourceName: "/" }, "[::1]: with an empty port means the default port");
   });
 
   test("§3, RFC 3986 §3.2.3: a port is decimal digits: 0x50, +80, 80.5, 8e1 are refused; 1 and 65535 are ports", () => {
     for (const port of ["0x50", "+80", "80.5", "8e1", "\u0038\u0030\u0660", "1234567"]) {
-      expectThrows(() => parseWebSocketUrl(`ws://example.com:${port}/`), SyntaxError, `ws://example.com:${port}/ has no decimal port`, /port/i);
+      expectThrows(() => parseWebSocketUrl(`ws://example.com:${port}/`), SyntaxError, `ws://example.com:${port}/ has no decimal port`, namingPort(port));
     }
     expectParsed("ws://example.com:65535/", { secure: false, host: "example.com", port: 65535, resourceName: "/" }, "65535 is the highest TCP port");
     expectParsed("ws://example.com:1/", { secure: false, host: "example.com", port: 1, resourceName: "/" }, "1 is the lowest TCP port");

@@ -564,12 +564,14 @@ describe("the corners mutation testing found", () => {
   });
 
   test("an error of the application's own (here in onFrame) is not the peer's fault: it propagates, no close frame is sent", () => {
+    const bug = new TypeError("the application's own bug");
     const server = openConnection("server", {
       onFrame: () => {
-        throw new TypeError("the application's own bug");
+        throw bug;
       },
     });
-    expectThrows(() => receiveAll(server, HELLO_FRAME), TypeError, "a TypeError from onFrame", /application's own bug/);
+    const thrown = expectThrows(() => receiveAll(server, HELLO_FRAME), TypeError, "a TypeError from onFrame");
+    expect(thrown, "the very error onFrame threw, not one made from it").toBe(bug);
     expect(server.bytesToSend().length, "no close frame for a bug on our side").toBe(0);
   });
 
@@ -609,14 +611,20 @@ describe("the corners mutation testing found", () => {
     expectBytes(concat(...server.bytesToSend()), hex("88 02 03 e8"), "a close frame with code 1000 and nothing after it");
   });
 
-  test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError that names the state", () => {
+  test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError, and changes nothing", () => {
     const fresh = new Connection("server");
-    expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING", /CONNECTING/);
-    expectThrows(() => fresh.close(), InvalidStateError, "close() while CONNECTING", /CONNECTING/);
-    expectThrows(() => receiveAll(fresh, HELLO_FRAME), InvalidStateError, "receive() before open()", /open|handshake/i);
+    expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING");
+    expectThrows(() => fresh.close(), InvalidStateError, "close() while CONNECTING");
+    expectThrows(() => receiveAll(fresh, HELLO_FRAME), InvalidStateError, "receive() before open()");
+    expect(fresh.state, "calls refused while CONNECTING leave the connection CONNECTING").toBe("CONNECTING");
+    expect(fresh.bytesToSend().length, "and send nothing").toBe(0);
     fresh.open();
-    expectThrows(() => fresh.open(), InvalidStateError, "open() twice", /OPEN/);
+    expectThrows(() => fresh.open(), InvalidStateError, "open() twice");
+    expect(fresh.state, "a second open() leaves the connection OPEN").toBe("OPEN");
     fresh.close();
-    expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING", /CLOSING/);
+    fresh.bytesToSend();
+    expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING");
+    expect(fresh.state, "send() refused while CLOSING leaves it CLOSING").toBe("CLOSING");
+    expect(fresh.bytesToSend().length, "and sends nothing").toBe(0);
   });
 });
