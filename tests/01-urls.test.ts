@@ -23,11 +23,11 @@ describe("parseWebSocketUrl", () => {
     );
   });
 
-  test("§3 MUST: ws without a port uses port 80", () => {
+  test("§3: ws without a port uses port 80", () => {
     expectParsed("ws://example.com/chat", { secure: false, host: "example.com", port: 80, resourceName: "/chat" }, "§3");
   });
 
-  test("§3 MUST: wss without a port uses port 443", () => {
+  test("§3: wss without a port uses port 443", () => {
     expectParsed("wss://example.com/chat", { secure: true, host: "example.com", port: 443, resourceName: "/chat" }, "§3");
   });
 
@@ -40,11 +40,11 @@ describe("parseWebSocketUrl", () => {
     expectParsed("ws://example.com:/", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "RFC 3986 §3.2.3");
   });
 
-  test("§3 MUST: an empty path becomes / in the resource name", () => {
+  test("§3: an empty path becomes / in the resource name", () => {
     expectParsed("ws://example.com", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "§3");
   });
 
-  test("§3 MUST: the query is kept, with its ?, even with an empty path", () => {
+  test("§3: the query is kept, with its ?, even with an empty path", () => {
     expectParsed(
       "ws://example.com?room=1&user=a",
       { secure: false, host: "example.com", port: 80, resourceName: "/?room=1&user=a" },
@@ -53,7 +53,7 @@ describe("parseWebSocketUrl", () => {
     expectParsed("ws://example.com/a/b/?q", { secure: false, host: "example.com", port: 80, resourceName: "/a/b/?q" }, "§3");
   });
 
-  test("§3 MUST: an empty query adds no ? to the resource name", () => {
+  test("§3: an empty query adds no ? to the resource name", () => {
     expectParsed("ws://example.com/chat?", { secure: false, host: "example.com", port: 80, resourceName: "/chat" }, "§3: \"?\" only if the query is non-empty");
     expectParsed("ws://example.com?", { secure: false, host: "example.com", port: 80, resourceName: "/" }, "§3");
   });
@@ -83,7 +83,7 @@ describe("parseWebSocketUrl", () => {
     );
   });
 
-  test("§3 MUST: other schemes are refused with a SyntaxError naming the scheme", () => {
+  test("§3, §4.1 MUST: other schemes are refused with a SyntaxError naming the scheme", () => {
     for (const input of ["http://example.com/", "https://example.com/", "ftp://example.com/"]) {
       const scheme = input.slice(0, input.indexOf(":"));
       // Naming the scheme: the one given, or the ones a WebSocket URI may have.
@@ -138,7 +138,7 @@ describe("parseWebSocketUrl", () => {
     }
   });
 
-  test("§3 (our rule): a host name is letters, digits, - and . as DNS names are; ws://ex!ample.com/ is refused, naming the host", () => {
+  test("§3, the workbook's policy: a host name is letters, digits, - and . as DNS names are; ws://ex!ample.com/ is refused, naming the host", () => {
     for (const host of ["ex!ample.com", "example.com!", "exa%6dple.com", "example..com", ".example.com"]) {
       const input = `ws://${host}/`;
       // Naming the host: the word, or the name itself.

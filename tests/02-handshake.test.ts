@@ -169,16 +169,16 @@ describe("checkUpgradeRequest", () => {
     expect(decision.ok, "Sec-WebSocket-Key and sec-websocket-key name the same header").toBe(true);
   });
 
-  test("§4.2.1 MUST refuse a method other than GET: we answer 405 with Allow: GET", () => {
+  test("§4.2.1 MUST refuse a method other than GET; the workbook's policy: 405 with Allow: GET", () => {
     const refused = expectRefused(checkUpgradeRequest(rfcRequest({ method: "POST" })), 405, "a POST");
     expectHeader(refused.headers, "Allow", "GET", "405 must say which method is allowed (RFC 9110 §15.5.6)");
   });
 
-  test("§4.2.1 MUST refuse HTTP/1.0: 400", () => {
+  test("§4.2.1 MUST refuse HTTP/1.0; the workbook's policy: 400", () => {
     expectRefused(checkUpgradeRequest(rfcRequest({ httpVersion: "1.0" })), 400, "an HTTP/1.0 request");
   });
 
-  test("§4.2.1 MUST: HTTP/1.1 or higher: 0.9 and 1.0 are refused with 400, a later version is not refused for its version", () => {
+  test("§4.2.1 MUST: HTTP/1.1 or higher: 0.9 and 1.0 are refused (the workbook's policy: 400), a later version is not refused for its version", () => {
     for (const httpVersion of ["0.9", "1.0"]) {
       expectRefused(checkUpgradeRequest(rfcRequest({ httpVersion })), 400, `an HTTP/${httpVersion} request`);
     }
@@ -199,24 +199,24 @@ describe("checkUpgradeRequest", () => {
     }
   });
 
-  test("§4.2.1 MUST refuse a request without Host: 400", () => {
+  test("§4.2.1 MUST refuse a request without Host; the workbook's policy: 400", () => {
     expectRefused(checkUpgradeRequest(rfcRequest({}, { host: undefined })), 400, "a request without Host");
   });
 
-  test("§4.2.1 MUST refuse a request without websocket in Upgrade: we answer 426 with Upgrade: websocket", () => {
+  test("§4.2.1 MUST refuse a request without websocket in Upgrade; the workbook's policy: 426 with Upgrade: websocket", () => {
     for (const upgrade of [undefined, "h2c"]) {
       const refused = expectRefused(checkUpgradeRequest(rfcRequest({}, { upgrade })), 426, `Upgrade: ${upgrade}`);
       expectHeader(refused.headers, "Upgrade", "websocket", "a 426 names the protocol to upgrade to (RFC 9110 §15.5.22)");
     }
   });
 
-  test("§4.2.1 MUST refuse a request without the upgrade token in Connection: 400", () => {
+  test("§4.2.1 MUST refuse a request without the upgrade token in Connection; the workbook's policy: 400", () => {
     for (const connection of [undefined, "keep-alive", "upgraded"]) {
       expectRefused(checkUpgradeRequest(rfcRequest({}, { connection })), 400, `Connection: ${connection}`);
     }
   });
 
-  test("§4.2.1, §4.2.2, §4.4 MUST: another version is refused with Sec-WebSocket-Version: 13 (we answer 426)", () => {
+  test("§4.2.1, §4.2.2, §4.4 MUST: another version is refused with Sec-WebSocket-Version: 13 (the workbook's policy: 426)", () => {
     for (const version of ["8", "14", undefined]) {
       const refused = expectRefused(
         checkUpgradeRequest(rfcRequest({}, { "sec-websocket-version": version })),
@@ -227,7 +227,7 @@ describe("checkUpgradeRequest", () => {
     }
   });
 
-  test("§4.2.1 MUST refuse a key that is missing or not the base64 of 16 bytes: 400", () => {
+  test("§4.2.1 MUST refuse a key that is missing or not the base64 of 16 bytes; the workbook's policy: 400", () => {
     const bad = [undefined, "", "dGhlIHNhbXBsZSBub25jZQ", "c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZSEh", `${RFC_KEY}, ${RFC_KEY}`];
     for (const key of bad) {
       expectRefused(checkUpgradeRequest(rfcRequest({}, { "sec-websocket-key": key })), 400, `Sec-WebSocket-Key: ${key}`);
@@ -253,7 +253,7 @@ describe("checkUpgradeResponse", () => {
     expect(() => checkUpgradeResponse(rfcResponse(), RFC_KEY), "the §1.3 response is valid").not.toThrow();
   });
 
-  test("§4.1: any status but 101 ends the attempt with a HandshakeError (our client follows no redirects)", () => {
+  test("§4.1, the workbook's policy: any status but 101 ends the attempt with a HandshakeError (the client follows no redirects, which §4.1 allows)", () => {
     for (const status of [200, 301, 400, 426]) {
       expectThrows(() => checkUpgradeResponse(rfcResponse(status), RFC_KEY), HandshakeError, `status ${status}`, new RegExp(`${status}|101`));
     }

@@ -155,7 +155,7 @@ describe("createMaskKey", () => {
     vi.restoreAllMocks();
   });
 
-  test("§5.3 MUST: a masking key is one 32-bit value: a Uint8Array of 4 bytes", () => {
+  test("§5.2, §5.3: a masking key is one 32-bit value: a Uint8Array of 4 bytes", () => {
     const key = createMaskKey();
     expect(key instanceof Uint8Array, "createMaskKey() should return a Uint8Array").toBe(true);
     expect(key.length, "RFC 6455 §5.2: the masking key field is 4 bytes").toBe(4);

@@ -110,7 +110,7 @@ describe("encodeClosePayload", () => {
     }
   });
 
-  test("§7.4.1 MUST NOT: a code that may not be sent (1005, 1006, 1015, 1004, 999, 2000, 5000) is a RangeError", () => {
+  test("§7.4.1 MUST NOT (1005, 1006, 1015), §7.4.2 (unassigned or reserved: 1004, 999, 2000, 5000): a code that may not be sent is a RangeError", () => {
     for (const code of [1005, 1006, 1015, 1004, 999, 0, 2000, 5000, 1000.5]) {
       expectThrows(() => encodeClosePayload(code), RangeError, `encodeClosePayload(${code})`, new RegExp(String(code)));
     }

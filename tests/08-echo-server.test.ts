@@ -134,7 +134,7 @@ describe("echoing", () => {
     expect(echo?.maskKey, "§5.1 MUST NOT: a server never masks").toBeUndefined();
   });
 
-  test("§5.5.2 MUST: a ping is answered with a pong carrying the same payload", async () => {
+  test("§5.5.2 MUST: a ping is answered with a pong, carrying the same payload (§5.5.3)", async () => {
     const { url } = await start();
     const ws = await wsClient(url);
     const pong = within(new Promise<Buffer>((resolve) => ws.once("pong", resolve)), 2_000, "a pong");
@@ -526,7 +526,7 @@ describe("strict ordering: frames in one read", () => {
     expect(got, "§5.5.2: no pong once a close frame was received; nothing follows our close frame").toEqual(["close 1000"]);
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const { url } = await start();
     const raw = await rawClient(url);
     const frame = clientFrame(0x1, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
@@ -566,7 +566,7 @@ describe("heartbeats", () => {
     expect(answering.readyState, "the client that answers stays connected").toBe(answering.OPEN);
   });
 
-  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+  test("the workbook's policy (heartbeat): one ping per pingInterval, never more often, however short pongTimeout is", async () => {
     const interval = 1_200;
     const { url } = await start({ pingInterval: interval, pongTimeout: 500 });
     const started = Date.now(); // the server's heartbeat timer for this client starts after this
@@ -821,7 +821,7 @@ describe("edges: listening, tracing, origins, stopping", () => {
     expect(trace, "every line is a real header or frame: no line of undefined values").not.toMatch(/undefined/);
   });
 
-  test("§10.2 (our allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403 saying so", async () => {
+  test("§10.2, the workbook's policy (the allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403", async () => {
     const { url } = await start({ origins: ["HTTPS://App.Example//"] });
     const ws = await wsClient(url, { origin: "https://app.example" });
     const echo = wsMessages(ws, 1);
