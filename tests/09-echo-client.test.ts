@@ -308,6 +308,23 @@ describe("the opening handshake", () => {
     expect(header("Sec-WebSocket-Key", second), "a second connection has a key of its own").not.toBe(header("Sec-WebSocket-Key"));
   });
 
+  test("§4.1 SHOULD: with no proxy configured, the client opens a direct TCP connection to the URI's host and port, and its first line there is the handshake's GET (no proxy CONNECT)", async () => {
+    let connections = 0;
+    const requests: string[] = [];
+    const url = await rawServer(
+      (peer) => {
+        requests.push(peer.request);
+        peer.socket.write(switching(peer.key));
+      },
+      "127.0.0.1",
+      () => connections++,
+    );
+    const client = await open(`${url}/direct`);
+    expect(client.state, "the handshake with the server at the URI's own address completed").toBe("OPEN");
+    expect(connections, "one TCP connection reached the host and port of the URI").toBe(1);
+    expect(requests[0]?.split("\r\n")[0], "the first line on it is the opening handshake itself, sent straight to the server").toBe("GET /direct HTTP/1.1");
+  });
+
   test("§4.1 MUST: the handshake response may arrive in pieces, and frames in the same chunk as its end are not lost", async () => {
     const url = await rawServer(async (peer) => {
       const response = switching(peer.key);
@@ -756,7 +773,7 @@ describe("strict ordering, from the client's side", () => {
     expect(inWords(server.fromClient), "§5.5.2: no pong once a close frame was received; nothing follows the close reply").toEqual(["close 1000"]);
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const frame = serverFrame(Opcode.Text, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
     const server = await oneWriteServer([frame.subarray(0, 100)]);
     const client = await open(server.url);
@@ -804,7 +821,7 @@ describe("heartbeats (client)", () => {
     await client.close();
   });
 
-  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+  test("the workbook's policy (heartbeat): one ping per pingInterval, never more often, however short pongTimeout is", async () => {
     const interval = 1_200;
     let pings = 0;
     const url = await wsServer((ws) => {
