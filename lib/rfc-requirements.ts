@@ -190,7 +190,7 @@ export const requirements: readonly Requirement[] = [
     section: "4.1",
     level: "MUST",
     role: "client",
-    statement: "Send Host with the host, followed by :port only when the port is not the scheme's default.",
+    statement: "Send Host with the host, followed by :port when the port is not the scheme's default.",
     match: /Host|required headers/,
   },
   {

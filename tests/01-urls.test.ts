@@ -191,7 +191,7 @@ describe("parseWebSocketUrl", () => {
 describe("hostHeader", () => {
   const url = (secure: boolean, host: string, port: number): WebSocketUrl => ({ secure, host, port, resourceName: "/" });
 
-  test("§4.1 MUST: the Host header omits the port when it is the scheme's default", () => {
+  test("§4.1, the workbook's policy: the Host header omits the port when it is the scheme's default (§4.1 asks for :port only for another port)", () => {
     expect(hostHeader(url(false, "example.com", 80)), "ws on port 80: Host is just the name").toBe("example.com");
     expect(hostHeader(url(true, "example.com", 443)), "wss on port 443: Host is just the name").toBe("example.com");
   });
