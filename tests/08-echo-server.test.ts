@@ -269,7 +269,7 @@ describe("the opening handshake", () => {
     await eventually(() => server.connectionCount === 0, 2_000, "the server dropping a refused client that stays");
   });
 
-  test("§4.2.2 item 4 MUST: with an origin allow-list (§10.2), another Origin gets 403 and an allowed one connects", async () => {
+  test("§4.2.2 item 4 MUST: with an origin allow-list (§10.2), another Origin is refused (the workbook's policy: 403, which §4.2.2 gives as its example) and an allowed one connects", async () => {
     const { url } = await start({ origins: ["http://good.example"] });
     const bad = await rawClient(url, upgradeRequest(url, ["Origin: http://evil.example"]));
     await eventually(() => bad.response !== "", 2_000, "the answer to a foreign origin");
@@ -278,7 +278,7 @@ describe("the opening handshake", () => {
     expect(ws.readyState, "an allowed origin connects").toBe(ws.OPEN);
   });
 
-  test("§4.2.2 MUST: with paths, a request for a resource the server doesn't serve gets 404 Not Found; a served one connects, query or not", async () => {
+  test("§4.2.2 MUST: with paths, a request for a resource the server doesn't serve is refused (the workbook's policy: 404 Not Found, §4.2.2's example); a served one connects, query or not", async () => {
     const { server, url } = await start({ paths: ["/echo"] });
     const other = new URL("/chat", url).href;
     const refused = await rawClient(other, upgradeRequest(other));
