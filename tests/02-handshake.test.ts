@@ -169,16 +169,16 @@ describe("checkUpgradeRequest", () => {
     expect(decision.ok, "Sec-WebSocket-Key and sec-websocket-key name the same header").toBe(true);
   });
 
-  test("§4.2.1 MUST refuse a method other than GET: we answer 405 with Allow: GET", () => {
+  test("§4.2.1 MUST refuse a method other than GET; the workbook's policy: 405 with Allow: GET", () => {
     const refused = expectRefused(checkUpgradeRequest(rfcRequest({ method: "POST" })), 405, "a POST");
     expectHeader(refused.headers, "Allow", "GET", "405 must say which method is allowed (RFC 9110 §15.5.6)");
   });
 
-  test("§4.2.1 MUST refuse HTTP/1.0: 400", () => {
+  test("§4.2.1 MUST refuse HTTP/1.0; the workbook's policy: 400", () => {
     expectRefused(checkUpgradeRequest(rfcRequest({ httpVersion: "1.0" })), 400, "an HTTP/1.0 request");
   });
 
-  test("§4.2.1 MUST: HTTP/1.1 or higher: 0.9 and 1.0 are refused with 400, a later version is not refused for its version", () => {
+  test("§4.2.1 MUST: HTTP/1.1 or higher: 0.9 and 1.0 are refused (the workbook's policy: 400), a later version is not refused for its version", () => {
     for (const httpVersion of ["0.9", "1.0"]) {
       expectRefused(checkUpgradeRequest(rfcRequest({ httpVersion })), 400, `an HTTP/${httpVersion} request`);
     }
@@ -192,31 +192,31 @@ describe("checkUpgradeRequest", () => {
     expect(decision, `Sec-WebSocket-Version " 13 " is 13, and the key without its spaces gives ${RFC_ACCEPT}`).toEqual({ ok: true, accept: RFC_ACCEPT });
   });
 
-  test("§4.2.1: a refusal's reason names a missing header as missing", () => {
+  test("§4.2.1: a refusal's reason names the header that is missing", () => {
     for (const name of ["sec-websocket-version", "sec-websocket-key"]) {
       const refused = expectRefused(checkUpgradeRequest(rfcRequest({}, { [name]: undefined })), name.endsWith("key") ? 400 : 426, `no ${name}`);
-      expect(refused.reason, `the reason for a request without ${name} should say it is missing`).toMatch(/missing/i);
+      expect(refused.reason, `the reason for a request without ${name} should name that header`).toMatch(new RegExp(name, "i"));
     }
   });
 
-  test("§4.2.1 MUST refuse a request without Host: 400", () => {
+  test("§4.2.1 MUST refuse a request without Host; the workbook's policy: 400", () => {
     expectRefused(checkUpgradeRequest(rfcRequest({}, { host: undefined })), 400, "a request without Host");
   });
 
-  test("§4.2.1 MUST refuse a request without websocket in Upgrade: we answer 426 with Upgrade: websocket", () => {
+  test("§4.2.1 MUST refuse a request without websocket in Upgrade; the workbook's policy: 426 with Upgrade: websocket", () => {
     for (const upgrade of [undefined, "h2c"]) {
       const refused = expectRefused(checkUpgradeRequest(rfcRequest({}, { upgrade })), 426, `Upgrade: ${upgrade}`);
       expectHeader(refused.headers, "Upgrade", "websocket", "a 426 names the protocol to upgrade to (RFC 9110 §15.5.22)");
     }
   });
 
-  test("§4.2.1 MUST refuse a request without the upgrade token in Connection: 400", () => {
+  test("§4.2.1 MUST refuse a request without the upgrade token in Connection; the workbook's policy: 400", () => {
     for (const connection of [undefined, "keep-alive", "upgraded"]) {
       expectRefused(checkUpgradeRequest(rfcRequest({}, { connection })), 400, `Connection: ${connection}`);
     }
   });
 
-  test("§4.2.1, §4.2.2, §4.4 MUST: another version is refused with Sec-WebSocket-Version: 13 (we answer 426)", () => {
+  test("§4.2.1, §4.2.2, §4.4 MUST: another version is refused with Sec-WebSocket-Version: 13 (the workbook's policy: 426)", () => {
     for (const version of ["8", "14", undefined]) {
       const refused = expectRefused(
         checkUpgradeRequest(rfcRequest({}, { "sec-websocket-version": version })),
@@ -227,7 +227,7 @@ describe("checkUpgradeRequest", () => {
     }
   });
 
-  test("§4.2.1 MUST refuse a key that is missing or not the base64 of 16 bytes: 400", () => {
+  test("§4.2.1 MUST refuse a key that is missing or not the base64 of 16 bytes; the workbook's policy: 400", () => {
     const bad = [undefined, "", "dGhlIHNhbXBsZSBub25jZQ", "c2hvcnQ=", "dGhlIHNhbXBsZSBub25jZSEh", `${RFC_KEY}, ${RFC_KEY}`];
     for (const key of bad) {
       expectRefused(checkUpgradeRequest(rfcRequest({}, { "sec-websocket-key": key })), 400, `Sec-WebSocket-Key: ${key}`);
@@ -253,17 +253,17 @@ describe("checkUpgradeResponse", () => {
     expect(() => checkUpgradeResponse(rfcResponse(), RFC_KEY), "the §1.3 response is valid").not.toThrow();
   });
 
-  test("§4.1: any status but 101 ends the attempt with a HandshakeError (our client follows no redirects)", () => {
+  test("§4.1, the workbook's policy: any status but 101 ends the attempt with a HandshakeError (the client follows no redirects, which §4.1 allows)", () => {
     for (const status of [200, 301, 400, 426]) {
-      expectThrows(() => checkUpgradeResponse(rfcResponse(status), RFC_KEY), HandshakeError, `status ${status}`, /101/);
+      expectThrows(() => checkUpgradeResponse(rfcResponse(status), RFC_KEY), HandshakeError, `status ${status}`, new RegExp(`${status}|101`));
     }
   });
 
   test("§4.1 MUST: a wrong or missing Sec-WebSocket-Accept fails the connection", () => {
     const wrong = rfcResponse(101, { "sec-websocket-accept": computeAcceptOfOtherKey() });
-    expectThrows(() => checkUpgradeResponse(wrong, RFC_KEY), HandshakeError, "an accept value for another key", /accept/i);
+    expectThrows(() => checkUpgradeResponse(wrong, RFC_KEY), HandshakeError, "an accept value for another key", /Sec-WebSocket-Accept|accept/i);
     const missing = rfcResponse(101, { "sec-websocket-accept": undefined });
-    expectThrows(() => checkUpgradeResponse(missing, RFC_KEY), HandshakeError, "no Sec-WebSocket-Accept", /accept.*(nothing|missing|none)/i);
+    expectThrows(() => checkUpgradeResponse(missing, RFC_KEY), HandshakeError, "no Sec-WebSocket-Accept", /Sec-WebSocket-Accept|accept/i);
   });
 
   test("§4.1 MUST: a 101 response that does not conform (Upgrade not websocket, Connection without upgrade) fails; the tokens are case-insensitive", () => {
@@ -271,12 +271,12 @@ describe("checkUpgradeResponse", () => {
       () => checkUpgradeResponse(rfcResponse(101, { upgrade: "WebSocket", connection: "upgrade" }), RFC_KEY),
       "Upgrade: WebSocket is valid",
     ).not.toThrow();
-    expectThrows(() => checkUpgradeResponse(rfcResponse(101, { upgrade: undefined }), RFC_KEY), HandshakeError, "no Upgrade", /Upgrade.*missing/);
+    expectThrows(() => checkUpgradeResponse(rfcResponse(101, { upgrade: undefined }), RFC_KEY), HandshakeError, "no Upgrade", /Upgrade/i);
     expectThrows(
       () => checkUpgradeResponse(rfcResponse(101, { connection: "close" }), RFC_KEY),
       HandshakeError,
       "Connection: close",
-      /Connection/,
+      /Connection/i,
     );
   });
 
@@ -285,13 +285,13 @@ describe("checkUpgradeResponse", () => {
       () => checkUpgradeResponse(rfcResponse(101, { "sec-websocket-extensions": "permessage-deflate" }), RFC_KEY),
       HandshakeError,
       "the server chose permessage-deflate, which we never offered",
-      /permessage-deflate/,
+      /permessage-deflate|extension/i,
     );
     expectThrows(
       () => checkUpgradeResponse(rfcResponse(101, { "sec-websocket-protocol": "chat" }), RFC_KEY),
       HandshakeError,
       "the server chose subprotocol chat, which we never offered",
-      /chat/,
+      /chat|protocol/i,
     );
     expect(
       () => checkUpgradeResponse(rfcResponse(101, { "sec-websocket-protocol": "chat" }), RFC_KEY, { protocols: ["chat"] }),

@@ -1,7 +1,7 @@
 import fc from "fast-check";
 import { afterEach, describe, expect, test, vi } from "vitest";
 import { applyMask, createMaskKey } from "@workbook/03-masking";
-import { expectThrows } from "./helpers/errors.ts";
+import { escapeRegExp, expectThrows } from "./helpers/errors.ts";
 import { expectBytes } from "./helpers/frame-dump.ts";
 import { hex, toHex } from "./helpers/hex.ts";
 import { pattern } from "./helpers/bytes.ts";
@@ -138,14 +138,14 @@ describe("applyMask", () => {
         () => applyMask(HELLO.slice(), new Uint8Array(length)),
         RangeError,
         `RFC 6455 §5.3: a masking key is 32 bits; a ${length}-byte key cannot be used`,
-        new RegExp(`4 bytes|${length}`),
+        new RegExp(`4|32|${length}`),
       );
     }
   });
 
   test("§5.3: an offset below 0 or not a whole number is the caller's mistake, a RangeError", () => {
     for (const offset of [-1, 1.5, Number.NaN]) {
-      expectThrows(() => applyMask(HELLO.slice(), RFC_KEY, offset), RangeError, `offset ${offset} is not a position in a payload`, /offset/);
+      expectThrows(() => applyMask(HELLO.slice(), RFC_KEY, offset), RangeError, `offset ${offset} is not a position in a payload`, new RegExp(`offset|${escapeRegExp(String(offset))}`));
     }
   });
 });
@@ -155,7 +155,7 @@ describe("createMaskKey", () => {
     vi.restoreAllMocks();
   });
 
-  test("§5.3 MUST: a masking key is one 32-bit value: a Uint8Array of 4 bytes", () => {
+  test("§5.2, §5.3: a masking key is one 32-bit value: a Uint8Array of 4 bytes", () => {
     const key = createMaskKey();
     expect(key instanceof Uint8Array, "createMaskKey() should return a Uint8Array").toBe(true);
     expect(key.length, "RFC 6455 §5.2: the masking key field is 4 bytes").toBe(4);

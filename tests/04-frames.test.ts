@@ -284,7 +284,7 @@ describe("encodeFrame", () => {
     }
   });
 
-  test("a payload that is not a Uint8Array is the caller's mistake: TypeError (our policy: no frame of guessed bytes)", () => {
+  test("the workbook's policy: a payload that is not a Uint8Array is the caller's mistake, a TypeError (no frame of guessed bytes)", () => {
     for (const payload of ["Hello", [0x48, 0x65], undefined]) {
       expectThrows(
         () => encodeFrame({ opcode: 0x1, payload: payload as unknown as Uint8Array }),
@@ -584,7 +584,7 @@ describe("FrameParser", () => {
 });
 
 describe("FrameParser: nothing before a violation is lost", () => {
-  test("§5.4, §7.1.7: a valid frame and a bad one in one push: the valid frame comes out first, then the 1002", () => {
+  test("the workbook's policy, nothing before a violation is lost: a valid frame and a bad one in one push: the valid frame comes out first, then the 1002", () => {
     const parser = new FrameParser();
     const iterator = parser.push(concat(hex("81 05 48 65 6c 6c 6f"), hex("c1 00")))[Symbol.iterator]();
     let first: IteratorResult<Frame>;

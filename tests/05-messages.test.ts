@@ -149,7 +149,7 @@ describe("Utf8Validator", () => {
     }
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte throws on the push that carries it, not at the end", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte throws on the push that carries it, not at the end", () => {
     const validator = new Utf8Validator();
     try {
       validator.push(utf8("all good so far, "));
@@ -288,7 +288,7 @@ describe("MessageAssembler", () => {
     expect(messages.map(show), "binary data is never checked as text").toEqual(["binary c0 80 ed a0 80 ff"]);
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): bad UTF-8 in the first fragment fails with 1007 when that fragment is pushed", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): bad UTF-8 in the first fragment fails with 1007 when that fragment is pushed", () => {
     const assembler = new MessageAssembler();
     expectProtocolError(
       () => assembler.push(text(hex("48 69 c0 80"), false)),
@@ -297,7 +297,7 @@ describe("MessageAssembler", () => {
     );
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): bad UTF-8 in a later fragment fails with 1007 when that fragment is pushed", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): bad UTF-8 in a later fragment fails with 1007 when that fragment is pushed", () => {
     const assembler = new MessageAssembler();
     expect(show(assembler.push(text("Hel", false))), "a valid first fragment").toBe("no message");
     expectProtocolError(() => assembler.push(continuation(hex("ed a0 80"), false)), 1007, "ED A0 80 is a surrogate (U+D800)");
@@ -543,7 +543,7 @@ describe("MessageAssembler: the rest of its API", () => {
   /** A frame still arriving, as chapter 04's FrameParser.inProgress reports it. */
   const inProgress = (opcode: number, received: Uint8Array, length: number, fin = true) => ({ ...frame(opcode, received, fin), length });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): checkInProgress finds a bad byte before its frame is complete", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): checkInProgress finds a bad byte before its frame is complete", () => {
     const assembler = new MessageAssembler();
     assembler.checkInProgress(inProgress(Opcode.Text, utf8("valid "), 100));
     expectProtocolError(

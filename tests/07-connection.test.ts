@@ -199,7 +199,7 @@ describe("control frames", () => {
     expect(connection.state, "both close frames exchanged").toBe("CLOSED");
   });
 
-  test("§5.5.2 MUST: a ping is answered with a pong carrying the same payload", () => {
+  test("§5.5.2 MUST: a ping is answered with a pong, carrying the same payload (§5.5.3)", () => {
     const { events, sent } = replay("client", [fromServer(0x9, text("are you there?"))]);
     expect(events, "the application hears about the ping").toEqual([{ type: "ping", payload: text("are you there?") }]);
     expectBytes(
@@ -412,7 +412,7 @@ describe("recorded sessions: every event before a violation, answers in order", 
     { name: "text that is not UTF-8 (§8.1)", bytes: fromClient(0x1, hex("61 ff")), code: 1007 },
   ];
   for (const { name, bytes, code } of violations) {
-    test(`§5.4, §7.1.7: a message and a ping, then ${name}: echo, pong, then the close ${code}, however the bytes are cut`, () => {
+    test(`§5.5.2 MUST for the pong, the workbook's policy for the rest: a message and a ping, then ${name}: echo, pong, then the close ${code}, however the bytes are cut`, () => {
       expectSameHoweverCut(
         concat(HELLO_FRAME, fromClient(0x9, text("p")), bytes),
         ["message Hello", "ping p", `close ${code} (failed)`],
@@ -449,7 +449,7 @@ describe("recorded sessions: every event before a violation, answers in order", 
     );
   });
 
-  test("§8.1 (our SHOULD-level fail fast): a bad byte inside one text frame fails with 1007 before the frame is complete", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte inside one text frame fails with 1007 before the frame is complete", () => {
     // "Hello" whole, then a 200-byte text frame whose byte 20 is FF; the session stops at byte 60 of that frame.
     const payload = concat(text("a".repeat(20)), hex("ff"), text("b".repeat(179)));
     const big = fromClient(0x1, payload);
@@ -461,7 +461,7 @@ describe("recorded sessions: every event before a violation, answers in order", 
     );
   });
 
-  test("§8.1 (our SHOULD-level fail fast): the bad byte alone is enough: its frame's last byte is never needed", () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): the bad byte alone is enough: its frame's last byte is never needed", () => {
     const connection = openConnection("server");
     const frame = fromClient(0x1, concat(text("ok so far "), hex("c3 28"), new Uint8Array(1000).fill(0x61)));
     expect(receiveAll(connection, frame.subarray(0, 30)).map(shortEvent), "1000 bytes of the frame still to come").toEqual(["close 1007 (failed)"]);
@@ -564,12 +564,14 @@ describe("the corners mutation testing found", () => {
   });
 
   test("an error of the application's own (here in onFrame) is not the peer's fault: it propagates, no close frame is sent", () => {
+    const bug = new TypeError("the application's own bug");
     const server = openConnection("server", {
       onFrame: () => {
-        throw new TypeError("the application's own bug");
+        throw bug;
       },
     });
-    expectThrows(() => receiveAll(server, HELLO_FRAME), TypeError, "a TypeError from onFrame", /application's own bug/);
+    const thrown = expectThrows(() => receiveAll(server, HELLO_FRAME), TypeError, "a TypeError from onFrame");
+    expect(thrown, "the very error onFrame threw, not one made from it").toBe(bug);
     expect(server.bytesToSend().length, "no close frame for a bug on our side").toBe(0);
   });
 
@@ -609,14 +611,20 @@ describe("the corners mutation testing found", () => {
     expectBytes(concat(...server.bytesToSend()), hex("88 02 03 e8"), "a close frame with code 1000 and nothing after it");
   });
 
-  test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError that names the state", () => {
+  test("§4.1, §7.1.2: a call in the wrong state is an InvalidStateError, and changes nothing", () => {
     const fresh = new Connection("server");
-    expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING", /CONNECTING/);
-    expectThrows(() => fresh.close(), InvalidStateError, "close() while CONNECTING", /CONNECTING/);
-    expectThrows(() => receiveAll(fresh, HELLO_FRAME), InvalidStateError, "receive() before open()", /open|handshake/i);
+    expectThrows(() => fresh.ping(), InvalidStateError, "ping() while CONNECTING");
+    expectThrows(() => fresh.close(), InvalidStateError, "close() while CONNECTING");
+    expectThrows(() => receiveAll(fresh, HELLO_FRAME), InvalidStateError, "receive() before open()");
+    expect(fresh.state, "calls refused while CONNECTING leave the connection CONNECTING").toBe("CONNECTING");
+    expect(fresh.bytesToSend().length, "and send nothing").toBe(0);
     fresh.open();
-    expectThrows(() => fresh.open(), InvalidStateError, "open() twice", /OPEN/);
+    expectThrows(() => fresh.open(), InvalidStateError, "open() twice");
+    expect(fresh.state, "a second open() leaves the connection OPEN").toBe("OPEN");
     fresh.close();
-    expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING", /CLOSING/);
+    fresh.bytesToSend();
+    expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING");
+    expect(fresh.state, "send() refused while CLOSING leaves it CLOSING").toBe("CLOSING");
+    expect(fresh.bytesToSend().length, "and sends nothing").toBe(0);
   });
 });

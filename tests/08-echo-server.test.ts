@@ -135,7 +135,7 @@ describe("echoing", () => {
     expect(echo?.maskKey, "§5.1 MUST NOT: a server never masks").toBeUndefined();
   });
 
-  test("§5.5.2 MUST: a ping is answered with a pong carrying the same payload", async () => {
+  test("§5.5.2 MUST: a ping is answered with a pong, carrying the same payload (§5.5.3)", async () => {
     const { url } = await start();
     const ws = await wsClient(url);
     const pong = within(new Promise<Buffer>((resolve) => ws.once("pong", resolve)), 2_000, "a pong");
@@ -224,11 +224,11 @@ describe("bad input fails one connection only", () => {
 });
 
 describe("the opening handshake", () => {
-  test("§4.2.1: a plain HTTP request is refused with 426, saying this is a WebSocket endpoint", async () => {
+  test("§4.2.1: a plain HTTP request is refused with 426, with the reason in the body", async () => {
     const { url } = await start();
     const { status, body } = await httpGet(url);
     expect(status, "a GET without Upgrade: websocket").toBe(426);
-    expect(body, "the body says why").toMatch(/websocket/i);
+    expect(body.trim(), "the body gives the reason, in any words").not.toBe("");
   });
 
   test("§4.4: another version is refused with 426 and Sec-WebSocket-Version: 13", async () => {
@@ -270,7 +270,7 @@ describe("the opening handshake", () => {
     await eventually(() => server.connectionCount === 0, 2_000, "the server dropping a refused client that stays");
   });
 
-  test("§4.2.2 item 4 MUST: with an origin allow-list (§10.2), another Origin gets 403 and an allowed one connects", async () => {
+  test("§4.2.2 item 4 MUST: with an origin allow-list (§10.2), another Origin is refused (the workbook's policy: 403, which §4.2.2 gives as its example) and an allowed one connects", async () => {
     const { url } = await start({ origins: ["http://good.example"] });
     const bad = await rawClient(url, upgradeRequest(url, ["Origin: http://evil.example"]));
     await eventually(() => bad.response !== "", 2_000, "the answer to a foreign origin");
@@ -279,7 +279,7 @@ describe("the opening handshake", () => {
     expect(ws.readyState, "an allowed origin connects").toBe(ws.OPEN);
   });
 
-  test("§4.2.2 MUST: with paths, a request for a resource the server doesn't serve gets 404 Not Found; a served one connects, query or not", async () => {
+  test("§4.2.2 MUST: with paths, a request for a resource the server doesn't serve is refused (the workbook's policy: 404 Not Found, §4.2.2's example); a served one connects, query or not", async () => {
     const { server, url } = await start({ paths: ["/echo"] });
     const other = new URL("/chat", url).href;
     const refused = await rawClient(other, upgradeRequest(other));
@@ -527,7 +527,7 @@ describe("strict ordering: frames in one read", () => {
     expect(got, "§5.5.2: no pong once a close frame was received; nothing follows our close frame").toEqual(["close 1000"]);
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const { url } = await start();
     const raw = await rawClient(url);
     const frame = clientFrame(0x1, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
@@ -567,7 +567,7 @@ describe("heartbeats", () => {
     expect(answering.readyState, "the client that answers stays connected").toBe(answering.OPEN);
   });
 
-  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+  test("the workbook's policy (heartbeat): one ping per pingInterval, never more often, however short pongTimeout is", async () => {
     const interval = 1_200;
     const { url } = await start({ pingInterval: interval, pongTimeout: 500 });
     const started = Date.now(); // the server's heartbeat timer for this client starts after this
@@ -774,7 +774,6 @@ describe("edges: rules of §4.2.2–§7 seen from a raw client", () => {
     await eventually(() => closes.length === 1, 2_000, "onClose, which npm run server logs");
     expect(closes[0]?.code, "onClose reports the failure's code").toBe(1007);
     expect(closes[0]?.clean, "a failed connection is not a clean close").toBe(false);
-    expect(closes[0]?.reason, "onClose carries a reason naming the problem, for the log").toMatch(/UTF-8/i);
   });
 });
 
@@ -823,7 +822,7 @@ describe("edges: listening, tracing, origins, stopping", () => {
     expect(trace, "every line is a real header or frame: no line of undefined values").not.toMatch(/undefined/);
   });
 
-  test("§10.2 (our allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403 saying so", async () => {
+  test("§10.2, the workbook's policy (the allow-list): an entry matches case-insensitively and with trailing slashes; a request without Origin gets 403", async () => {
     const { url } = await start({ origins: ["HTTPS://App.Example//"] });
     const ws = await wsClient(url, { origin: "https://app.example" });
     const echo = wsMessages(ws, 1);

@@ -13,7 +13,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { connect, TimeoutError, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
 import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
-import { expectRejects, expectThrows } from "./helpers/errors.ts";
+import { escapeRegExp, expectRejects, expectThrows } from "./helpers/errors.ts";
 // The misbehaving peers speak through the reference chapter 04, so a slip in
 // your frames cannot hide inside the test's own data.
 import { WireReader, wireFrame } from "./helpers/wire.ts";
@@ -308,6 +308,23 @@ describe("the opening handshake", () => {
     expect(header("Sec-WebSocket-Key", second), "a second connection has a key of its own").not.toBe(header("Sec-WebSocket-Key"));
   });
 
+  test("§4.1 SHOULD: with no proxy configured, the client opens a direct TCP connection to the URI's host and port, and its first line there is the handshake's GET (no proxy CONNECT)", async () => {
+    let connections = 0;
+    const requests: string[] = [];
+    const url = await rawServer(
+      (peer) => {
+        requests.push(peer.request);
+        peer.socket.write(switching(peer.key));
+      },
+      "127.0.0.1",
+      () => connections++,
+    );
+    const client = await open(`${url}/direct`);
+    expect(client.state, "the handshake with the server at the URI's own address completed").toBe("OPEN");
+    expect(connections, "one TCP connection reached the host and port of the URI").toBe(1);
+    expect(requests[0]?.split("\r\n")[0], "the first line on it is the opening handshake itself, sent straight to the server").toBe("GET /direct HTTP/1.1");
+  });
+
   test("§4.1 MUST: the handshake response may arrive in pieces, and frames in the same chunk as its end are not lost", async () => {
     const url = await rawServer(async (peer) => {
       const response = switching(peer.key);
@@ -371,7 +388,6 @@ describe("the opening handshake", () => {
       within(open(url, { handshakeTimeout: 300 }), 5_000, "open() with handshakeTimeout 300 against a server that never answers"),
       HandshakeError,
       "a server that never answers must not keep the client waiting",
-      /timeout|300 ?ms/i,
     );
     await within(hungUp!, 5_000, "the client to close the TCP connection");
   });
@@ -380,7 +396,12 @@ describe("the opening handshake", () => {
     const url = await rawServer((peer) =>
       peer.socket.write(`HTTP/1.1 101 Switching Protocols\r\nX-Padding: ${"a".repeat(20 * 1024)}`),
     );
-    await expectRejects(open(url), HandshakeError, "an endless head is not a handshake", /16384|16 KiB|large/i);
+    // handshakeTimeout is far off, so only the limit on the head can end this wait in time.
+    await expectRejects(
+      within(open(url, { handshakeTimeout: 60_000 }), 10_000, "open() against an endless head (handshakeTimeout is 60 s: only the 16 KiB limit can end it)"),
+      HandshakeError,
+      "an endless head is not a handshake",
+    );
   });
 
   test("§4.1 MUST: one connection at a time in CONNECTING to an address and port: a second connect(), under another name, waits until the first has opened", async () => {
@@ -487,7 +508,7 @@ describe("the opening handshake", () => {
   });
 
   test("§4.1 MUST: an invalid URL (http:) fails before connecting, with chapter 01's SyntaxError", async () => {
-    await expectRejects(connect("http://127.0.0.1/"), SyntaxError, "http: is not a WebSocket scheme", /scheme/);
+    await expectRejects(connect("http://127.0.0.1/"), SyntaxError, "http: is not a WebSocket scheme", /http|ws/i);
   });
 });
 
@@ -751,7 +772,7 @@ describe("strict ordering, from the client's side", () => {
     expect(inWords(server.fromClient), "§5.5.2: no pong once a close frame was received; nothing follows the close reply").toEqual(["close 1000"]);
   });
 
-  test("§8.1, fail fast (our SHOULD-level choice; failing is the MUST): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
+  test("§8.1 MUST fail; the workbook's policy, fail fast (Autobahn's strict rating): a bad byte inside a text frame fails with 1007 before the frame is complete", async () => {
     const frame = serverFrame(Opcode.Text, Buffer.concat([text("fine so far "), Uint8Array.of(0xff), new Uint8Array(10_000).fill(0x61)]));
     const server = await oneWriteServer([frame.subarray(0, 100)]);
     const client = await open(server.url);
@@ -799,7 +820,7 @@ describe("heartbeats (client)", () => {
     await client.close();
   });
 
-  test("the workbook's heartbeat rule: one ping per pingInterval, never more often, however short pongTimeout is", async () => {
+  test("the workbook's policy (heartbeat): one ping per pingInterval, never more often, however short pongTimeout is", async () => {
     const interval = 1_200;
     let pings = 0;
     const url = await wsServer((ws) => {
@@ -943,17 +964,17 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
 
   test("§4.1: a server that closes the connection before answering fails the handshake with a HandshakeError saying so, not at the timeout", async () => {
     const url = await rawServer((peer) => peer.socket.end()); // reads the request, answers nothing, closes
+    // handshakeTimeout is far off, so only the server's FIN can end this wait in time.
     await expectRejects(
-      open(url, { handshakeTimeout: 5_000 }),
+      within(open(url, { handshakeTimeout: 60_000 }), 10_000, "open() against a server that closed without answering (handshakeTimeout is 60 s)"),
       HandshakeError,
       "the server closed TCP without a response: the handshake has failed now, there is nothing to wait for",
-      /clos/i,
     );
   });
 
   test("§4.1 MUST: an answer that is not HTTP fails the handshake with a HandshakeError, not a TypeError", async () => {
     const url = await rawServer((peer) => peer.socket.write("SSH-2.0-OpenSSH_9.2\r\n\r\n"));
-    await expectRejects(open(url), HandshakeError, "an SSH banner is not an HTTP response", /HTTP/);
+    await expectRejects(open(url), HandshakeError, "an SSH banner is not an HTTP response");
   });
 
   test("§4.1 MUST: a 101 written together with a 20 KB frame: the handshake succeeds and the message arrives whole", async () => {
@@ -1039,9 +1060,9 @@ describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
   test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
     const server = await collectingServer(); // never answers anything
     const client = await open(server.url);
-    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms", /message/);
+    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms");
     expect(timedOut.name, "the error's name says what it is").toBe("TimeoutError");
-    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms", /pong/);
+    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms");
     expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
     expect(server.ended(), "the client has not closed TCP").toBe(false);
     void client.close(4000, "bye", 300);
@@ -1059,7 +1080,7 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
   test("§4.1 MUST: the status line must be exactly HTTP/1.x and a 3-digit code: 1010, a prefix or a second line first fail the handshake", async () => {
     for (const statusLine of ["HTTP/1.1 1010 Nope", "XHTTP/1.1 101 Switching Protocols", "ICY 101 OK"]) {
       const url = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", statusLine));
-      await expectRejects(open(url), HandshakeError, `status line "${statusLine}" is not HTTP/1.x 101`, /HTTP/);
+      await expectRejects(open(url), HandshakeError, `status line "${statusLine}" is not HTTP/1.x 101`);
     }
     const bare = await answering((accept) => head101(accept).replace("HTTP/1.1 101 Switching Protocols", "HTTP/1.1 101"));
     expect((await open(bare)).state, "HTTP/1.1 101 without a reason phrase is still a 101").toBe("OPEN");
@@ -1068,7 +1089,7 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
   test("§4.1 MUST: a header line without a name (no colon, or nothing before it) fails the handshake", async () => {
     for (const line of ["Bogus", ": websocket"]) {
       const url = await answering((accept) => head101(accept, `${line}\r\n`));
-      await expectRejects(open(url), HandshakeError, `the header line "${line}" is malformed`, /malformed|header/i);
+      await expectRejects(open(url), HandshakeError, `the header line "${line}" is malformed`);
     }
   });
 
@@ -1079,9 +1100,10 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
     expect((await open(url)).state, "both Connection lines count: the upgrade token is in the first").toBe("OPEN");
   });
 
-  test("§4.1: a refusal's HandshakeError names the status and its reason phrase (HTTP 403 Forbidden)", async () => {
+  test("§4.1, the workbook's policy: a refusal's HandshakeError names the status and the server's reason phrase (HTTP 403 Forbidden)", async () => {
     const url = await rawServer((peer) => peer.socket.end("HTTP/1.1 403 Forbidden\r\nContent-Length: 0\r\n\r\n"));
-    await expectRejects(open(url), HandshakeError, "a 403 refusal", /403 Forbidden/);
+    const refused = await expectRejects(open(url), HandshakeError, "a 403 refusal", /403/);
+    expect(refused.message, "the page's policy: the status and the reason phrase the server sent with it").toMatch(/Forbidden/);
   });
 
   test("§10.4 (limits): a response head of exactly 16 KiB is read; one byte more fails the handshake", async () => {
@@ -1093,7 +1115,7 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
     const exact = await answering((accept) => padded(accept, 16_384));
     expect((await open(exact)).state, "a head of 16 384 bytes is within the limit").toBe("OPEN");
     const over = await answering((accept) => padded(accept, 16_385));
-    await expectRejects(open(over), HandshakeError, "a head of 16 385 bytes", /16384|16 KiB|large/i);
+    await expectRejects(open(over), HandshakeError, "a head of 16 385 bytes");
   });
 
   test("trace (what --trace prints): the request and frames sent are marked → server, the response and frames received ← server", async () => {
@@ -1129,10 +1151,10 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
   test("bounded waits: a timeout that is not a number of ms from 0 to 2^31 - 1 is a RangeError", async () => {
     const client = await open(await wsServer());
     for (const bad of [-1, 2 ** 31, Number.NaN]) {
-      await expectRejects(client.receive(bad), RangeError, `receive(${bad})`, /timeout/);
+      await expectRejects(client.receive(bad), RangeError, `receive(${bad})`, new RegExp(`timeout|${escapeRegExp(String(bad))}`, "i"));
     }
-    await expectRejects(client.ping("x", -1), RangeError, "ping(x, -1)", /timeout/);
-    await expectRejects(client.receive(0), TimeoutError, "receive(0): 0 ms is a valid bound, and nothing is there yet", /message/);
+    await expectRejects(client.ping("x", -1), RangeError, "ping(x, -1)", /timeout|-1/i);
+    await expectRejects(client.receive(0), TimeoutError, "receive(0): 0 ms is a valid bound, and nothing is there yet");
     client.send("still fine");
     expect(await client.receive(2 ** 31 - 1), "2^31 - 1 ms is the longest valid bound").toEqual({ type: "text", data: "still fine" });
   });

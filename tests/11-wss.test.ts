@@ -147,9 +147,9 @@ describe("the TLS options of a wss: URI (pure)", () => {
   });
 
   test("§10.6: a ws: URI is refused with a SyntaxError: asking for TLS never gets you plain TCP", async () => {
-    expectThrows(() => tlsOptionsFor("ws://example.com/"), SyntaxError, "tlsOptionsFor(\"ws://…\")", /wss/);
+    expectThrows(() => tlsOptionsFor("ws://example.com/"), SyntaxError, "tlsOptionsFor(\"ws://…\")", /ws/i);
     // Port 1: if your connectSecure opened plain TCP anyway, this would fail with ECONNREFUSED instead.
-    await expectRejects(connectSecure("ws://127.0.0.1:1/"), SyntaxError, "connectSecure(\"ws://…\")", /wss/);
+    await expectRejects(connectSecure("ws://127.0.0.1:1/"), SyntaxError, "connectSecure(\"ws://…\")", /ws/i);
   });
 });
 

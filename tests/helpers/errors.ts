@@ -34,8 +34,13 @@ function describe(result: ReturnType<typeof outcome>): string {
 
 /**
  * Expects `fn` to throw an instance of `errorClass` whose message matches
- * `mentions` (the message should name the problem). `rule` says why, in
- * protocol terms: it is the first thing the reader sees when this fails.
+ * `mentions`. `rule` says why, in protocol terms: it is the first thing the
+ * reader sees when this fails.
+ *
+ * `mentions` may ask only for what a right message cannot avoid naming: the
+ * header, the number, the code, the scheme (an alternation that also takes the
+ * thing's own name, such as /port|65536/, is fine). Never a word of our prose:
+ * a reader's message in other words is as right as ours.
  */
 export function expectThrows<E extends Error>(
   fn: () => unknown,
@@ -93,4 +98,9 @@ function describeSettled(result: { threw: true; error: unknown } | { threw: fals
   const { value } = result;
   const shown = value instanceof Object && value.constructor !== Object ? `a ${value.constructor.name}` : JSON.stringify(value) ?? String(value);
   return `it resolved with ${shown}`;
+}
+
+/** `text` as a pattern that matches it literally (for a datum inside `mentions`). */
+export function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\/-]/g, "\\$&");
 }
