@@ -2,6 +2,7 @@
  * npm run grade            progress table over every chapter, and what to do next
  * npm run grade -- 2       chapter 2 only, with every failing test in full
  * npm run grade -- 2 3     several chapters
+ * --all                    in a chapter cut into steps, every step's failures (default: the first unfinished step's)
  * --impl solutions         grade the reference instead (maintainers); default: chapters
  *
  * A chapter passes when its tests pass and its file type-checks (strict).
@@ -16,7 +17,7 @@ import { chapterByNumber, IMPLEMENTATIONS, withExercise, type Implementation } f
 
 const { values, positionals } = parseArgs({
   allowPositionals: true,
-  options: { impl: { type: "string", default: "chapters" } },
+  options: { impl: { type: "string", default: "chapters" }, all: { type: "boolean", default: false } },
 });
 const impl = values.impl as Implementation;
 if (!IMPLEMENTATIONS.includes(impl)) {
@@ -36,7 +37,7 @@ try {
 const outcomes = await gradeChapters(selected, impl);
 rememberGreen(outcomes, impl);
 if (positionals.length > 0) {
-  for (const outcome of outcomes) console.log(failures(outcome), "\n");
+  for (const outcome of outcomes) console.log(failures(outcome, Infinity, values.all), "\n");
 }
 console.log(progressTable(outcomes, positionals.length === 0));
 const rules = rulesLine(outcomes, positionals.length === 0);

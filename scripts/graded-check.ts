@@ -20,7 +20,7 @@ import { bold, chapterNumbers, dim, green, red } from "./lib/terminal.ts";
 import { chapterByNumber, paths, root, withExercise, type Implementation } from "./lib/workbook.ts";
 
 const TREE = ".graded";
-const REGION = /^\s*\/\/ #region solution\s*$/;
+const REGION = /^\s*\/\/ #region solution(?: step \d+)?\s*$/;
 
 /**
  * The chapter whose tests grade a region, when it is not the file's own: a
@@ -47,7 +47,7 @@ function withOneRegionStubbed(source: string, k: number, file: string): { text: 
   const at = starts[k]!;
   // Every other region becomes a plain block (reference-only helpers included: the
   // stubbed body is the only difference from the reference), so makeStub stubs this one only.
-  const marked = lines.map((line, i) => (i !== at ? line.replace(/#region (solution|reference-only)\s*$/, "#region kept") : line));
+  const marked = lines.map((line, i) => (i !== at ? line.replace(/#region (solution|reference-only)(?: step \d+)?\s*$/, "#region kept") : line));
   const stubbed = makeStub(marked.join("\n"), file);
   const name = /NotImplementedError\("([^"]*?) in /.exec(stubbed.split("\n").find((l) => l.includes("throw new NotImplementedError(")) ?? "")?.[1] ?? `region ${k + 1}`;
   return { text: stubbed, name, chapter: gradedIn(lines, at) };

@@ -7,8 +7,9 @@
  *  5. honesty: every chapter test FAILS on the pristine stubs (a test that
  *     passes there checks nothing, and is named as a defect);
  *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs (two
- *     chapters each: sections 4 and 5 ran every test already), and its type
- *     check rejects a chapter file with a type error;
+ *     chapters each: sections 4 and 5 ran every test already), its type
+ *     check rejects a chapter file with a type error, and each chapter cut into
+ *     graded steps is graded step by step (scripts/steps-check.ts);
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
@@ -197,6 +198,19 @@ section("6. the grader's verdict");
       errors.join("\n") || "no type error was reported",
     );
   }
+}
+
+{
+  // Graded steps (scripts/steps-check.ts): with steps 1..k written, steps 1..k pass and the grader points at k+1.
+  const { status, output } = run("tsx", ["scripts/steps-check.ts"]);
+  let counted = 0;
+  for (const line of output.split("\n")) {
+    const mark = /^(✔|✘) (.*)$/.exec(line);
+    if (mark === null) continue;
+    counted++;
+    check(mark[1] === "✔", `graded steps: ${mark[2] ?? ""}`, mark[1] === "✘" ? output : "");
+  }
+  if (status !== 0 && counted === 0) check(false, "scripts/steps-check.ts ran", output);
 }
 
 section("7. the site builds (dead links fail the build)");

@@ -14,8 +14,9 @@ import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { failures, greenNote, notRun, progressTable } from "./lib/report.ts";
 import { rememberGreen, stillGreen } from "./lib/green-cache.ts";
-import { gradeChapters, isGreen, passedCount, type ChapterOutcome } from "./lib/run-tests.ts";
-import { bold, cyan, dim } from "./lib/terminal.ts";
+import { gradeChapters, isGreen, type ChapterOutcome } from "./lib/run-tests.ts";
+import { currentStep, stepsOf } from "./lib/steps.ts";
+import { bold, cyan, dim, green } from "./lib/terminal.ts";
 import { paths, root, shown, withExercise } from "./lib/workbook.ts";
 import type { Chapter } from "./lib/curriculum.ts";
 
@@ -30,7 +31,18 @@ let running = false;
 let again = false;
 let lastNote = "";
 
+/** The step the reader was on ("06:2"), to say so when a save finishes it. */
+let lastStep = "";
+
 function screen(outcome: ChapterOutcome): void {
+  const step = currentStep(outcome);
+  const here = step === undefined ? "" : `${outcome.chapter.id}:${step.number}`;
+  const [id, before] = lastStep.split(":");
+  if (step !== undefined && id === outcome.chapter.id && Number(before) < step.number) {
+    const done = stepsOf(outcome).filter((s) => s.number >= Number(before) && s.number < step.number);
+    lastNote = done.map((s) => green(bold(`✔ Step ${s.number} — ${s.title}: done.`))).join("\n");
+  }
+  lastStep = here;
   if (process.stdout.isTTY) process.stdout.write("\x1bc"); // a fresh screen each run, like rustlings
   const chapter = outcome.chapter;
   console.log(bold(`npm run watch · chapter ${String(chapter.number).padStart(2, "0")} · ${chapter.title}`));
@@ -39,7 +51,9 @@ function screen(outcome: ChapterOutcome): void {
   lastNote = ""; // shown once, above the chapter that comes next
   // The first few failures in full, the rest by name: one thing at a time.
   console.log(failures(outcome, 3));
-  console.log(`\n${bold(`${passedCount(outcome)}/${outcome.tests.length} tests pass`)}`);
+  const score = step === undefined ? outcome.tests : step.tests;
+  const where = step === undefined ? "" : ` in step ${step.number} of ${stepsOf(outcome).length}`;
+  console.log(`\n${bold(`${score.filter((t) => t.passed).length}/${score.length} tests pass${where}`)}`);
   console.log(
     dim(
       manual

@@ -33,7 +33,7 @@ const decoder = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  *   1000 or above 4999, and anything that is not a whole number.
  */
 export function isValidCloseCode(code: number): boolean {
-  // #region solution
+  // #region solution step 1
   if (!Number.isInteger(code)) return false;
   // §7.4.2: 3000-3999 are registered with IANA, 4000-4999 are private; any of them may be sent.
   if (code >= 3000 && code <= 4999) return true;
@@ -60,7 +60,7 @@ export function isValidCloseCode(code: number): boolean {
  *   (a control frame's payload is at most 125 bytes, §5.5).
  */
 export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
-  // #region solution
+  // #region solution step 2
   if (typeof reason !== "string") throw new TypeError(`a close reason must be a string, got ${typeof reason}`);
   if (code === undefined) {
     if (reason !== "") {
@@ -99,7 +99,7 @@ export function encodeClosePayload(code?: number, reason = ""): Uint8Array {
  * (That the payload is at most 125 bytes is the frame parser's check, chapter 04.)
  */
 export function parseClosePayload(bytes: Uint8Array): CloseStatus {
-  // #region solution
+  // #region solution step 3
   if (bytes.length === 0) return { code: CloseCode.NoStatusReceived, reason: "" };
   if (bytes.length === 1) {
     throw new ProtocolError(1002, "a close frame's payload is 1 byte: a status code takes 2 (§5.5.1)");

@@ -19,7 +19,7 @@ function payload(code: number, rest: Uint8Array = new Uint8Array(0)): Uint8Array
 
 // ---------------------------------------------------------------------------
 
-describe("isValidCloseCode", () => {
+describe("Step 1 — which codes may travel: isValidCloseCode", () => {
   function expectCodes(codes: number[], valid: boolean, rule: string): void {
     for (const code of codes) {
       expect(isValidCloseCode(code), `${rule}: ${code} ${valid ? "may" : "may not"} be sent in a close frame`).toBe(valid);
@@ -61,7 +61,7 @@ describe("isValidCloseCode", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("encodeClosePayload", () => {
+describe("Step 2 — write a close payload: encodeClosePayload", () => {
   test("§5.5.1 MUST: the status code is 2 bytes in network byte order: 1000 → 03 e8", () => {
     expectBytes(encodeClosePayload(1000), hex("03 e8"), "§5.5.1: 1000 = 0x03e8, big-endian, no reason (the close frame: 88 02 03 e8)", "bytes");
   });
@@ -124,7 +124,7 @@ describe("encodeClosePayload", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("parseClosePayload", () => {
+describe("Step 3 — read a close payload: parseClosePayload", () => {
   test("§7.1.5: an empty payload is allowed and reports code 1005 (no status received) and reason \"\"", () => {
     const got = parseClosePayload(new Uint8Array(0));
     expect(got, "88 00 carries no code: report 1005, which is never sent but is what APIs show").toEqual({ code: 1005, reason: "" });
@@ -195,7 +195,7 @@ describe("parseClosePayload", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("encodeClosePayload and parseClosePayload together", () => {
+describe("Step 3 — read a close payload: parseClosePayload, with encodeClosePayload", () => {
   test("§5.5.1, property: any code that may be sent and any reason of up to 123 bytes survive the round trip", () => {
     const code = fc.oneof(fc.constantFrom(1000, 1001, 1002, 1003, 1007, 1008, 1009, 1010, 1011, 1012, 1013, 1014), fc.integer({ min: 3000, max: 4999 }));
     // At most 4 bytes per code point: 30 code points always fit in 123 bytes.

@@ -5,6 +5,7 @@
 import { rulesMet } from "./coverage.ts";
 import { curriculum, type Chapter } from "./curriculum.ts";
 import { isGreen, passedCount, type ChapterOutcome } from "./run-tests.ts";
+import { currentStep, stepDone, stepsOf } from "./steps.ts";
 import { bold, cyan, dim, green, red, yellow } from "./terminal.ts";
 import { paths, shown } from "./workbook.ts";
 
@@ -18,7 +19,9 @@ function status(o: ChapterOutcome): string {
     const skipped = notRun(o);
     return skipped === "" ? green("✔ done") : yellow(`✔ ${passedCount(o)}/${o.tests.length}, ${skipped}`);
   }
-  return passedCount(o) === 0 ? red("✘ to do") : yellow("… in progress");
+  const step = currentStep(o);
+  const where = step === undefined ? "" : `, step ${step.number} of ${stepsOf(o).length}`;
+  return passedCount(o) === 0 ? red(`✘ to do${where}`) : yellow(`… in progress${where}`);
 }
 
 /**
@@ -79,8 +82,12 @@ export function rulesLine(outcomes: readonly ChapterOutcome[], allChapters: bool
   return `Rules your code meets: ${bold(String(met))} of the ${checked} ${requirements} of RFC 6455 §4–§7 that these tests check ${where}`;
 }
 
-/** The failing tests of a chapter with their rule and message (the first `inFull` in full), then the passing ones. */
-export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
+/**
+ * The failing tests of a chapter with their rule and message (the first `inFull` in full),
+ * then the passing ones. In a chapter cut into steps (steps.ts), only the first unfinished
+ * step's tests, under the progress of every step, unless `all`.
+ */
+export function failures(outcome: ChapterOutcome, inFull = Infinity, all = false): string {
   const out: string[] = [];
   if (outcome.loadError !== undefined) {
     out.push(red(bold(`${shown(paths.test(outcome.chapter))} could not run:`)), outcome.loadError, "");
@@ -93,7 +100,13 @@ export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
       "",
     );
   }
-  const failing = outcome.tests.filter((t) => !t.passed && !t.skipped);
+  const step = all ? undefined : currentStep(outcome);
+  const shownTests = step?.tests ?? outcome.tests;
+  if (step !== undefined) {
+    const heading = `Chapter ${two(outcome.chapter.number)} · step ${step.number} of ${stepsOf(outcome).length} — ${step.title}`;
+    out.push(bold(heading), stepProgress(outcome), "");
+  }
+  const failing = shownTests.filter((t) => !t.passed && !t.skipped);
   for (const [i, test] of failing.entries()) {
     out.push(`${red("✘")} ${bold(test.fullName)}`, ...(i < inFull ? [indent(test.failure), ""] : []));
   }
@@ -106,10 +119,29 @@ export function failures(outcome: ChapterOutcome, inFull = Infinity): string {
       "",
     );
   }
-  for (const test of outcome.tests.filter((t) => t.passed)) out.push(`${green("✔")} ${dim(test.fullName)}`);
+  for (const test of shownTests.filter((t) => t.passed)) out.push(`${green("✔")} ${dim(test.fullName)}`);
   // Tests that need a peer this machine lacks (Go, Python): their names say how to enable them.
-  for (const test of outcome.tests.filter((t) => t.skipped)) out.push(`${yellow("–")} ${dim(test.fullName)}`);
+  for (const test of shownTests.filter((t) => t.skipped)) out.push(`${yellow("–")} ${dim(test.fullName)}`);
+  if (step !== undefined) {
+    const later = outcome.tests.length - shownTests.length;
+    out.push("", dim(`The other steps' ${later} tests are not shown: one step at a time. All of them: ${cyan(`npm run grade -- ${outcome.chapter.number} --all`)}`));
+  }
   return out.join("\n");
+}
+
+/** One line per step: done, the one to work on (with its score), or still ahead. */
+export function stepProgress(outcome: ChapterOutcome): string {
+  const steps = stepsOf(outcome);
+  const current = currentStep(outcome);
+  return steps
+    .map((step) => {
+      const score = `${step.tests.filter((t) => t.passed).length}/${step.tests.length}`;
+      const line = `Step ${step.number} of ${steps.length} — ${step.title}`;
+      if (stepDone(step)) return `${green("✔")} ${dim(line)} ${dim(score)}`;
+      if (step.number === current?.number) return `${yellow("→")} ${bold(line)} ${score}`;
+      return `  ${dim(line)}`;
+    })
+    .join("\n");
 }
 
 const indent = (text: string) =>

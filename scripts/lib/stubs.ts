@@ -9,9 +9,12 @@
  *   lines above it, and names the error;
  * - `// #region reference-only` … `// #endregion` marks helpers, constants and
  *   private state of the reference; the stub leaves them out.
+ * - `// #region solution step 2` is a solution region written in step 2 of a
+ *   chapter cut into graded steps (steps.ts); `stubAfterStep` keeps steps 1–2.
  * (Editors fold `#region` blocks, so a learner can read a solution's outline first.)
  */
-const REGION = /^\s*\/\/ #region (solution|reference-only)\s*$/;
+const REGION = /^\s*\/\/ #region (solution|reference-only)(?: step \d+)?\s*$/;
+const STEP_REGION = /^(\s*\/\/ #region )solution step (\d+)\s*$/;
 const END = /^\s*\/\/ #endregion\b/;
 const FUNCTION = /^\s*(?:export\s+)?(?:async\s+)?function\*?\s+([A-Za-z_$][\w$]*)/;
 const METHOD = /^\s*(?:(?:public|static|async|get|set|override)\s+)*(?!(?:if|for|while|switch|catch|return)\b)([A-Za-z_$][\w$]*)\s*(?:<[^>]*>)?\(/;
@@ -44,6 +47,24 @@ export function makeStub(source: string, file: string): string {
     .replace(/\n{3,}/g, "\n\n")
     .replace(/\{\n\n/g, "{\n")
     .replace(/\n\n(\s*)\}/g, "\n$1}");
+}
+
+/**
+ * A solution as a reader who finished step `step` has it: the regions of later steps
+ * stubbed, everything else (earlier steps, helpers, private state) as in the reference.
+ */
+export function stubAfterStep(source: string, file: string, step: number): string {
+  const lines = source.split("\n").map((line) => {
+    const region = STEP_REGION.exec(line);
+    if (region !== null && Number(region[2]) > step) return line; // stays a solution region: stubbed
+    return line.replace(/#region (solution|reference-only)(?: step \d+)?\s*$/, "#region kept");
+  });
+  return makeStub(lines.join("\n"), file);
+}
+
+/** The highest step a solution's regions name (0: a chapter without steps). */
+export function stepCount(source: string): number {
+  return Math.max(0, ...source.split("\n").map((line) => Number(STEP_REGION.exec(line)?.[2] ?? 0)));
 }
 
 /** "computeAccept", "FrameParser.push" or "new FrameParser": what the region is the body of. */
