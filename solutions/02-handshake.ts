@@ -39,7 +39,7 @@ const KEY_SHAPE = /^[A-Za-z0-9+/]{22}==$/;
  * `computeAccept("dGhlIHNhbXBsZSBub25jZQ==")` → `"s3pPLMBiTxaQ9kYGzzhZRbK+xOo="`
  */
 export function computeAccept(key: string): string {
-  // #region solution
+  // #region solution step 1
   return createHash("sha1").update(key + WEBSOCKET_GUID).digest("base64");
   // #endregion
 }
@@ -49,7 +49,7 @@ export function computeAccept(key: string): string {
  * base64-encoded, new for every connection.
  */
 export function createClientKey(): string {
-  // #region solution
+  // #region solution step 1
   // A nonce, not a secret: it only has to be unpredictable enough that a
   // non-WebSocket server cannot echo a valid accept by accident (§10.3).
   return randomBytes(16).toString("base64");
@@ -63,7 +63,7 @@ export function createClientKey(): string {
  * Origin when one is given, each line ending in CRLF, and an empty line.
  */
 export function createUpgradeRequest(url: WebSocketUrl, key: string, options: { origin?: string } = {}): string {
-  // #region solution
+  // #region solution step 2
   const lines = [
     `GET ${url.resourceName} HTTP/1.1`,
     `Host: ${hostHeader(url)}`,
@@ -91,7 +91,7 @@ export function createUpgradeRequest(url: WebSocketUrl, key: string, options: { 
  * Otherwise it accepts, with the `Sec-WebSocket-Accept` value to send.
  */
 export function checkUpgradeRequest(request: UpgradeRequest): UpgradeDecision {
-  // #region solution
+  // #region solution step 3
   const { headers } = request;
   if (request.method.toUpperCase() !== "GET") {
     return refuse(405, `the opening handshake must be a GET request, not ${request.method}`, { Allow: "GET" });
@@ -148,7 +148,7 @@ export function checkUpgradeResponse(
   key: string,
   options: { protocols?: readonly string[] } = {},
 ): void {
-  // #region solution
+  // #region solution step 4
   const { status, headers } = response;
   if (status !== 101) {
     throw new HandshakeError(`the server answered ${status} instead of 101 Switching Protocols`);

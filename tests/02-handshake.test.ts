@@ -15,7 +15,7 @@ import { expectThrows } from "./helpers/errors.ts";
 const RFC_KEY = "dGhlIHNhbXBsZSBub25jZQ==";
 const RFC_ACCEPT = "s3pPLMBiTxaQ9kYGzzhZRbK+xOo=";
 
-describe("computeAccept", () => {
+describe("Step 1 — the key and the accept value: computeAccept, createClientKey", () => {
   test("§1.3, §4.2.2 MUST: the RFC's worked example", () => {
     const got = computeAccept(RFC_KEY);
     expect(got, `Sec-WebSocket-Accept for key ${RFC_KEY} should be ${RFC_ACCEPT}, got ${got}`).toBe(RFC_ACCEPT);
@@ -35,7 +35,7 @@ describe("computeAccept", () => {
   });
 });
 
-describe("createClientKey", () => {
+describe("Step 1 — the key and the accept value: computeAccept, createClientKey", () => {
   test("§4.1 MUST: the key is 16 random bytes, base64-encoded (24 characters ending in ==)", () => {
     const key = createClientKey();
     expect(key, `a Sec-WebSocket-Key is the base64 of 16 bytes: 22 characters and "==", got ${key}`).toMatch(
@@ -50,7 +50,7 @@ describe("createClientKey", () => {
   });
 });
 
-describe("createUpgradeRequest", () => {
+describe("Step 2 — the client's request: createUpgradeRequest", () => {
   const url = { secure: false, host: "server.example.com", port: 80, resourceName: "/chat" };
 
   test("§4.1 MUST: a GET of the resource name, over HTTP/1.1, with the required headers", () => {
@@ -138,7 +138,7 @@ function expectHeader(headers: Headers, name: string, value: string, why: string
   ).toBe(value);
 }
 
-describe("checkUpgradeRequest", () => {
+describe("Step 3 — the server's check: checkUpgradeRequest", () => {
   test("§4.2.2 MUST: the RFC's sample request is accepted, with its accept value", () => {
     const decision = checkUpgradeRequest(rfcRequest());
     expect(decision, `the §1.3 request should be accepted with Sec-WebSocket-Accept ${RFC_ACCEPT}`).toEqual({
@@ -243,7 +243,7 @@ function rfcResponse(status = 101, headers: Headers = {}) {
   };
 }
 
-describe("checkUpgradeResponse", () => {
+describe("Step 4 — the client's check: checkUpgradeResponse", () => {
   test("§4.1: header values in plain header data may carry whitespace around them (RFC 9110 §5.5): it is not part of the value", () => {
     const spaced = rfcResponse(101, { upgrade: " websocket ", "sec-websocket-accept": ` ${RFC_ACCEPT} `, "sec-websocket-protocol": " chat " });
     expect(() => checkUpgradeResponse(spaced, RFC_KEY, { protocols: ["chat"] }), "the §1.3 response with spaces around its values is valid").not.toThrow();
