@@ -39,7 +39,7 @@ const IPV4_SHAPE = /^[0-9]{1,3}(\.[0-9]{1,3}){3}$/;
  * IPv6 address, RFC 3986 §3.2.2) or a port that isn't 1 to 65535 in decimal digits.
  */
 export function parseWebSocketUrl(input: string): WebSocketUrl {
-  // #region solution
+  // #region solution step 1
   if (typeof input !== "string") throw new TypeError(`a WebSocket URI must be a string, got ${typeof input}`);
   // A request target cannot carry whitespace or control characters (RFC 3986 §2).
   if (/[\u0000-\u0020\u007f]/.test(input)) {
@@ -148,7 +148,7 @@ function isIPv6Address(text: string): boolean {
  * `{ secure: true, host: "::1", port: 8443 }` → `"[::1]:8443"`
  */
 export function hostHeader(url: WebSocketUrl): string {
-  // #region solution
+  // #region solution step 2
   const host = url.host.includes(":") ? `[${url.host}]` : url.host;
   return url.port === DEFAULT_PORTS[url.secure ? "wss" : "ws"] ? host : `${host}:${url.port}`;
   // #endregion

@@ -43,7 +43,7 @@ const maskWord = new Uint32Array(maskBytes.buffer);
  * whole number ≥ 0.
  */
 export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
-  // #region solution
+  // #region solution step 1
   if (key.length !== KEY_LENGTH) {
     throw new RangeError(`a masking key is 4 bytes (RFC 6455 §5.3), this one is ${key.length}`);
   }
@@ -100,7 +100,7 @@ export function applyMask(data: Uint8Array, key: Uint8Array, offset = 0): void {
  * which is what masking exists to prevent (§10.3).
  */
 export function createMaskKey(): Uint8Array {
-  // #region solution
+  // #region solution step 2
   return crypto.getRandomValues(new Uint8Array(KEY_LENGTH));
   // #endregion
 }

@@ -60,7 +60,7 @@ const DEFINED_OPCODES = new Set<number>(Object.values(Opcode));
  * define them, and the tests need such frames to feed to the parser.
  */
 export function encodeFrame(frame: FrameInit): Uint8Array {
-  // #region solution
+  // #region solution step 1
   checkFrame(frame);
   const { payload, maskKey } = frame;
   const payloadAt = headerSize(payload.length, maskKey !== undefined);
@@ -86,7 +86,7 @@ export function encodeFrame(frame: FrameInit): Uint8Array {
  * `encodeFrameHeader({ opcode: 0x2, payload: new Uint8Array(256) })` → 82 7e 01 00
  */
 export function encodeFrameHeader(frame: FrameInit): Uint8Array {
-  // #region solution
+  // #region solution step 1
   checkFrame(frame);
   const bytes = new Uint8Array(headerSize(frame.payload.length, frame.maskKey !== undefined));
   writeHeader(bytes, frame);
@@ -202,7 +202,7 @@ export class FrameParser {
    * set is reported, not refused; RSV2 and RSV3 are still refused.
    */
   constructor(options: { maxPayload?: number; allowRsv1?: boolean } = {}) {
-    // #region solution
+    // #region solution step 2
     this.#allowRsv1 = options.allowRsv1 === true;
     const maxPayload = options.maxPayload ?? DEFAULT_MAX_PAYLOAD;
     if (!Number.isSafeInteger(maxPayload) || maxPayload < 0) {
@@ -217,7 +217,7 @@ export class FrameParser {
    * none, sometimes several), read one at a time as the caller iterates.
    */
   push(bytes: Uint8Array): Iterable<Frame> {
-    // #region solution
+    // #region solution step 2
     if (this.#failure !== undefined) throw this.#failure;
     if (!(bytes instanceof Uint8Array)) throw new TypeError("push takes the bytes received, as a Uint8Array");
     // Performance: keep a plain Uint8Array view of the same bytes (no copy).
@@ -238,7 +238,7 @@ export class FrameParser {
    * read): a new view each time, on the same buffer.
    */
   get inProgress(): FrameInProgress | undefined {
-    // #region solution
+    // #region solution step 3
     const current = this.#current;
     if (current === undefined) return undefined;
     return { ...current, payload: current.payload.subarray(0, this.#filled) };

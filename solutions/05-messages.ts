@@ -53,7 +53,7 @@ export class Utf8Validator {
   // #endregion
 
   push(bytes: Uint8Array): void {
-    // #region solution
+    // #region solution step 1
     // This loop sees every byte of every text message: keep the state in
     // locals while it runs and store it back once at the end.
     let needed = this.#needed;
@@ -112,7 +112,7 @@ export class Utf8Validator {
   }
 
   end(): void {
-    // #region solution
+    // #region solution step 1
     if (this.#needed > 0) {
       throw new ProtocolError(
         1007,
@@ -188,7 +188,7 @@ export class MessageAssembler {
   // #endregion
 
   constructor(options: { maxMessageSize?: number } = {}) {
-    // #region solution
+    // #region solution step 2
     const max = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     if (!(Number.isInteger(max) || max === Infinity) || max < 0) {
       throw new RangeError(`maxMessageSize must be a whole number of bytes ≥ 0 (or Infinity), got ${max}`);
@@ -198,7 +198,7 @@ export class MessageAssembler {
   }
 
   push(frame: Frame): Message | undefined {
-    // #region solution
+    // #region solution step 2
     const message = this.pushBytes(frame);
     if (message?.type !== "text") return message; // binary, or no message yet
     return { type: "text", data: this.#decoder.decode(message.data) };
@@ -212,7 +212,7 @@ export class MessageAssembler {
    * back: decoding them to a string and encoding it again would be wasted.
    */
   pushBytes(frame: Frame): MessageBytes | undefined {
-    // #region solution
+    // #region solution step 2
     // The frame's start was checked already if checkInProgress saw its first bytes.
     if (!this.#frameStarted) this.#start(frame, frame.payload.length);
     // Validate text as it arrives, so bad UTF-8 fails now, not at the last
@@ -237,7 +237,7 @@ export class MessageAssembler {
    * Throws what `push` throws; returns nothing (the message is not complete).
    */
   checkInProgress(frame: FrameInProgress): void {
-    // #region solution
+    // #region solution step 2
     if (!this.#frameStarted) {
       this.#start(frame, frame.length);
       this.#frameStarted = true;
@@ -329,7 +329,7 @@ function concat(fragments: Uint8Array[], size: number): Uint8Array {
  * Throws a `RangeError` unless `maxFramePayload` is a whole number ≥ 1 (or Infinity).
  */
 export function fragmentMessage(message: Message, maxFramePayload: number): Frame[] {
-  // #region solution
+  // #region solution step 3
   if (!(Number.isInteger(maxFramePayload) || maxFramePayload === Infinity) || maxFramePayload < 1) {
     throw new RangeError(`maxFramePayload must be a whole number of bytes ≥ 1, got ${maxFramePayload}`);
   }

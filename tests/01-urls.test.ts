@@ -14,7 +14,7 @@ function expectParsed(input: string, expected: WebSocketUrl, rule: string): void
   }
 }
 
-describe("parseWebSocketUrl", () => {
+describe("Step 1 — read a ws: or wss: URI: parseWebSocketUrl", () => {
   test("§3: the notes' example wss://example.com:443/websocket/demo?foo=bar taken apart", () => {
     expectParsed(
       "wss://example.com:443/websocket/demo?foo=bar",
@@ -188,7 +188,7 @@ describe("parseWebSocketUrl", () => {
   });
 });
 
-describe("hostHeader", () => {
+describe("Step 2 — the Host header: hostHeader", () => {
   const url = (secure: boolean, host: string, port: number): WebSocketUrl => ({ secure, host, port, resourceName: "/" });
 
   test("§4.1, the workbook's policy: the Host header omits the port when it is the scheme's default (§4.1 asks for :port only for another port)", () => {

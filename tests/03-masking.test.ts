@@ -28,7 +28,7 @@ const keys = fc.uint8Array({ minLength: 4, maxLength: 4 });
 /** A payload somewhere in a larger buffer: at any byteOffset, aligned to 4 bytes or not. */
 const payloads = fc.record({ data: fc.uint8Array({ maxLength: 300 }), byteOffset: fc.nat({ max: 7 }) });
 
-describe("applyMask", () => {
+describe("Step 1 — mask and unmask: applyMask", () => {
   test("§5.7: the RFC's example: \"Hello\" masked with key 37 fa 21 3d is 7f 9f 4d 51 58", () => {
     const data = HELLO.slice();
     applyMask(data, RFC_KEY);
@@ -150,7 +150,7 @@ describe("applyMask", () => {
   });
 });
 
-describe("createMaskKey", () => {
+describe("Step 2 — a fresh key: createMaskKey", () => {
   afterEach(() => {
     vi.restoreAllMocks();
   });

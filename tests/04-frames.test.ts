@@ -176,7 +176,7 @@ const cutsFor = (n: number, raw: number[]) => [...new Set(raw.map((c) => c % (n 
 
 // ---------------------------------------------------------------------------
 
-describe("encodeFrame", () => {
+describe("Step 1 — write a frame: encodeFrame", () => {
   for (const example of RFC_EXAMPLES) {
     test(`§5.7: ${example.name}`, () => {
       const bytes = concat(...example.frames.map((f) => encodeFrame(f)));
@@ -308,7 +308,7 @@ describe("encodeFrame", () => {
   });
 });
 
-describe("FrameParser", () => {
+describe("Step 2 — read frames, however the bytes arrive: FrameParser", () => {
   for (const example of RFC_EXAMPLES) {
     test(`§5.7: parses ${example.name}`, () => {
       expectFrames(() => read(new FrameParser(), example.wire), example.frames, `RFC 6455 §5.7: ${example.name}`);
@@ -583,7 +583,7 @@ describe("FrameParser", () => {
   });
 });
 
-describe("FrameParser: nothing before a violation is lost", () => {
+describe("Step 2 — read frames, however the bytes arrive: nothing before a violation is lost", () => {
   test("the workbook's policy, nothing before a violation is lost: a valid frame and a bad one in one push: the valid frame comes out first, then the 1002", () => {
     const parser = new FrameParser();
     const iterator = parser.push(concat(hex("81 05 48 65 6c 6c 6f"), hex("c1 00")))[Symbol.iterator]();
@@ -610,7 +610,7 @@ describe("FrameParser: nothing before a violation is lost", () => {
   });
 });
 
-describe("FrameParser.inProgress: a frame whose payload is still arriving", () => {
+describe("Step 3 — a frame still arriving: FrameParser.inProgress", () => {
   test("§5.2, §5.3: the header is read, the payload so far is there, unmasked, however it was cut", () => {
     const payload = pattern(300, 7);
     const wire = encodeFrame({ opcode: 0x1, payload, maskKey: RFC_KEY });
@@ -642,7 +642,7 @@ describe("FrameParser.inProgress: a frame whose payload is still arriving", () =
   });
 });
 
-describe("encodeFrameHeader: the header alone", () => {
+describe("Step 1 — write a frame: encodeFrameHeader, the header alone", () => {
   test("§5.2: the first bytes of encodeFrame's frame, without the payload (82 7e 01 00 for 256 bytes of binary)", () => {
     expectBytes(encodeFrameHeader({ opcode: 0x2, payload: BINARY_256 }), hex("82 7e 01 00"), "RFC 6455 §5.7: the 256-byte binary frame's header", "frames");
     expectBytes(encodeFrameHeader({ opcode: 0x1, payload: HELLO }), hex("81 05"), "a 5-byte text frame: 2 bytes of header", "frames");

@@ -59,7 +59,7 @@ function isUtf8(bytes: Uint8Array): boolean {
   }
 }
 
-describe("Utf8Validator", () => {
+describe("Step 1 — UTF-8, checked as it arrives: Utf8Validator", () => {
   /** Feeds the chunks to a fresh validator, then ends the text. */
   function validate(chunks: Uint8Array[]): void {
     const validator = new Utf8Validator();
@@ -201,7 +201,7 @@ describe("Utf8Validator", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("MessageAssembler", () => {
+describe("Step 2 — messages from fragments: MessageAssembler", () => {
   test("§5.4: an unfragmented text frame (FIN set, opcode 1) is a whole message, returned at once", () => {
     const message = new MessageAssembler().push(text("Hello"));
     expect(show(message), "81 05 48 65 6c 6c 6f (RFC 6455 §5.7) is the text message Hello").toBe('text "Hello"');
@@ -376,7 +376,7 @@ describe("MessageAssembler", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("fragmentMessage", () => {
+describe("Step 3 — a message as frames: fragmentMessage", () => {
   /** A frame as one line: "text FIN 48 65 6c" / "continuation - 6c 6f". */
   const line = (f: Frame) =>
     `${["continuation", "text", "binary"][f.opcode] ?? `opcode ${f.opcode}`} ${f.fin ? "FIN" : "-"} ${toHex(f.payload)}`.trim();
@@ -451,7 +451,7 @@ describe("fragmentMessage", () => {
 
 // ---------------------------------------------------------------------------
 
-describe("the UTF-8 check, fast or not, at every length and alignment", () => {
+describe("Step 1 — UTF-8, checked as it arrives: at every length and alignment", () => {
   /** `bytes` copied into a fresh buffer at `offset` (0..7), so that a word-at-a-time reader meets every alignment. */
   function at(bytes: Uint8Array, offset: number): Uint8Array {
     const buffer = new Uint8Array(offset + bytes.length + 8).fill(0x41);
@@ -523,7 +523,7 @@ describe("the UTF-8 check, fast or not, at every length and alignment", () => {
   });
 });
 
-describe("MessageAssembler: the rest of its API", () => {
+describe("Step 2 — messages from fragments: the rest of its API", () => {
   test("§5.2 MUST: a reserved opcode in the middle of a message fails with 1002; it is not a continuation", () => {
     for (const opcode of [0x3, 0x7]) {
       const assembler = new MessageAssembler();
