@@ -90,7 +90,7 @@ export class Connection {
   // #endregion
 
   constructor(role: Role, options: ConnectionOptions = {}) {
-    // #region solution
+    // #region solution step 1
     this.#role = role;
     const limit = options.maxMessageSize === undefined ? {} : { maxPayload: options.maxMessageSize };
     this.#extension = options.extension;
@@ -106,14 +106,14 @@ export class Connection {
 
   /** CONNECTING until `open()`, then OPEN, CLOSING after our close frame, CLOSED at the end. */
   get state(): ConnectionState {
-    // #region solution
+    // #region solution step 1
     return this.#state;
     // #endregion
   }
 
   /** The opening handshake succeeded (chapter 02): frames may flow (§4.1, §4.2.2). */
   open(): void {
-    // #region solution
+    // #region solution step 1
     if (this.#state !== "CONNECTING") throw new InvalidStateError(`open() on a connection that is ${this.#state}`);
     this.#state = "OPEN";
     // #endregion
@@ -137,7 +137,7 @@ export class Connection {
    * Once CLOSED, bytes received are ignored.
    */
   receive(bytes: Uint8Array): Iterable<ConnectionEvent> {
-    // #region solution
+    // #region solution step 2
     if (this.#state === "CONNECTING") throw new InvalidStateError("receive() before open(): the handshake is not done");
     if (this.#state === "CLOSED") return []; // §7.1.1: nothing more is read after the close
     return this.#events(this.#parser.push(bytes));
@@ -149,7 +149,7 @@ export class Connection {
    * complete, that is an abnormal closure, reported as 1006 (§7.1.5, §7.4.1).
    */
   receiveEnd(): ConnectionEvent[] {
-    // #region solution
+    // #region solution step 3
     if (this.#state === "CLOSED") return [];
     this.#state = "CLOSED";
     return [{ type: "close", code: CloseCode.AbnormalClosure, reason: "", clean: false }];
@@ -164,7 +164,7 @@ export class Connection {
    * unchanged until its bytes are written.
    */
   send(message: Message | MessageBytes): void {
-    // #region solution
+    // #region solution step 1
     this.#requireOpen("send a message");
     if (message.type === "binary") this.#sendData(Opcode.Binary, message.data);
     else if (typeof message.data === "string") this.#sendData(Opcode.Text, encoder.encode(message.data));
@@ -174,7 +174,7 @@ export class Connection {
 
   /** Queues a ping (at most 125 bytes of payload, §5.5). */
   ping(payload: Uint8Array = new Uint8Array(0)): void {
-    // #region solution
+    // #region solution step 1
     this.#requireOpen("send a ping");
     this.#sendFrame(Opcode.Ping, payload);
     // #endregion
@@ -187,7 +187,7 @@ export class Connection {
    * A code that may not be sent, or a reason over 123 bytes, is a RangeError.
    */
   close(code: number = CloseCode.Normal, reason = ""): void {
-    // #region solution
+    // #region solution step 3
     if (this.#state === "CLOSING" || this.#state === "CLOSED") return;
     this.#requireOpen("close");
     const payload = encodeClosePayload(code, reason); // validates before anything changes
@@ -198,7 +198,7 @@ export class Connection {
 
   /** The bytes to write to the socket, in order, since the last call (then forgotten here). */
   bytesToSend(): Uint8Array[] {
-    // #region solution
+    // #region solution step 1
     const out = this.#outgoing;
     this.#outgoing = [];
     return out;

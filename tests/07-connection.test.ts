@@ -53,7 +53,7 @@ const SESSION_EVENTS: ConnectionEvent[] = [
 /** What the server answers: a pong with the ping's payload, then the close echoed. */
 const SESSION_REPLY = hex("8a 01 78  88 05 03 e8 62 79 65");
 
-describe("a recorded session, replayed", () => {
+describe("Step 2 — receive: a recorded session, replayed", () => {
   test("§5.4, §5.5.2, §5.5.1: the server hears every message, answers the ping and the close", () => {
     const { events, sent, connection } = replay("server", [SESSION]);
     expect(events, "events of the recorded session, in order").toEqual(SESSION_EVENTS);
@@ -85,7 +85,7 @@ describe("a recorded session, replayed", () => {
   });
 });
 
-describe("states", () => {
+describe("Step 1 — open and send: states", () => {
   test("§4.1: a connection starts CONNECTING and is OPEN after the handshake", () => {
     const connection = new Connection("client");
     expect(connection.state, "before the opening handshake").toBe("CONNECTING");
@@ -93,14 +93,9 @@ describe("states", () => {
     expect(connection.state, "after open()").toBe("OPEN");
   });
 
-  test("§4.1 MUST: nothing is sent or received before the handshake completes", () => {
-    const connection = new Connection("server");
-    expectThrows(() => connection.send({ type: "text", data: "too early" }), InvalidStateError, "send() while CONNECTING");
-    expectThrows(() => receiveAll(connection, SESSION), InvalidStateError, "receive() while CONNECTING");
-  });
 });
 
-describe("sending", () => {
+describe("Step 1 — open and send: sending", () => {
   test("§5.1 MUST NOT: a server's frames are never masked", () => {
     const server = openConnection("server");
     server.send({ type: "text", data: "Hello" });
@@ -162,7 +157,7 @@ describe("sending", () => {
   });
 });
 
-describe("control frames", () => {
+describe("Step 2 — receive: control frames", () => {
   test("§6.2 MUST: incoming data is parsed as frames laid out as §5.2 says: 16-bit and 64-bit lengths, masked, arrive whole", () => {
     const medium = Uint8Array.from({ length: 300 }, (_, i) => i & 0xff);
     const large = Uint8Array.from({ length: 70_000 }, (_, i) => (i * 13) & 0xff);
@@ -209,18 +204,6 @@ describe("control frames", () => {
     );
   });
 
-  test("§5.5.2 MUST: a ping is still answered after our close frame went out", () => {
-    const server = openConnection("server");
-    server.close();
-    server.bytesToSend();
-    receiveAll(server, fromClient(0x9, text("still?")));
-    expectBytes(
-      concat(...server.bytesToSend()),
-      hex("8a 06 73 74 69 6c 6c 3f"),
-      "RFC 6455 §5.5.2: only a close frame *received* excuses the pong; §5.5.1 stops data frames, not control frames",
-    );
-  });
-
   test("§5.5.3: a pong is reported, and not answered", () => {
     const { events, sent } = replay("server", [fromClient(0xa, text("beat"))]);
     expect(events, "an unsolicited pong is just reported").toEqual([{ type: "pong", payload: text("beat") }]);
@@ -228,7 +211,7 @@ describe("control frames", () => {
   });
 });
 
-describe("closing", () => {
+describe("Step 3 — close: the closing handshake", () => {
   test("§5.5.1 MUST: a close frame is answered with a close frame; the connection is CLOSED", () => {
     const { events, sent, connection } = replay("client", [fromServer(0x8, hex("03 e9"))]);
     expect(events, "the peer's code reaches the application").toEqual([{ type: "close", code: 1001, reason: "", clean: true }]);
@@ -284,7 +267,7 @@ describe("closing", () => {
   });
 });
 
-describe("failing the connection", () => {
+describe("Step 2 — receive: failing the connection", () => {
   /** Feeds `input`, and checks the close frame sent, the close event and that later input is ignored. */
   function expectFailure(role: Role, input: Uint8Array, code: number, rule: string, options = {}): void {
     const connection = openConnection(role, options);
@@ -403,7 +386,7 @@ function expectSameHoweverCut(session: Uint8Array, events: string[], sent: strin
 const HELLO_FRAME = fromClient(0x1, text("Hello"));
 const CLOSE_1000 = fromClient(0x8, hex("03 e8"));
 
-describe("recorded sessions: every event before a violation, answers in order", () => {
+describe("Step 2 — receive: every event before a violation, answers in order", () => {
   const violations: { name: string; bytes: Uint8Array; code: number }[] = [
     { name: "a frame with RSV1 set (§5.2)", bytes: encodeFrame({ opcode: 0x1, payload: text("x"), rsv1: true, maskKey: KEY }), code: 1002 },
     { name: "a reserved opcode 0x3 (§5.2)", bytes: fromClient(0x3, text("x")), code: 1002 },
@@ -478,7 +461,7 @@ describe("recorded sessions: every event before a violation, answers in order", 
   });
 });
 
-describe("closing and failing, the corner cases", () => {
+describe("Step 3 — close: the corner cases", () => {
   test("§5.5.1: a close frame and a text frame in one read report the close only; the connection stops at CLOSED", () => {
     const connection = openConnection("server");
     const events = receiveAll(connection, concat(CLOSE_1000, HELLO_FRAME));
@@ -513,7 +496,7 @@ describe("closing and failing, the corner cases", () => {
   });
 });
 
-describe("passing text on without decoding it (decodeText: false)", () => {
+describe("Step 2 — receive: passing text on without decoding it (decodeText: false)", () => {
   test("§5.6: with decodeText false, messages come as message-bytes events: text as its UTF-8 bytes, checked (§8.1)", () => {
     const server = openConnection("server", { decodeText: false });
     const events = receiveAll(server, concat(fromClient(0x1, text("né")), fromClient(0x2, hex("00 ff"))));
@@ -534,7 +517,7 @@ describe("passing text on without decoding it (decodeText: false)", () => {
 
 // Behaviour that mutation testing found unchecked (npm run mutation -- 7).
 
-describe("the corners mutation testing found", () => {
+describe("Step 3 — close: the corners mutation testing found", () => {
   test("§10.4, §7.4.1: a frame announcing more than maxMessageSize fails with 1009 from its header alone, before any payload", () => {
     const server = openConnection("server", { maxMessageSize: 1000 });
     // 82 fe 10 00 + key: a masked binary frame announcing 4096 bytes; none of them sent.
@@ -626,5 +609,27 @@ describe("the corners mutation testing found", () => {
     expectThrows(() => fresh.send({ type: "text", data: "late" }), InvalidStateError, "send() while CLOSING");
     expect(fresh.state, "send() refused while CLOSING leaves it CLOSING").toBe("CLOSING");
     expect(fresh.bytesToSend().length, "and sends nothing").toBe(0);
+  });
+});
+
+describe("Step 2 — receive: before the handshake", () => {
+  test("§4.1 MUST: nothing is sent or received before the handshake completes", () => {
+    const connection = new Connection("server");
+    expectThrows(() => connection.send({ type: "text", data: "too early" }), InvalidStateError, "send() while CONNECTING");
+    expectThrows(() => receiveAll(connection, SESSION), InvalidStateError, "receive() while CONNECTING");
+  });
+});
+
+describe("Step 3 — close: a ping after our close frame", () => {
+  test("§5.5.2 MUST: a ping is still answered after our close frame went out", () => {
+    const server = openConnection("server");
+    server.close();
+    server.bytesToSend();
+    receiveAll(server, fromClient(0x9, text("still?")));
+    expectBytes(
+      concat(...server.bytesToSend()),
+      hex("8a 06 73 74 69 6c 6c 3f"),
+      "RFC 6455 §5.5.2: only a close frame *received* excuses the pong; §5.5.1 stops data frames, not control frames",
+    );
   });
 });
