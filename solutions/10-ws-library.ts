@@ -45,7 +45,7 @@ const CLOSE_GRACE = 2_000;
  * Compression (permessage-deflate, RFC 7692) stays off, as in chapter 08.
  */
 export async function createWsEchoServer(options: WsEchoServerOptions = {}): Promise<WsEchoServer> {
-  // #region solution
+  // #region solution step 1
   const origins = options.origins ?? [];
   const server = new WebSocketServer({
     host: "127.0.0.1",
@@ -102,7 +102,7 @@ export async function createWsEchoServer(options: WsEchoServerOptions = {}): Pro
  * connection is never left open.
  */
 export function wsEcho(url: string, message: string | Uint8Array, timeoutMs = 5_000): Promise<string | Uint8Array> {
-  // #region solution
+  // #region solution step 2
   return new Promise((resolve, reject) => {
     const ws = new WebSocket(url, { perMessageDeflate: false, handshakeTimeout: timeoutMs });
     let echo: string | Uint8Array | undefined;

@@ -76,7 +76,7 @@ export interface SecureClientOptions extends Omit<ClientOptions, "tls"> {
  * a connection in the clear.
  */
 export function tlsOptionsFor(url: string, trust: { ca?: string | string[] } = {}): TlsClientOptions {
-  // #region solution
+  // #region solution step 1
   const target = parseWebSocketUrl(url);
   if (!target.secure) {
     throw new SyntaxError(`"${url}" is a ws: URI: TLS needs wss:// (RFC 6455 §3), and we won't fall back to plain TCP`);
@@ -105,7 +105,7 @@ export function tlsOptionsFor(url: string, trust: { ca?: string | string[] } = {
  * sent then: TLS comes first (§4.1).
  */
 export async function connectSecure(url: string, options: SecureClientOptions = {}): Promise<WebSocketClient> {
-  // #region solution
+  // #region solution step 2
   const { ca, ...clientOptions } = options;
   const tls = tlsOptionsFor(url, ca === undefined ? {} : { ca });
   return connect(url, { ...clientOptions, tls });
@@ -128,7 +128,7 @@ export async function connectSecure(url: string, options: SecureClientOptions = 
  * code: `ERR_SSL_HTTP_REQUEST` for a plain ws:// client.
  */
 export function createSecureEchoServer(credentials: KeyAndCertificate, options: EchoServerOptions = {}): EchoServer {
-  // #region solution
+  // #region solution step 3
   const server = createHttpsServer({ key: credentials.key, cert: credentials.cert });
   // A plain ws:// client, an untrusting client, a timeout: the TLS handshake failed, Node drops the socket.
   server.on("tlsClientError", (error: Error & { code?: string; reason?: string }) => {

@@ -93,7 +93,7 @@ async function swallowingServer(): Promise<{ url: string; clientLeft: () => bool
   return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, clientLeft: () => left };
 }
 
-describe("your ws echo server, with your hand-made client (chapter 09)", () => {
+describe("Step 1 — an echo server on ws: createWsEchoServer", () => {
   test("§5.6: text comes back as text and binary as binary, in order", async () => {
     const { url } = await wsServer();
     const client = await handMadeClient(url);
@@ -136,24 +136,6 @@ describe("your ws echo server, with your hand-made client (chapter 09)", () => {
     client.send(new Uint8Array(1025));
     const info = await within(client.closed, 3_000, "your client's `closed` after a message over maxPayload");
     expect(info.code, "the ws server failed the connection with 1009, message too big").toBe(1009);
-  });
-
-  test("§7.1.7: a client's protocol error fails its connection with 1002 and throws nothing out of your server, which goes on serving", async () => {
-    const { url } = await wsServer();
-    // ws emits a peer's protocol error as an 'error' event; with no listener, Node throws it out of the event loop.
-    const thrown: unknown[] = [];
-    const onUncaught = (error: unknown) => thrown.push(error);
-    process.on("uncaughtException", onUncaught);
-    cleanups.push(() => process.off("uncaughtException", onUncaught));
-    const bad = await RawClient.upgraded(url);
-    cleanups.push(() => bad.socket.destroy());
-    bad.socket.write(clientFrame(0x3, bytes(0x21))); // opcode 3 is reserved (§5.2)
-    expect((await bad.closeFrame()).code, "a reserved opcode fails the connection with 1002").toBe(1002);
-    expect(await within(wsEcho(url, "still there?"), 3_000, "an echo after the failed connection"), "the server still echoes").toBe("still there?");
-    expect(
-      thrown.map(String),
-      "errors thrown out of the event loop: give every ws an 'error' listener, or one peer's bad frame brings the whole server down",
-    ).toEqual([]);
   });
 
   test("§5.5.1, §7.1.2: your close code and reason reach the ws server, which answers with the same code and reason", async () => {
@@ -243,7 +225,7 @@ describe("your ws echo server, with your hand-made client (chapter 09)", () => {
   });
 });
 
-describe("wsEcho, with your hand-made server (chapter 08)", () => {
+describe("Step 2 — an echo client on ws: wsEcho", () => {
   test("§5.6: text comes back as a string, binary as a Uint8Array", async () => {
     const url = await handMadeServer();
     const echoText = await within(wsEcho(url, "héllo 👋"), 3_000, "wsEcho with text");
@@ -344,9 +326,7 @@ function run(file: string, args: string[], options: { cwd?: string; env?: NodeJS
 }
 
 describe.skipIf(!goAvailable)(
-  goAvailable
-    ? "interop with Go's golang.org/x/net/websocket"
-    : `interop with Go's golang.org/x/net/websocket${skipNote("go-x-net", goAvailable)}`,
+  `Step 2 — an echo client on ws: interop with Go's golang.org/x/net/websocket${skipNote("go-x-net", goAvailable)}`,
   () => {
     let bin = "";
     let goServer: ChildProcess | undefined;
@@ -449,3 +429,23 @@ describe.skipIf(!goAvailable)(
     });
   },
 );
+
+describe("Step 2 — an echo client on ws: the server, seen through wsEcho", () => {
+  test("§7.1.7: a client's protocol error fails its connection with 1002 and throws nothing out of your server, which goes on serving", async () => {
+    const { url } = await wsServer();
+    // ws emits a peer's protocol error as an 'error' event; with no listener, Node throws it out of the event loop.
+    const thrown: unknown[] = [];
+    const onUncaught = (error: unknown) => thrown.push(error);
+    process.on("uncaughtException", onUncaught);
+    cleanups.push(() => process.off("uncaughtException", onUncaught));
+    const bad = await RawClient.upgraded(url);
+    cleanups.push(() => bad.socket.destroy());
+    bad.socket.write(clientFrame(0x3, bytes(0x21))); // opcode 3 is reserved (§5.2)
+    expect((await bad.closeFrame()).code, "a reserved opcode fails the connection with 1002").toBe(1002);
+    expect(await within(wsEcho(url, "still there?"), 3_000, "an echo after the failed connection"), "the server still echoes").toBe("still there?");
+    expect(
+      thrown.map(String),
+      "errors thrown out of the event loop: give every ws an 'error' listener, or one peer's bad frame brings the whole server down",
+    ).toEqual([]);
+  });
+});

@@ -114,7 +114,7 @@ async function expectTlsError(promise: Promise<unknown>, code: string, rule: str
 
 // ---------------------------------------------------------------------------
 
-describe("the TLS options of a wss: URI (pure)", () => {
+describe("Step 1 — the TLS options of a wss: URI (pure): tlsOptionsFor", () => {
   test("§3: a wss: URI without a port means port 443; an explicit port is used as given", () => {
     const options = tlsOptionsFor("wss://example.com/chat");
     expect(options.host, "§3: the host to open TCP to").toBe("example.com");
@@ -146,14 +146,15 @@ describe("the TLS options of a wss: URI (pure)", () => {
     ]);
   });
 
+});
+
+describe("Step 2 — your client over TLS: connectSecure", () => {
   test("§10.6: a ws: URI is refused with a SyntaxError: asking for TLS never gets you plain TCP", async () => {
     expectThrows(() => tlsOptionsFor("ws://example.com/"), SyntaxError, "tlsOptionsFor(\"ws://…\")", /ws/i);
     // Port 1: if your connectSecure opened plain TCP anyway, this would fail with ECONNREFUSED instead.
     await expectRejects(connectSecure("ws://127.0.0.1:1/"), SyntaxError, "connectSecure(\"ws://…\")", /ws/i);
   });
-});
 
-describe("your client against the ws package's wss server", () => {
   test("§4.1 MUST: over wss, the same messages echo as over TCP: text as text, binary as binary", async () => {
     const { url } = await wsWssServer();
     const client = await openSecure(url, { ca: local.cert });
@@ -228,7 +229,7 @@ describe("your client against the ws package's wss server", () => {
   });
 });
 
-describe("a ws client against your wss server", () => {
+describe("Step 3 — your server over TLS: createSecureEchoServer", () => {
   test("§3: your server on node:https reports a wss:// URL", async () => {
     const { url } = await secureServer();
     expect(url, "§3: a server behind TLS is reached with wss://").toMatch(/^wss:\/\/127\.0\.0\.1:\d+\/$/);
