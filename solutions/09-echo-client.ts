@@ -113,7 +113,7 @@ export const DEFAULT_WAIT = 10_000;
  *   answer within `handshakeTimeout`.
  */
 export async function connect(url: string, options: ClientOptions = {}): Promise<WebSocketClient> {
-  // #region solution
+  // #region solution step 1
   const target = parseWebSocketUrl(url);
   for (const name of ["pingInterval", "pongTimeout"] as const) {
     const ms = options[name];
@@ -415,7 +415,7 @@ export class ClientConnection implements WebSocketClient {
    * `agreed` (chapter 12): the subprotocol and extensions the handshake agreed on.
    */
   constructor(socket: Socket, rest: Uint8Array, options: ClientOptions = {}, agreed: Agreed = { protocol: "", extensions: "" }) {
-    // #region solution
+    // #region solution step 1
     this.#socket = socket;
     this.#options = options;
     this.#closeTimeout = options.closeTimeout ?? 5_000;
@@ -451,41 +451,41 @@ export class ClientConnection implements WebSocketClient {
   }
 
   get state(): ConnectionState {
-    // #region solution
+    // #region solution step 1
     if (this.#tcpClosed) return "CLOSED";
     return this.#connection.state === "OPEN" ? "OPEN" : "CLOSING";
     // #endregion
   }
 
   get closed(): Promise<CloseInfo> {
-    // #region solution
+    // #region solution step 1
     return this.#closed;
     // #endregion
   }
 
   /** Chapter 12: the subprotocol the server chose, "" if none (written in chapter 12, graded there). */
   get protocol(): string {
-    // #region solution
+    // #region solution step 1
     return this.#agreed.protocol;
     // #endregion
   }
 
   /** Chapter 12: the server's Sec-WebSocket-Extensions, "" if none (written in chapter 12, graded there). */
   get extensions(): string {
-    // #region solution
+    // #region solution step 1
     return this.#agreed.extensions;
     // #endregion
   }
 
   send(data: string | Uint8Array): void {
-    // #region solution
+    // #region solution step 1
     this.#connection.send(typeof data === "string" ? { type: "text", data } : { type: "binary", data });
     this.#flush();
     // #endregion
   }
 
   async receive(timeoutMs: number = DEFAULT_WAIT): Promise<Message> {
-    // #region solution
+    // #region solution step 1
     const queued = this.#inbox.shift();
     if (queued !== undefined) return queued;
     // After *our* close frame the server may still send data until it answers
@@ -496,7 +496,7 @@ export class ClientConnection implements WebSocketClient {
   }
 
   async ping(payload: string | Uint8Array = new Uint8Array(0), timeoutMs: number = DEFAULT_WAIT): Promise<Uint8Array> {
-    // #region solution
+    // #region solution step 2
     const bytes = typeof payload === "string" ? new TextEncoder().encode(payload) : payload;
     this.#connection.ping(bytes);
     this.#flush();
@@ -505,7 +505,7 @@ export class ClientConnection implements WebSocketClient {
   }
 
   async close(code: number = CloseCode.Normal, reason = "", timeoutMs?: number): Promise<CloseInfo> {
-    // #region solution
+    // #region solution step 1
     if (this.#connection.state === "OPEN") {
       this.#connection.close(code, reason);
       this.#flush();

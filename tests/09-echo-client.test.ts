@@ -146,7 +146,7 @@ const closeCode = (frame: Frame) => (frame.payload.length < 2 ? undefined : ((fr
 
 // ---------------------------------------------------------------------------
 
-describe("talking to a real server (the ws package's echo server)", () => {
+describe("Step 1 — connect, talk and close: a real server (the ws package's echo server)", () => {
   test("§5.6, §6.1, §6.2 MUST: text and binary messages come back in order, text as text and binary as binary", async () => {
     const client = await open(await wsServer());
     expect(client.state, "after a successful handshake the client is OPEN").toBe("OPEN");
@@ -174,12 +174,6 @@ describe("talking to a real server (the ws package's echo server)", () => {
     const data = echoed.data as Uint8Array;
     expect(data.length, "the echo has all 1 048 576 bytes").toBe(big.length);
     expect(Buffer.from(data).equals(big), "the echo has the same bytes, in the same order").toBe(true);
-  });
-
-  test("§5.5.2, §5.5.3: ping() resolves with the payload of the server's pong", async () => {
-    const client = await open(await wsServer());
-    const payload = await client.ping(text("are you there?"), 1000);
-    expect(Buffer.from(payload).toString(), "a pong carries the ping's payload back").toBe("are you there?");
   });
 
   test("§5.5.2, §5.5.3 MUST: a ping from the server is answered with a pong carrying its payload", async () => {
@@ -280,7 +274,7 @@ describe("talking to a real server (the ws package's echo server)", () => {
 
 });
 
-describe("the opening handshake", () => {
+describe("Step 1 — connect, talk and close: the opening handshake", () => {
   test("§4.1 MUST: the request has the GET line, Host with the port, Upgrade, Connection, a fresh key and version 13", async () => {
     const requests: string[] = [];
     const url = await rawServer((peer) => {
@@ -512,7 +506,7 @@ describe("the opening handshake", () => {
   });
 });
 
-describe("frames on the wire (a raw peer)", () => {
+describe("Step 1 — connect, talk and close: frames on the wire (a raw peer)", () => {
   test("§5.1, §5.3 MUST: the client masks every frame (MASK bit set), with a new key for each", async () => {
     let firstBytes: Promise<Buffer> | undefined;
     let next: ((what: string) => Promise<Frame>) | undefined;
@@ -576,7 +570,7 @@ describe("frames on the wire (a raw peer)", () => {
   });
 });
 
-describe("the end of TCP (§7.1.1)", () => {
+describe("Step 1 — connect, talk and close: the end of TCP (§7.1.1)", () => {
   test("§7.1.1 SHOULD: after the closing handshake the client waits for the server to close TCP first", async () => {
     let clientEndedEarly = false;
     let stateWhileWaiting = "";
@@ -658,7 +652,7 @@ async function pythonServer(): Promise<{ url: string; closes: { closed: number; 
 
 const pythonNote = pythonSkipNote;
 
-describe.skipIf(!pythonWebsocketsAvailable)(`interop: a Python websockets echo server${pythonNote}`, () => {
+describe.skipIf(!pythonWebsocketsAvailable)(`Step 2 — ping, heartbeats and a real Python peer: interop with a Python websockets echo server${pythonNote}`, () => {
   test("§5.2, §5.6: text, binary, empty, 125..65536-byte and 16 MiB messages come back with their type", async () => {
     const { url } = await pythonServer();
     const client = await open(url, { maxMessageSize: 32 * 1024 * 1024 });
@@ -741,7 +735,7 @@ async function oneWriteServer(frames: Uint8Array[], withHead = false): Promise<{
 const inWords = (frames: Frame[]) =>
   frames.map((f) => (f.opcode === Opcode.Close ? `close ${closeCode(f) ?? 1005}` : `${f.opcode === Opcode.Pong ? "pong" : `opcode ${f.opcode}`} ${new TextDecoder().decode(f.payload)}`));
 
-describe("strict ordering, from the client's side", () => {
+describe("Step 1 — connect, talk and close: strict ordering, from the client's side", () => {
   test("§5.4, §7.1.7: a message, a ping, then a frame with RSV1 in one read: the message is delivered, the pong goes before the close 1002", async () => {
     const bad = wireFrame({ opcode: Opcode.Text, payload: text("no extension"), rsv1: true });
     const server = await oneWriteServer([serverFrame(Opcode.Text, text("before")), serverFrame(Opcode.Ping, text("p")), bad]);
@@ -782,7 +776,7 @@ describe("strict ordering, from the client's side", () => {
   });
 });
 
-describe("heartbeats (client)", () => {
+describe("Step 2 — ping, heartbeats and a real Python peer: the client's heartbeat", () => {
   test("§5.5.2: with pingInterval, a server that stops answering is dropped: `closed` reports 1006", async () => {
     const server = await oneWriteServer([]); // answers the handshake, then never a byte more
     const client = await open(server.url, { pingInterval: 150, pongTimeout: 1_000 });
@@ -875,7 +869,7 @@ describe("heartbeats (client)", () => {
 // Edges a reader's client could get wrong while every test above passes
 // (found by mutation testing, npm run mutation).
 
-describe("edges: TLS names, pongs, resets, odd answers", () => {
+describe("Step 1 — connect, talk and close: edges: TLS names, pongs, resets, odd answers", () => {
   /** A TLS server on `host` that records the SNI name each client sent, then hangs up. */
   async function sniRecorder(host: string): Promise<{ port: number; names: (string | false)[] }> {
     const credentials = await makeTestCertificate(["localhost", "127.0.0.1"]);
@@ -899,28 +893,6 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
     const byAddress = await sniRecorder("127.0.0.1");
     await connect(`wss://127.0.0.1:${byAddress.port}/`, { tls: { rejectUnauthorized: false }, handshakeTimeout: 2_000 }).catch(() => {});
     expect(byAddress.names, "wss://127.0.0.1/: RFC 6066 §3 allows no IP address in server_name, so no SNI").toEqual([false]);
-  });
-
-  test("§5.5.3 MUST: ping() resolves only with the pong whose payload matches: an unsolicited pong is not its answer", async () => {
-    const url = await rawServer((peer) => {
-      peer.socket.write(switching(peer.key));
-      const parser = new WireReader();
-      peer.socket.on("data", (chunk: Buffer) => {
-        for (const frame of parser.push(new Uint8Array(chunk))) {
-          // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
-          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix, an extension.
-          if (frame.opcode === Opcode.Ping) {
-            const near = Uint8Array.from(frame.payload, (byte, i) => (i === frame.payload.length - 1 ? byte ^ 1 : byte));
-            const longer = Buffer.concat([frame.payload, text("!")]);
-            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), longer, frame.payload].map((p) => serverFrame(Opcode.Pong, p));
-            peer.socket.write(Buffer.concat(pongs));
-          }
-        }
-      });
-    });
-    const client = await open(url);
-    const pong = await client.ping("are you there?", 2_000);
-    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix, one is longer)").toBe("are you there?");
   });
 
   test("§7.1.5: a TCP reset after the handshake ends the WebSocket as 1006, not as an uncaught error", async () => {
@@ -987,39 +959,24 @@ describe("edges: TLS names, pongs, resets, odd answers", () => {
   });
 });
 
-describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
-  /**
-   * A raw server that answers the handshake, then collects every frame the
-   * client sends; `then` runs after the 101 with the peer's socket.
-   */
-  async function collectingServer(then: (socket: Socket) => void = () => {}): Promise<{ url: string; frames: Frame[]; ended: () => boolean }> {
-    const frames: Frame[] = [];
-    let ended = false;
-    const url = await rawServer((peer) => {
-      const parser = new WireReader();
-      peer.socket.on("data", (chunk: Buffer) => frames.push(...parser.push(new Uint8Array(chunk))));
-      peer.socket.once("end", () => (ended = true));
-      peer.socket.write(switching(peer.key));
-      then(peer.socket);
-    });
-    return { url, frames, ended: () => ended };
-  }
-
-  test("§6.1 MUST: a client masks every frame it sends, data, ping and close alike, and sets FIN on each message's last frame", async () => {
-    const server = await collectingServer();
-    const client = await open(server.url);
-    client.send("text");
-    client.send(new Uint8Array([1, 2, 3]));
-    void client.ping("p", 2_000).catch(() => {});
-    void client.close(1000, "done", 300);
-    await eventually(() => server.frames.length >= 4, 2_000, "four frames from the client");
-    for (const frame of server.frames) {
-      expect(frame.maskKey, `frame with opcode ${frame.opcode}: a client masks every frame (§5.3)`).toBeDefined();
-      expect(frame.fin, `frame with opcode ${frame.opcode}: a one-frame message is its own last frame, FIN set`).toBe(true);
-    }
-    expect(server.frames.map((f) => f.opcode), "text, binary, ping, close, in the order sent").toEqual([0x1, 0x2, 0x9, 0x8]);
+/**
+ * A raw server that answers the handshake, then collects every frame the
+ * client sends; `then` runs after the 101 with the peer's socket.
+ */
+async function collectingServer(then: (socket: Socket) => void = () => {}): Promise<{ url: string; frames: Frame[]; ended: () => boolean }> {
+  const frames: Frame[] = [];
+  let ended = false;
+  const url = await rawServer((peer) => {
+    const parser = new WireReader();
+    peer.socket.on("data", (chunk: Buffer) => frames.push(...parser.push(new Uint8Array(chunk))));
+    peer.socket.once("end", () => (ended = true));
+    peer.socket.write(switching(peer.key));
+    then(peer.socket);
   });
+  return { url, frames, ended: () => ended };
+}
 
+describe("Step 1 — connect, talk and close: edges: rules of §5.5–§7.3 seen from a raw server", () => {
   test("§6.1 MUST: a message is sent only while the connection is OPEN: after close(), send() throws and nothing more goes on the wire", async () => {
     const server = await collectingServer();
     const client = await open(server.url);
@@ -1057,22 +1014,9 @@ describe("edges: rules of §5.5–§7.3 seen from a raw server", () => {
     });
   });
 
-  test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
-    const server = await collectingServer(); // never answers anything
-    const client = await open(server.url);
-    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms");
-    expect(timedOut.name, "the error's name says what it is").toBe("TimeoutError");
-    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms");
-    expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
-    expect(server.ended(), "the client has not closed TCP").toBe(false);
-    void client.close(4000, "bye", 300);
-    await eventually(() => server.frames.some((f) => f.opcode === Opcode.Close), 2_000, "the client's close frame");
-    expect(server.frames.map((f) => f.opcode), "the ping, then the close frame: the closing handshake starts the close").toEqual([Opcode.Ping, Opcode.Close]);
-    await within(client.closed, 2_000, "`closed` after closeTimeout");
-  });
 });
 
-describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
+describe("Step 1 — connect, talk and close: edges: reading the response head, tracing, wss, bad timeouts", () => {
   /** A raw server that answers the handshake with `head` (its own key's accept value in place of ACCEPT). */
   const answering = (head: (accept: string) => string) => rawServer((peer) => peer.socket.write(head(acceptFor(peer.key))));
   const head101 = (accept: string, extra = "") => `HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Accept: ${accept}\r\n${extra}\r\n`;
@@ -1148,6 +1092,9 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
     await client.close();
   });
 
+});
+
+describe("Step 2 — ping, heartbeats and a real Python peer: ping()", () => {
   test("bounded waits: a timeout that is not a number of ms from 0 to 2^31 - 1 is a RangeError", async () => {
     const client = await open(await wsServer());
     for (const bad of [-1, 2 ** 31, Number.NaN]) {
@@ -1157,5 +1104,62 @@ describe("edges: reading the response head, tracing, wss, bad timeouts", () => {
     await expectRejects(client.receive(0), TimeoutError, "receive(0): 0 ms is a valid bound, and nothing is there yet");
     client.send("still fine");
     expect(await client.receive(2 ** 31 - 1), "2^31 - 1 ms is the longest valid bound").toEqual({ type: "text", data: "still fine" });
+  });
+
+  test("§7.2.1, §7.3 SHOULD NOT: the client closes only when asked: a receive() or ping() that times out leaves it OPEN, and close() starts with a close frame", async () => {
+    const server = await collectingServer(); // never answers anything
+    const client = await open(server.url);
+    const timedOut = await expectRejects(client.receive(50), TimeoutError, "no message within 50 ms");
+    expect(timedOut.name, "the error's name says what it is").toBe("TimeoutError");
+    await expectRejects(client.ping("anyone?", 50), TimeoutError, "no pong within 50 ms");
+    expect(client.state, "a wait that timed out is not a reason to close the connection").toBe("OPEN");
+    expect(server.ended(), "the client has not closed TCP").toBe(false);
+    void client.close(4000, "bye", 300);
+    await eventually(() => server.frames.some((f) => f.opcode === Opcode.Close), 2_000, "the client's close frame");
+    expect(server.frames.map((f) => f.opcode), "the ping, then the close frame: the closing handshake starts the close").toEqual([Opcode.Ping, Opcode.Close]);
+    await within(client.closed, 2_000, "`closed` after closeTimeout");
+  });
+
+  test("§6.1 MUST: a client masks every frame it sends, data, ping and close alike, and sets FIN on each message's last frame", async () => {
+    const server = await collectingServer();
+    const client = await open(server.url);
+    client.send("text");
+    client.send(new Uint8Array([1, 2, 3]));
+    void client.ping("p", 2_000).catch(() => {});
+    void client.close(1000, "done", 300);
+    await eventually(() => server.frames.length >= 4, 2_000, "four frames from the client");
+    for (const frame of server.frames) {
+      expect(frame.maskKey, `frame with opcode ${frame.opcode}: a client masks every frame (§5.3)`).toBeDefined();
+      expect(frame.fin, `frame with opcode ${frame.opcode}: a one-frame message is its own last frame, FIN set`).toBe(true);
+    }
+    expect(server.frames.map((f) => f.opcode), "text, binary, ping, close, in the order sent").toEqual([0x1, 0x2, 0x9, 0x8]);
+  });
+
+  test("§5.5.3 MUST: ping() resolves only with the pong whose payload matches: an unsolicited pong is not its answer", async () => {
+    const url = await rawServer((peer) => {
+      peer.socket.write(switching(peer.key));
+      const parser = new WireReader();
+      peer.socket.on("data", (chunk: Buffer) => {
+        for (const frame of parser.push(new Uint8Array(chunk))) {
+          // Answer a ping with a heartbeat pong first (§5.5.3 allows unsolicited pongs), then the real answer, in one write.
+          // Pongs that do not match come first: another payload, one of the same length that differs in a byte, a prefix, an extension.
+          if (frame.opcode === Opcode.Ping) {
+            const near = Uint8Array.from(frame.payload, (byte, i) => (i === frame.payload.length - 1 ? byte ^ 1 : byte));
+            const longer = Buffer.concat([frame.payload, text("!")]);
+            const pongs = [text("heartbeat"), near, frame.payload.subarray(0, 3), longer, frame.payload].map((p) => serverFrame(Opcode.Pong, p));
+            peer.socket.write(Buffer.concat(pongs));
+          }
+        }
+      });
+    });
+    const client = await open(url);
+    const pong = await client.ping("are you there?", 2_000);
+    expect(Buffer.from(pong).toString(), "ping() resolves with the payload of its own pong, not of the unsolicited ones before it (one differs in its last byte, one is a prefix, one is longer)").toBe("are you there?");
+  });
+
+  test("§5.5.2, §5.5.3: ping() resolves with the payload of the server's pong", async () => {
+    const client = await open(await wsServer());
+    const payload = await client.ping(text("are you there?"), 1000);
+    expect(Buffer.from(payload).toString(), "a pong carries the ping's payload back").toBe("are you there?");
   });
 });
