@@ -1,15 +1,23 @@
+import { createServer, type Server as HttpServer } from "node:http";
+import type { Socket } from "node:net";
 import fc from "fast-check";
-import { describe, expect, test } from "vitest";
+import { afterEach, describe, expect, test } from "vitest";
 import {
+  createChatServer,
   ChatHub,
   isRoomName,
   parseClientMessage,
   TokenBucket,
   type HubAction,
   type HubOptions,
+  type ChatServer,
+  type ChatServerOptions,
   type ServerMessage,
 } from "@workbook/13-rooms";
 import type { Message } from "../lib/message.ts";
+import { utf8 } from "./helpers/bytes.ts";
+import { ChatClient, type Received } from "./helpers/chat.ts";
+import { clientFrame, eventually, RawClient, upgradeRequest, within } from "./helpers/peers.ts";
 
 /** A hub on a clock the test moves by hand. */
 function hubAt(options: HubOptions = {}) {
@@ -256,4 +264,193 @@ describe("13-hub: fairness (a token bucket per connection)", () => {
     for (let n = 0; n < 3; n++) hub.receive("a", text("garbage"));
     expect(hub.receive("a", text("garbage")).find((a) => a.type === "close")).toMatchObject({ code: 1008 });
   });
+});
+
+// ---------------------------------------------------------------------------
+// The shell: real sockets on 127.0.0.1, real `ws` clients
+// ---------------------------------------------------------------------------
+
+/** Everything a test started, stopped after it. */
+const started: { servers: ChatServer[]; clients: ChatClient[]; raw: RawClient[] } = { servers: [], clients: [], raw: [] };
+afterEach(async () => {
+  for (const client of started.clients.splice(0)) client.close();
+  for (const raw of started.raw.splice(0)) raw.socket.destroy();
+  await Promise.all(started.servers.splice(0).map((server) => within(server.close(), 10_000, "the chat server's close()")));
+});
+
+/** A chat server on its own node:http server, whose server-side sockets the test can see (to measure their queues). */
+async function chatServer(options: ChatServerOptions = {}) {
+  const http: HttpServer = createServer();
+  const sockets: Socket[] = [];
+  http.on("connection", (socket: Socket) => sockets.push(socket));
+  const closed: { id: string; code: number; reason: string; queued: Map<number, number> }[] = [];
+  const server = createChatServer(
+    {
+      rate: false,
+      ...options,
+      onClose: (info) => {
+        // Measured at the moment the server decides: every server-side socket's queue, by the client's port.
+        closed.push({ ...info, queued: new Map(sockets.map((s) => [s.remotePort ?? 0, s.writableLength])) });
+        options.onClose?.(info);
+      },
+    },
+    http,
+  );
+  started.servers.push(server);
+  const url = await server.listen(0, "127.0.0.1");
+  return { url, sockets, closed };
+}
+async function clients(url: string, n: number): Promise<ChatClient[]> {
+  const opened = await Promise.all(Array.from({ length: n }, () => ChatClient.connect(url)));
+  started.clients.push(...opened);
+  return opened;
+}
+
+describe("13-shell: the chat server on real sockets", () => {
+  test("§1.9, §4.2.2: the server selects the subprotocol chat.v1 when the client offers it", async () => {
+    const { url } = await chatServer();
+    const [client] = await clients(url, 1);
+    expect(client?.ws.protocol, "the 101 names chat.v1 in Sec-WebSocket-Protocol").toBe("chat.v1");
+    const [other] = await Promise.all([ChatClient.connect(url, ["chat.v2", "chat.v1"])]);
+    started.clients.push(other as ChatClient);
+    expect(other?.ws.protocol, "offered after an unknown one, chat.v1 is still selected").toBe("chat.v1");
+  });
+
+  test("the workbook's policy: a client that does not offer chat.v1 is refused before any WebSocket exists (HTTP 400)", async () => {
+    const { url } = await chatServer();
+    const refused = await RawClient.connect(url, upgradeRequest(url));
+    started.raw.push(refused);
+    await eventually(() => refused.response !== "", 2_000, "the server's answer to an upgrade request without a subprotocol");
+    expect(refused.response, "a refusal: 400, not 101").toMatch(/^HTTP\/1\.1 400 /);
+  });
+
+  test("chat.v1: a say reaches every member of the room, the sender included, with seq and the sender's id; other rooms hear nothing", async () => {
+    const { url } = await chatServer();
+    const [a, b, c, d] = (await clients(url, 4)) as [ChatClient, ChatClient, ChatClient, ChatClient];
+    for (const member of [a, b, c]) expect(await member.join("lobby")).toMatchObject({ type: "joined", room: "lobby", seq: 0 });
+    await d.join("elsewhere");
+    b.send({ type: "say", room: "lobby", text: "hello ☃" });
+    const got = await Promise.all([a, b, c].map((member) => member.messages(1)));
+    const first = got[0]?.[0] as Received;
+    expect(first, "the message as chat.v1 says").toMatchObject({ type: "message", room: "lobby", seq: 1, text: "hello ☃" });
+    expect(typeof first.from === "string" && typeof first.time === "number", "from is the sender's id, time a number of ms").toBe(true);
+    for (const inbox of got) expect(inbox, "every member gets the same message, once").toEqual([first]);
+    d.send({ type: "say", room: "elsewhere", text: "ping" });
+    await d.messages(1);
+    expect(a.received.filter((m) => m.type === "message"), "a member of lobby hears nothing of another room").toHaveLength(1);
+  });
+
+  test("the workbook's policy: a broadcast is encoded once, and the same bytes are written to every member", async () => {
+    const { url, sockets } = await chatServer();
+    const members = await clients(url, 5);
+    for (const member of members) await member.join("lobby");
+    // Watch what the server writes on each of its sockets from now on.
+    const writes = new Map<Socket, unknown[]>();
+    for (const socket of sockets) {
+      const write = socket.write.bind(socket) as (...args: unknown[]) => boolean;
+      writes.set(socket, []);
+      socket.write = ((chunk: unknown, ...rest: unknown[]) => {
+        writes.get(socket)?.push(chunk);
+        return write(chunk, ...rest);
+      }) as Socket["write"];
+    }
+    members[0]?.send({ type: "say", room: "lobby", text: "x".repeat(1000) });
+    await Promise.all(members.map((member) => member.messages(1)));
+    const chunks = [...writes.values()].map((list) => list.filter((chunk) => typeof chunk !== "string" && (chunk as Uint8Array).length > 1000));
+    expect(chunks.map((list) => list.length), "each member's socket is written the frame once").toEqual(members.map(() => 1));
+    const [one] = chunks[0] ?? [];
+    for (const list of chunks) expect(list[0] === one, "the very same bytes object, encoded once for all five").toBe(true);
+  });
+
+  test("chat.v1: messages of one room reach every member in the same order, seq 1..N, each sender's in the order it sent them", async () => {
+    const { url } = await chatServer();
+    const members = await clients(url, 6);
+    for (const member of members) await member.join("lobby");
+    const each = 25;
+    // Every member sends at once, as fast as it can: the server sees the senders interleaved.
+    for (let n = 0; n < each; n++) for (const [i, member] of members.entries()) member.send({ type: "say", room: "lobby", text: `${i}:${n}` });
+    const inboxes = await Promise.all(members.map((member) => member.messages(each * members.length)));
+    const first = inboxes[0] ?? [];
+    expect(first.map((m) => m.seq), "seq counts 1, 2, 3, ... with no hole and no repeat").toEqual(Array.from({ length: first.length }, (_, k) => k + 1));
+    for (const inbox of inboxes) expect(inbox.map((m) => `${m.seq} ${String(m.text)}`), "every member sees the same order").toEqual(first.map((m) => `${m.seq} ${String(m.text)}`));
+    for (let i = 0; i < members.length; i++) {
+      const own = first.filter((m) => String(m.text).startsWith(`${i}:`)).map((m) => String(m.text));
+      expect(own, `sender ${i}'s messages in the order it sent them`).toEqual(Array.from({ length: each }, (_, n) => `${i}:${n}`));
+    }
+  });
+
+  test("chat.v1: garbage in the chat format is answered with errors; the connection and the server go on", async () => {
+    const { url } = await chatServer();
+    const [noisy, bystander] = (await clients(url, 2)) as [ChatClient, ChatClient];
+    await bystander.join("lobby");
+    const garbage = ["", "{", "[1,2]", "null", '{"type":"join","room":"bad room"}', '{"type":"say","room":"lobby","text":"not a member"}', '{"type":"join","room":"lobby","since":-4}', "x".repeat(5000), '{"type":"leave","room":"never-joined"}'];
+    for (const input of garbage) noisy.send(input);
+    noisy.ws.send(Buffer.from([1, 2, 3])); // binary: chat.v1 is text
+    await noisy.until((r) => r.filter((m) => m.type === "error").length === garbage.length + 1, "one error message for each bad message");
+    for (const error of noisy.received) expect(error, "each answer is a chat.v1 error").toMatchObject({ type: "error", reason: expect.any(String) });
+    expect(noisy.closed, "still open").toBeUndefined();
+    await noisy.join("lobby");
+    noisy.send({ type: "say", room: "lobby", text: "sorry" });
+    expect((await bystander.messages(1))[0], "the room still works").toMatchObject({ text: "sorry", seq: 1 });
+  });
+
+  test("the workbook's policy: a client over the rate limit is closed with 1008 (policy violation)", async () => {
+    const { url, closed } = await chatServer({ rate: { burst: 10, perSecond: 1 } });
+    const [noisy, calm] = (await clients(url, 2)) as [ChatClient, ChatClient];
+    await noisy.join("lobby");
+    await calm.join("lobby");
+    for (let n = 0; n < 30; n++) noisy.send({ type: "say", room: "lobby", text: `${n}` });
+    expect((await noisy.closedWith()).code, "the close frame the flooding client got").toBe(1008);
+    expect(closed.map((c) => c.code)).toEqual([1008]);
+    calm.send({ type: "say", room: "lobby", text: "still here" });
+    await calm.until((r) => r.some((m) => m.text === "still here"), "the calm member's own message back");
+    expect(calm.closed).toBeUndefined();
+  });
+});
+
+describe("13-slow: a member that stops reading", () => {
+  test("the workbook's policy: among 50 members that read, one that stops is closed with 1013 once its queued bytes pass the bound; the 50 get everything, and no queue passes the bound", async () => {
+    const bound = 256 * 1024;
+    const { url, sockets, closed } = await chatServer({ maxQueuedBytes: bound });
+    const readers = await clients(url, 50);
+    for (const reader of readers) await reader.join("lobby");
+    // The slow member: a raw socket that joins, then never reads again.
+    const slow = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat.v1"]));
+    started.raw.push(slow);
+    await eventually(() => slow.response.startsWith("HTTP/1.1 101"), 2_000, "the slow member's 101");
+    slow.socket.write(clientFrame(0x1, utf8(JSON.stringify({ type: "join", room: "lobby" }))));
+    await eventually(() => slow.frames.length > 0, 2_000, "the slow member's joined");
+    slow.socket.pause();
+    const slowPort = slow.socket.localPort ?? -1;
+
+    const publisher = readers[0] as ChatClient;
+    const text = "m".repeat(16_000);
+    const frameSize = 4 + JSON.stringify({ type: "message", room: "lobby", seq: 1, from: "c1", text, time: Date.now() }).length + 40;
+    const perRound = 4;
+    let sent = 0;
+    let worst = 0;
+    const worstQueue = () => Math.max(...sockets.filter((s) => !s.destroyed).map((s) => s.writableLength));
+    // Until the slow member is closed, then ten rounds more; 400 rounds (25 MiB) without a close is a failure.
+    let roundsAfter = 0;
+    for (let round = 0; roundsAfter < 10; round++) {
+      if (round >= 400) throw new Error(`the slow member was never closed: ${sent} messages of ${text.length} bytes later, its server-side queue holds ${sockets.find((s) => s.remotePort === slowPort)?.writableLength} bytes`);
+      for (let n = 0; n < perRound; n++) publisher.send({ type: "say", room: "lobby", text });
+      sent += perRound;
+      await Promise.all(readers.map((reader) => reader.messages(sent, 10_000)));
+      worst = Math.max(worst, worstQueue());
+      if (closed.length > 0) roundsAfter++;
+    }
+    expect(closed.map((c) => c.code), "one member closed, with 1013 (try again later)").toEqual([1013]);
+    const atClose = closed[0]?.queued.get(slowPort) ?? -1;
+    expect(atClose, "closed once one more frame would pass the bound, not before").toBeGreaterThan(bound - frameSize);
+    expect(worst, "no server-side queue ever held more than the bound and a close frame").toBeLessThanOrEqual(bound + 127);
+    for (const reader of readers) {
+      expect(reader.closed, "every reader is still open").toBeUndefined();
+      expect(reader.received.filter((m) => m.type === "message").map((m) => m.seq), "every reader got every message, in order").toEqual(Array.from({ length: sent }, (_, k) => k + 1));
+    }
+    // The slow member reads again: what was queued arrives, and then the close frame with 1013.
+    slow.socket.resume();
+    const frame = await slow.closeFrame(5_000);
+    expect(frame.code, "the close frame the slow member finds at the end of its queue").toBe(1013);
+  }, 120_000); // a hang guard only: about 5 MB pass before the kernel's buffers fill (more on a busy machine's clock)
 });
