@@ -12,7 +12,7 @@
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
- *  9. the command-line contracts: npm run server, client, conformance and bench, as DESIGN.md says.
+ *  9. the command-line contracts: npm run server, client, conformance, bench and chat, as DESIGN.md says.
  * Each section prints the time it took (a figure for the reader of the log: no
  * check turns an elapsed time into a verdict; a bound on a wait guards against
  * a hang and names what hung). It ends with one line: "N passed, M failed".
@@ -20,6 +20,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkChatContract } from "./lib/chat-contract.ts";
 import { runChapters } from "./lib/run-tests.ts";
 import { typeCheck } from "./lib/typecheck.ts";
 import { bold, dim, green, red } from "./lib/terminal.ts";
@@ -256,6 +257,8 @@ section("9. the command-line contracts (DESIGN.md)");
   clearTimeout(guard);
   if (code === "hung") server.kill("SIGKILL");
   check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
+  // npm run chat (chapter 13): its URL, chat.v1 selected, a say to a room of two, exit 0 on SIGTERM.
+  await checkChatContract(check);
 }
 endSection();
 
