@@ -1,7 +1,9 @@
+import { spawnSync } from "node:child_process";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import fc from "fast-check";
-import { afterEach, describe, expect, test } from "vitest";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, afterEach, describe, expect, test } from "vitest";
 import {
   createChatServer,
   ChatHub,
@@ -453,4 +455,74 @@ describe("13-slow: a member that stops reading", () => {
     const frame = await slow.closeFrame(5_000);
     expect(frame.code, "the close frame the slow member finds at the end of its queue").toBe(1013);
   }, 120_000); // a hang guard only: about 5 MB pass before the kernel's buffers fill (more on a busy machine's clock)
+});
+
+describe("13-interop: two Chromium pages talking through the chat server", () => {
+  const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+  const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
+  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  let browser: Promise<Browser> | undefined;
+  afterAll(async () => {
+    if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
+  });
+
+  /** In the page: the browser's own WebSocket offering chat.v1; every message it receives kept, parsed. */
+  const openIn = (page: Page, url: string) =>
+    within(
+      page.evaluate(
+        (target) =>
+          new Promise<string>((resolve, reject) => {
+            const ws = new WebSocket(target, "chat.v1");
+            const chat = { ws, got: [] as unknown[] };
+            (globalThis as unknown as { chat: typeof chat }).chat = chat;
+            ws.onmessage = (event) => chat.got.push(JSON.parse(String(event.data)));
+            ws.onopen = () => resolve(ws.protocol);
+            ws.onerror = () => reject(new Error("the browser's WebSocket failed to open"));
+          }),
+        url,
+      ),
+      10_000,
+      "Chromium's WebSocket opening",
+    );
+  const sendIn = (page: Page, message: unknown) => page.evaluate((m) => (globalThis as unknown as { chat: { ws: WebSocket } }).chat.ws.send(JSON.stringify(m)), message);
+  const inboxOf = (page: Page) => page.evaluate(() => (globalThis as unknown as { chat: { got: Received[] } }).chat.got);
+  async function waitIn(page: Page, condition: (got: Received[]) => boolean, what: string): Promise<Received[]> {
+    let got: Received[] = [];
+    const deadline = Date.now() + 10_000;
+    while (!condition((got = await inboxOf(page)))) {
+      if (Date.now() > deadline) throw new Error(`${what}: not after 10 s; the page has ${JSON.stringify(got)}`);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    return got;
+  }
+
+  test.skipIf(!haveChromium)(
+    `interop, §1.9: two Chromium pages select chat.v1, join one room and each hears the other${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    async () => {
+      const { url } = await chatServer();
+      browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+      const pages = await Promise.all([0, 1].map(async () => (await browser)!.newPage()));
+      const [alice, bob] = pages as [Page, Page];
+      try {
+        for (const page of pages) expect(await openIn(page, url), "the browser's WebSocket.protocol").toBe("chat.v1");
+        for (const page of pages) {
+          await sendIn(page, { type: "join", room: "lobby" });
+          await waitIn(page, (got) => got.some((m) => m.type === "joined"), "joined");
+        }
+        await sendIn(alice, { type: "say", room: "lobby", text: "hello from page one" });
+        await waitIn(bob, (got) => got.some((m) => m.text === "hello from page one"), "page two hearing page one");
+        await sendIn(bob, { type: "say", room: "lobby", text: "and back from page two" });
+        for (const page of pages) {
+          const got = await waitIn(page, (g) => g.filter((m) => m.type === "message").length === 2, "both messages on each page");
+          expect(got.filter((m) => m.type === "message").map((m) => [m.seq, m.text]), "each page: both messages, in order, seq 1 and 2").toEqual([
+            [1, "hello from page one"],
+            [2, "and back from page two"],
+          ]);
+        }
+      } finally {
+        await Promise.all(pages.map((page) => within(page.close(), 5_000, "closing a page")));
+      }
+    },
+    60_000,
+  );
 });
