@@ -410,6 +410,39 @@ describe("13-shell: the chat server on real sockets", () => {
   });
 });
 
+describe("13-shell: catching up and stopping", () => {
+  test("chat.v1: a client that comes back with since gets joined, a gap for what the history lost, then the kept messages in order", async () => {
+    const { url } = await chatServer({ history: 3 });
+    const [speaker] = (await clients(url, 1)) as [ChatClient];
+    await speaker.join("lobby");
+    for (let n = 1; n <= 6; n++) speaker.send({ type: "say", room: "lobby", text: `m${n}` });
+    await speaker.messages(6);
+    const [late] = (await clients(url, 1)) as [ChatClient];
+    late.send({ type: "join", room: "lobby", since: 1 });
+    await late.until((r) => r.filter((m) => m.type === "message").length === 3, "the three kept messages");
+    expect(late.received.slice(0, 2), "joined, then the gap").toEqual([
+      { type: "joined", room: "lobby", seq: 6 },
+      { type: "gap", room: "lobby", from: 2, to: 3 },
+    ]);
+    expect(late.received.slice(2).map((m) => [m.type, m.seq, m.text]), "then the kept messages, in order").toEqual([
+      ["message", 4, "m4"],
+      ["message", 5, "m5"],
+      ["message", 6, "m6"],
+    ]);
+  });
+
+  test("the workbook's policy: close() says goodbye to every member with 1001 (going away), and every socket is gone after", async () => {
+    const http: HttpServer = createServer();
+    const server = createChatServer({ rate: false }, http);
+    const url = await server.listen(0, "127.0.0.1");
+    const members = await clients(url, 3);
+    for (const member of members) await member.join("lobby");
+    await within(server.close(), 10_000, "the chat server's close()");
+    for (const member of members) expect((await member.closedWith()).code, "each member's close code").toBe(1001);
+    expect(server.connectionCount, "no TCP connection left").toBe(0);
+  });
+});
+
 describe("13-slow: a member that stops reading", () => {
   test("the workbook's policy: among 50 members that read, one that stops is closed with 1013 once its queued bytes pass the bound; the 50 get everything, and no queue passes the bound", async () => {
     const bound = 256 * 1024;
