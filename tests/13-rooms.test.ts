@@ -185,6 +185,28 @@ describe("13-hub: rooms, join and leave, fan-out", () => {
   });
 });
 
+describe("13-hub: limits and misuse", () => {
+  test("the workbook's policy: the number of rooms is bounded; one more is answered with an error, existing rooms still work", () => {
+    const { hub } = hubAt({ maxRooms: 2 });
+    hub.connect("a");
+    hub.receive("a", text({ type: "join", room: "one" }));
+    hub.receive("a", text({ type: "join", room: "two" }));
+    onlyErrorTo(hub.receive("a", text({ type: "join", room: "three" })), "a");
+    expect(hub.roomsOf("a").sort()).toEqual(["one", "two"]);
+    hub.connect("b");
+    expect(inboxes(hub.receive("b", text({ type: "join", room: "two" }))).get("b")).toEqual([{ type: "joined", room: "two", seq: 0 }]);
+  });
+
+  test("misuse by the caller is a RangeError: an id connected twice, a negative history, an empty token bucket", () => {
+    const { hub } = hubAt();
+    hub.connect("a");
+    expect(() => hub.connect("a"), "connect() twice with one id").toThrow(RangeError);
+    expect(() => new ChatHub({ history: -1 }), "history -1").toThrow(RangeError);
+    expect(() => new TokenBucket(0, 1, () => 0), "burst 0").toThrow(RangeError);
+    expect(() => new TokenBucket(5, 0, () => 0), "perSecond 0").toThrow(RangeError);
+  });
+});
+
 describe("13-hub: history and since", () => {
   test("chat.v1: join with since gets joined, then every kept message after since, in order", () => {
     const { hub } = hubAt();
@@ -431,6 +453,13 @@ describe("13-shell: catching up and stopping", () => {
     ]);
   });
 
+  test("the workbook's policy: a TCP connection that never sends its upgrade request is dropped after handshakeTimeout", async () => {
+    const { url } = await chatServer({ handshakeTimeout: 500 });
+    const idle = await RawClient.connect(url);
+    started.raw.push(idle);
+    await eventually(() => idle.closed || idle.ended, 10_000, "the server dropping a connection that never sent its request");
+  });
+
   test("the workbook's policy: close() says goodbye to every member with 1001 (going away), and every socket is gone after", async () => {
     const http: HttpServer = createServer();
     const server = createChatServer({ rate: false }, http);
@@ -446,7 +475,7 @@ describe("13-shell: catching up and stopping", () => {
 describe("13-slow: a member that stops reading", () => {
   test("the workbook's policy: among 50 members that read, one that stops is closed with 1013 once its queued bytes pass the bound; the 50 get everything, and no queue passes the bound", async () => {
     const bound = 256 * 1024;
-    const { url, sockets, closed } = await chatServer({ maxQueuedBytes: bound });
+    const { url, sockets, closed } = await chatServer({ maxQueuedBytes: bound, closeTimeout: 3_000 });
     const readers = await clients(url, 50);
     for (const reader of readers) await reader.join("lobby");
     // The slow member: a raw socket that joins, then never reads again.
@@ -487,6 +516,8 @@ describe("13-slow: a member that stops reading", () => {
     slow.socket.resume();
     const frame = await slow.closeFrame(5_000);
     expect(frame.code, "the close frame the slow member finds at the end of its queue").toBe(1013);
+    // It never answers the close frame: the server does not wait for it forever (closeTimeout).
+    await eventually(() => slow.closed, 15_000, "the server dropping a slow member that never answers its close frame");
   }, 120_000); // a hang guard only: about 5 MB pass before the kernel's buffers fill (more on a busy machine's clock)
 });
 
