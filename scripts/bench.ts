@@ -30,6 +30,8 @@
  *                      time is printed at the end (profiles in .cache/profiles/)
  *   --deflate          permessage-deflate on (chapter 12): the reference against ws, on
  *                      compressible text (scripts/lib/bench/deflate.ts)
+ *   --fanout           broadcast (chapter 13): one publisher, 10/100/1000 subscribers, the
+ *                      reference chat server against ws (scripts/lib/bench/fanout.ts)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -415,6 +417,8 @@ async function main(): Promise<void> {
 try {
   // --deflate is a benchmark of its own (chapter 12): the reference against ws, both compressing.
   if (process.argv.includes("--deflate")) await (await import("./lib/bench/deflate.ts")).benchDeflate(process.argv.slice(2));
+  // --fanout too (chapter 13): one publisher, N subscribers, the reference chat server against ws.
+  else if (process.argv.includes("--fanout")) await (await import("./lib/bench/fanout.ts")).benchFanout(process.argv.slice(2));
   else await main();
 } catch (error) {
   console.error(red(`npm run bench: ${(error as Error).message}`));

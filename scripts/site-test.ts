@@ -28,6 +28,8 @@ import { extname, join, normalize, relative, sep } from "node:path";
 import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createEchoServer } from "../solutions/08-echo-server.ts";
+import { createChatServer } from "../solutions/13-rooms.ts";
+import { chatRoomChecks } from "./lib/site-chat-check.ts";
 import { dim, green, red } from "./lib/terminal.ts";
 import { CHROMIUM, CHROMIUM_ARGS, installCommand, peer } from "./lib/system-peers.ts";
 import { root } from "./lib/workbook.ts";
@@ -520,6 +522,10 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
     const echo = createEchoServer({ closeTimeout: 5_000, handshakeTimeout: 30_000, onClose: (info) => serverCloses.push(info) });
     const echoUrl = await echo.listen(0, "127.0.0.1");
     cleanups.push(() => echo.close());
+    // Chapter 13's chat room widget talks to a reference chat server.
+    const chat = createChatServer({ handshakeTimeout: 30_000 });
+    const chatUrl = await chat.listen(0, "127.0.0.1");
+    cleanups.push(() => chat.close());
 
     const profile = mkdtempSync(join(tmpdir(), "workbook-chromium-"));
     cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
@@ -613,6 +619,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
 
     if (pages.includes("/tools")) await doing("the widget checks on /tools", () => widgetChecks(context, origin, echoUrl, serverCloses));
     else check(false, "the widgets page /tools exists (docs/tools.md)");
+    if (pages.includes("/chapters/13-rooms")) await doing("the chat room checks on /chapters/13-rooms", () => chatRoomChecks(context, origin, chatUrl, check));
   } catch (error) {
     check(false, "the site test ran to the end", (error as Error).stack ?? String(error));
   } finally {

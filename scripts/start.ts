@@ -6,10 +6,13 @@
  *
  * The echo server listens on 127.0.0.1, port ECHO_PORT (default 8080), or on
  * any free port if that one is taken; the site learns its URL through
- * VITE_ECHO_URL (see .vitepress/theme/components/shared.ts).
+ * VITE_ECHO_URL (see .vitepress/theme/components/shared.ts). The chat server
+ * of chapter 13 (the chat room widget) likewise, on CHAT_PORT (default 8090),
+ * through VITE_CHAT_URL.
  */
 import { createServer } from "vitepress";
 import { createEchoServer, type EchoServer } from "../solutions/08-echo-server.ts";
+import { createChatServer } from "../solutions/13-rooms.ts";
 import { bold, cyan, dim, red } from "./lib/terminal.ts";
 import { root } from "./lib/workbook.ts";
 
@@ -34,25 +37,43 @@ async function startEchoServer(): Promise<{ server: EchoServer; url: string; not
   return { server: fallback, url, note: ` (port ${wanted} was taken)` };
 }
 
+/** Chapter 13: the chat server for the chat room widget, on CHAT_PORT (default 8090) or any free port. */
+async function startChatServer() {
+  const wanted = Number(process.env.CHAT_PORT ?? 8090);
+  if (!Number.isInteger(wanted) || wanted < 0 || wanted > 65535) throw new Error(`CHAT_PORT=${process.env.CHAT_PORT} is not a TCP port`);
+  const server = createChatServer();
+  try {
+    return { server, url: await server.listen(wanted, "127.0.0.1"), note: "" };
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "EADDRINUSE" && code !== "EACCES") throw error;
+  }
+  const fallback = createChatServer();
+  return { server: fallback, url: await fallback.listen(0, "127.0.0.1"), note: ` (port ${wanted} was taken)` };
+}
+
 try {
   const echo = await startEchoServer();
+  const chat = await startChatServer();
   // Vite hands VITE_* variables of the environment to the page as import.meta.env.
   process.env.VITE_ECHO_URL = echo.url;
+  process.env.VITE_CHAT_URL = chat.url;
 
   const site = await createServer(root, { host, port });
   await site.listen();
   const url = site.resolvedUrls?.local[0] ?? `http://${host}:${port}/`;
   console.log(`\n${bold("The WebSocket Workbook")} is at ${cyan(url)}`);
   console.log(`The echo server for its playground is at ${cyan(echo.url)}${echo.note}`);
-  console.log("Start with Getting started, then chapter 00. Ctrl-C stops both.\n");
+  console.log(`The chat server for chapter 13's chat room is at ${cyan(chat.url)}${chat.note}`);
+  console.log("Start with Getting started, then chapter 00. Ctrl-C stops all three.\n");
 
   let stopping = false;
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     process.on(signal, () => {
       if (stopping) process.exit(1); // a second Ctrl-C: do not wait
       stopping = true;
-      console.log(dim("\nstopping: the echo server says goodbye (1001) to its clients"));
-      void Promise.allSettled([echo.server.close(), site.close()]).then(() => process.exit(0));
+      console.log(dim("\nstopping: the echo and chat servers say goodbye (1001) to their clients"));
+      void Promise.allSettled([echo.server.close(), chat.server.close(), site.close()]).then(() => process.exit(0));
     });
   }
 } catch (error) {

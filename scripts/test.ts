@@ -13,7 +13,7 @@
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
- *  9. the command-line contracts: npm run server, client, conformance and bench, as DESIGN.md says.
+ *  9. the command-line contracts: npm run server, client, conformance, bench and chat, as DESIGN.md says.
  * Before section 1, a preflight (lib/preflight.ts) makes sure the system peers are
  * here (Chromium, Python websockets, Go x/net), installing them where the machine
  * lets it, or stops at once naming them. `--no-peers` (or WORKBOOK_NO_PEERS=1) runs
@@ -25,6 +25,7 @@
 import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { checkChatContract } from "./lib/chat-contract.ts";
 import { runChapters } from "./lib/run-tests.ts";
 import { preflight } from "./lib/preflight.ts";
 import { installCommand, peer } from "./lib/system-peers.ts";
@@ -292,6 +293,8 @@ section("9. the command-line contracts (DESIGN.md)");
   clearTimeout(guard);
   if (code === "hung") server.kill("SIGKILL");
   check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
+  // npm run chat (chapter 13): its URL, chat.v1 selected, a say to a room of two, exit 0 on SIGTERM.
+  await checkChatContract(check);
 }
 endSection();
 

@@ -1,6 +1,7 @@
 import type { Theme } from "vitepress";
 import DefaultTheme from "vitepress/theme";
 import AcceptCalculator from "./components/AcceptCalculator.vue";
+import ChatRoom from "./components/ChatRoom.vue";
 import CloseCodeLookup from "./components/CloseCodeLookup.vue";
 import DeflateNegotiation from "./components/DeflateNegotiation.vue";
 import EchoPlayground from "./components/EchoPlayground.vue";
@@ -18,5 +19,6 @@ export default {
     app.component("CloseCodeLookup", CloseCodeLookup);
     app.component("EchoPlayground", EchoPlayground);
     app.component("DeflateNegotiation", DeflateNegotiation);
+    app.component("ChatRoom", ChatRoom);
   },
 } satisfies Theme;

@@ -130,4 +130,13 @@ export const curriculum: readonly Chapter[] = [
       "An extension is agreed, never assumed: the client offers, the server picks what it can honour and says so, and only then may RSV1 appear on the wire. " +
       "Compression works on whole messages, so the frames stay what chapter 04 made them; what changes is that a message's size is only known once inflated, which is why the limit is enforced while inflating.",
   },
+  {
+    number: 13,
+    id: "13-rooms",
+    title: "Rooms and broadcast",
+    rfc: "§1.9, §5.6, §7.4.1",
+    notice:
+      "The hub decides what goes to whom and the shell only writes: that is why one broadcast is encoded once and written many times, and why a member that stops reading is a number (its queued bytes) you can bound, not a mystery. " +
+      "A slow reader is closed with 1013 and a flooding sender with 1008, so the room never waits for either.",
+  },
 ];
