@@ -5,7 +5,6 @@
  * seq 1; SIGTERM makes it exit 0. Every wait is bounded and names what hung.
  */
 import { spawn } from "node:child_process";
-import { join } from "node:path";
 import WebSocket from "ws";
 import { root } from "./workbook.ts";
 
