@@ -86,7 +86,7 @@ const isObject = (value: unknown): value is Record<string, unknown> => typeof va
 
 /** The room-name rule of chat.v1: 1 to 64 characters, each a letter, a digit, `.`, `_` or `-`. */
 export function isRoomName(value: unknown): value is string {
-  // #region solution
+  // #region solution step 1
   return typeof value === "string" && ROOM_NAME.test(value);
   // #endregion
 }
@@ -99,7 +99,7 @@ export function isRoomName(value: unknown): value is string {
  * is `{ ok: false, reason }`, which the hub answers with an error message.
  */
 export function parseClientMessage(text: string): ParsedClientMessage {
-  // #region solution
+  // #region solution step 1
   let value: unknown;
   try {
     value = JSON.parse(text);
@@ -141,7 +141,7 @@ export class TokenBucket {
   // #endregion
 
   constructor(burst: number, perSecond: number, now: () => number) {
-    // #region solution
+    // #region solution step 2
     if (!(burst >= 1) || !(perSecond > 0)) throw new RangeError(`a token bucket needs burst ≥ 1 and perSecond > 0, not ${burst} and ${perSecond}`);
     this.#burst = burst;
     this.#perMs = perSecond / 1000;
@@ -153,7 +153,7 @@ export class TokenBucket {
 
   /** Takes a token if there is one: true if the message may go ahead. */
   take(): boolean {
-    // #region solution
+    // #region solution step 2
     const now = this.#now();
     // Refill for the time that passed (a clock that goes back refills nothing).
     this.#tokens = Math.min(this.#burst, this.#tokens + Math.max(0, now - this.#at) * this.#perMs);
@@ -195,7 +195,7 @@ export class ChatHub {
   // #endregion
 
   constructor(options: HubOptions = {}) {
-    // #region solution
+    // #region solution step 3
     this.#options = { ...HUB_DEFAULTS, ...options };
     if (!(Number.isSafeInteger(this.#options.history) && this.#options.history >= 0)) throw new RangeError(`history is a count of messages, not ${this.#options.history}`);
     // #endregion
@@ -203,7 +203,7 @@ export class ChatHub {
 
   /** A new connection, by the shell's id for it ("from" in its messages). */
   connect(id: string): void {
-    // #region solution
+    // #region solution step 3
     if (this.#connections.has(id)) throw new RangeError(`connection ${id} is already connected`);
     const rate = this.#options.rate;
     const bucket = rate === false || rate === undefined ? undefined : new TokenBucket(rate.burst, rate.perSecond, this.#options.now);
@@ -216,7 +216,7 @@ export class ChatHub {
    * A connection the hub does not know (never connected, or gone) is ignored.
    */
   receive(id: string, message: Message): HubAction[] {
-    // #region solution
+    // #region solution step 3
     const connection = this.#connections.get(id);
     if (connection === undefined) return [];
     // Fairness first: a message over the rate is not read at all.
@@ -243,7 +243,7 @@ export class ChatHub {
 
   /** Connection `id` is gone: it leaves every room it was in. Nothing is sent (chat.v1 has no "left"). */
   disconnect(id: string): void {
-    // #region solution
+    // #region solution step 3
     const connection = this.#connections.get(id);
     if (connection === undefined) return;
     for (const name of connection.rooms) this.#rooms.get(name)?.members.delete(id);
@@ -253,14 +253,14 @@ export class ChatHub {
 
   /** The ids of the members of `room`, in the order they joined. */
   members(room: string): string[] {
-    // #region solution
+    // #region solution step 3
     return [...(this.#rooms.get(room)?.members ?? [])];
     // #endregion
   }
 
   /** The rooms connection `id` is in. */
   roomsOf(id: string): string[] {
-    // #region solution
+    // #region solution step 3
     return [...(this.#connections.get(id)?.rooms ?? [])];
     // #endregion
   }
@@ -358,7 +358,7 @@ interface MemberHooks {
  * refused with 400 before any WebSocket exists (the workbook's policy).
  */
 export function createChatServer(options: ChatServerOptions = {}, server: HttpServer = createServer()): ChatServer {
-  // #region solution
+  // #region solution step 4
   const settings: ShellSettings = { ...SHELL_DEFAULTS, ...options };
   const hub = new ChatHub(options);
   const members = new Map<string, Member>();

@@ -45,7 +45,7 @@ const onlyErrorTo = (actions: readonly HubAction[], id: string) => {
   expect(action?.type === "send" && action.message.type === "error" && typeof action.message.reason, "its reason is a string").toBe("string");
 };
 
-describe("13-hub: chat.v1 messages read and checked", () => {
+describe("Step 1 — read chat.v1 messages: isRoomName, parseClientMessage", () => {
   test("the workbook's policy (chat.v1): a room name is 1 to 64 of A-Z a-z 0-9 . _ -", () => {
     for (const good of ["a", "lobby", "Room-1", "a.b_c-d", "x".repeat(64), "0"]) expect(isRoomName(good), JSON.stringify(good)).toBe(true);
     for (const bad of ["", "x".repeat(65), "a b", "é", "a/b", "lobby\n", "#general", 7, null, undefined, ["lobby"]]) {
@@ -90,7 +90,22 @@ describe("13-hub: chat.v1 messages read and checked", () => {
   });
 });
 
-describe("13-hub: rooms, join and leave, fan-out", () => {
+describe("Step 2 — a fair share: TokenBucket", () => {
+  test("the workbook's policy: a token bucket lets burst through at once, then perSecond, on the clock it is given", () => {
+    const clock = { ms: 0 };
+    const bucket = new TokenBucket(3, 2, () => clock.ms);
+    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()], "3 at once, not a 4th").toEqual([true, true, true, false]);
+    clock.ms += 499;
+    expect(bucket.take(), "2 per second: not one token after 499 ms").toBe(false);
+    clock.ms += 1;
+    expect(bucket.take(), "one token after 500 ms").toBe(true);
+    expect(bucket.take()).toBe(false);
+    clock.ms += 60_000;
+    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()], "a long pause refills up to burst, no more").toEqual([true, true, true, false]);
+  });
+});
+
+describe("Step 3 — the hub: rooms, join and leave, fan-out", () => {
   test("chat.v1: a say goes to every member of the room, the sender included, and to no one else", () => {
     const { hub, clock } = hubAt();
     for (const id of ["a", "b", "c", "d"]) hub.connect(id);
@@ -185,7 +200,7 @@ describe("13-hub: rooms, join and leave, fan-out", () => {
   });
 });
 
-describe("13-hub: limits and misuse", () => {
+describe("Step 3 — the hub: limits and misuse", () => {
   test("the workbook's policy: the number of rooms is bounded; one more is answered with an error, existing rooms still work", () => {
     const { hub } = hubAt({ maxRooms: 2 });
     hub.connect("a");
@@ -207,7 +222,7 @@ describe("13-hub: limits and misuse", () => {
   });
 });
 
-describe("13-hub: history and since", () => {
+describe("Step 3 — the hub: history and since", () => {
   test("chat.v1: join with since gets joined, then every kept message after since, in order", () => {
     const { hub } = hubAt();
     hub.connect("a");
@@ -252,19 +267,7 @@ describe("13-hub: history and since", () => {
   });
 });
 
-describe("13-hub: fairness (a token bucket per connection)", () => {
-  test("the workbook's policy: a token bucket lets burst through at once, then perSecond, on the clock it is given", () => {
-    const clock = { ms: 0 };
-    const bucket = new TokenBucket(3, 2, () => clock.ms);
-    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()], "3 at once, not a 4th").toEqual([true, true, true, false]);
-    clock.ms += 499;
-    expect(bucket.take(), "2 per second: not one token after 499 ms").toBe(false);
-    clock.ms += 1;
-    expect(bucket.take(), "one token after 500 ms").toBe(true);
-    expect(bucket.take()).toBe(false);
-    clock.ms += 60_000;
-    expect([bucket.take(), bucket.take(), bucket.take(), bucket.take()], "a long pause refills up to burst, no more").toEqual([true, true, true, false]);
-  });
+describe("Step 3 — the hub: fairness (a token bucket per connection)", () => {
 
   test("the workbook's policy: a connection over its rate is closed with 1008 (policy violation), and leaves its rooms", () => {
     const { hub, clock } = hubAt({ rate: { burst: 5, perSecond: 1 } });
@@ -330,7 +333,7 @@ async function clients(url: string, n: number): Promise<ChatClient[]> {
   return opened;
 }
 
-describe("13-shell: the chat server on real sockets", () => {
+describe("Step 4 — the server on real sockets: createChatServer", () => {
   test("§1.9, §4.2.2: the server selects the subprotocol chat.v1 when the client offers it", async () => {
     const { url } = await chatServer();
     const [client] = await clients(url, 1);
@@ -432,7 +435,7 @@ describe("13-shell: the chat server on real sockets", () => {
   });
 });
 
-describe("13-shell: catching up and stopping", () => {
+describe("Step 4 — the server on real sockets: catching up and stopping", () => {
   test("chat.v1: a client that comes back with since gets joined, a gap for what the history lost, then the kept messages in order", async () => {
     const { url } = await chatServer({ history: 3 });
     const [speaker] = (await clients(url, 1)) as [ChatClient];
@@ -472,7 +475,7 @@ describe("13-shell: catching up and stopping", () => {
   });
 });
 
-describe("13-slow: a member that stops reading", () => {
+describe("Step 4 — the server on real sockets: a member that stops reading", () => {
   test("the workbook's policy: among 50 members that read, one that stops is closed with 1013 once its queued bytes pass the bound; the 50 get everything, and no queue passes the bound", async () => {
     const bound = 256 * 1024;
     const { url, sockets, closed } = await chatServer({ maxQueuedBytes: bound, closeTimeout: 3_000 });
@@ -521,7 +524,7 @@ describe("13-slow: a member that stops reading", () => {
   }, 120_000); // a hang guard only: about 5 MB pass before the kernel's buffers fill (more on a busy machine's clock)
 });
 
-describe("13-interop: two Chromium pages talking through the chat server", () => {
+describe("Step 4 — the server on real sockets: two Chromium pages talking through it", () => {
   const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
   const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
   const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
