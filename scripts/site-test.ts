@@ -29,6 +29,7 @@ import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createEchoServer } from "../solutions/08-echo-server.ts";
 import { dim, green, red } from "./lib/terminal.ts";
+import { wasmOffChecks } from "./lib/site-wasm-off.ts";
 import { CHROMIUM, CHROMIUM_ARGS, installCommand, peer } from "./lib/system-peers.ts";
 import { root } from "./lib/workbook.ts";
 
@@ -613,6 +614,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
 
     if (pages.includes("/tools")) await doing("the widget checks on /tools", () => widgetChecks(context, origin, echoUrl, serverCloses));
     else check(false, "the widgets page /tools exists (docs/tools.md)");
+    if (pages.includes("/tools")) await doing("the widgets with WebAssembly on and off", () => wasmOffChecks(origin, check));
   } catch (error) {
     check(false, "the site test ran to the end", (error as Error).stack ?? String(error));
   } finally {
