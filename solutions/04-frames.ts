@@ -50,6 +50,10 @@ const LENGTH_64 = 127;
 const DEFINED_OPCODES = new Set<number>(Object.values(Opcode));
 /** From this many bytes on, a masked piece is copied and unmasked in one step by the SIMD kernel (lib/simd). */
 const SIMD_MIN = 64;
+/** From this size on, a payload buffer is not zero-filled first (Node only; see allocPayload). */
+const UNFILLED_MIN = 4 * 1024;
+/** Node's Buffer, where there is one: the pure chapters also run in a browser, which has none. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
 // #endregion
 
 /**
@@ -331,7 +335,7 @@ export class FrameParser {
     // The payload's own buffer, filled as its bytes arrive: each byte is copied
     // once, and can be checked (UTF-8) before the frame is complete. Its size is
     // bounded by maxPayload; the system commits memory only as it is written.
-    const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: new Uint8Array(length), length };
+    const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: allocPayload(length), length };
     if (masked) frame.maskKey = header.slice(size - 4, size);
     this.#consume(size);
     return frame;
@@ -399,6 +403,20 @@ export class FrameParser {
 }
 
 // #region reference-only
+/**
+ * A payload's buffer. Performance: in Node, a large one is not zero-filled
+ * first (Buffer.allocUnsafeSlow, a buffer of its own, not a slice of a shared
+ * pool): #fill writes every byte before any is read (`inProgress` shows only
+ * the bytes filled). Elsewhere, and for small payloads, a plain Uint8Array.
+ */
+function allocPayload(length: number): Uint8Array {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a fast path; the bytes are the same either way
+  if (NodeBuffer === undefined || length < UNFILLED_MIN) return new Uint8Array(length);
+  const buffer = NodeBuffer.allocUnsafeSlow(length);
+  // A plain view of it (see push: Buffer's subarray is slower, and callers expect a Uint8Array).
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+}
+
 function nonMinimal(length: number, bits: "16" | "64"): ProtocolError {
   return new ProtocolError(1002, `a ${length}-byte payload announced with a ${bits}-bit length: the shortest encoding must be used (RFC 6455 §5.2)`);
 }
