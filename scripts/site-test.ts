@@ -31,6 +31,7 @@ import { createEchoServer } from "../solutions/08-echo-server.ts";
 import { createChatServer } from "../solutions/13-rooms.ts";
 import { chatRoomChecks } from "./lib/site-chat-check.ts";
 import { dim, green, red } from "./lib/terminal.ts";
+import { wasmOffChecks } from "./lib/site-wasm-off.ts";
 import { CHROMIUM, CHROMIUM_ARGS, installCommand, peer } from "./lib/system-peers.ts";
 import { root } from "./lib/workbook.ts";
 
@@ -620,6 +621,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
     if (pages.includes("/tools")) await doing("the widget checks on /tools", () => widgetChecks(context, origin, echoUrl, serverCloses));
     else check(false, "the widgets page /tools exists (docs/tools.md)");
     if (pages.includes("/chapters/13-rooms")) await doing("the chat room checks on /chapters/13-rooms", () => chatRoomChecks(context, origin, chatUrl, check));
+    if (pages.includes("/tools")) await doing("the widgets with WebAssembly on and off", () => wasmOffChecks(origin, check));
   } catch (error) {
     check(false, "the site test ran to the end", (error as Error).stack ?? String(error));
   } finally {

@@ -4,6 +4,7 @@
  *  2. stubs: each stub committed in chapters/ is the one its solution makes;
  *  3. exports: each pristine stub exports the same names, with the same types, as its solution;
  *  4. solutions: every chapter test passes on the reference;
+ *  4b. the SIMD kernels: committed bytes compiled from their source, property tests against the plain loops;
  *  5. honesty: every chapter test FAILS on the pristine stubs (a test that
  *     passes there checks nothing, and is named as a defect);
  *  6. grader: `npm run grade` exits 0 on the reference and 1 on the stubs (two
@@ -161,6 +162,15 @@ for (const outcome of await runChapters(chapters, "solutions")) {
     if (test.skipped && missing.length > 0) notRun++;
     else check(test.passed, `${outcome.chapter.id} › ${test.fullName}`, test.failure || "skipped, although every system peer is here");
   }
+}
+
+section("4b. the reference's WebAssembly SIMD kernels (lib/simd)");
+{
+  // Not a chapter's: the kernels are the reference's alone, held to the chapters' plain loops.
+  const bytes = run("tsx", ["scripts/simd.ts", "--check"]);
+  check(bytes.status === 0, "lib/simd/kernels.wasm.ts holds the bytes lib/simd/kernels.wat compiles to", bytes.output);
+  const kernels = run("vitest", ["run", "tests/simd.test.ts"], { WORKBOOK_IMPL: "solutions" });
+  check(kernels.status === 0, "tests/simd.test.ts: the kernels agree with the plain loops of chapters 03 and 05", kernels.output);
 }
 
 section("5. every test fails on the pristine stubs (no test passes vacuously)");

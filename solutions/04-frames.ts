@@ -14,6 +14,9 @@
 import { ProtocolError } from "../lib/errors.ts";
 import { Opcode, isControl, opcodeName, type Frame } from "../lib/frame.ts";
 import { applyMask } from "./03-masking.ts";
+// #region reference-only
+import { simd } from "../lib/simd/index.ts";
+// #endregion
 
 /**
  * What `encodeFrame` takes: a `Frame` whose FIN defaults to true (a whole
@@ -45,6 +48,12 @@ const LENGTH_16 = 126;
 const LENGTH_64 = 127;
 /** §5.2: the opcodes RFC 6455 defines; the other ten are reserved. */
 const DEFINED_OPCODES = new Set<number>(Object.values(Opcode));
+/** From this many bytes on, a masked piece is copied and unmasked in one step by the SIMD kernel (lib/simd). */
+const SIMD_MIN = 64;
+/** From this size on, a payload buffer is not zero-filled first (Node only; see allocPayload). */
+const UNFILLED_MIN = 4 * 1024;
+/** Node's Buffer, where there is one: the pure chapters also run in a browser, which has none. */
+const NodeBuffer = (globalThis as { Buffer?: { allocUnsafeSlow(size: number): Uint8Array } }).Buffer;
 // #endregion
 
 /**
@@ -326,7 +335,7 @@ export class FrameParser {
     // The payload's own buffer, filled as its bytes arrive: each byte is copied
     // once, and can be checked (UTF-8) before the frame is complete. Its size is
     // bounded by maxPayload; the system commits memory only as it is written.
-    const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: new Uint8Array(length), length };
+    const frame: FrameInProgress = { fin, rsv1, rsv2, rsv3, opcode, payload: allocPayload(length), length };
     if (masked) frame.maskKey = header.slice(size - 4, size);
     this.#consume(size);
     return frame;
@@ -337,16 +346,25 @@ export class FrameParser {
    * them (§5.3: masking is its own inverse); the complete frame once all are in.
    */
   #fill(current: FrameInProgress): Frame | undefined {
-    const start = this.#filled;
+    const { payload, maskKey } = current;
     while (this.#filled < current.length && this.#buffered > 0) {
       const chunk = this.#chunks[0]!;
       const take = Math.min(chunk.length, current.length - this.#filled);
-      current.payload.set(chunk.subarray(0, take), this.#filled);
+      const piece = take === chunk.length ? chunk : chunk.subarray(0, take);
+      const at = this.#filled;
+      // Performance: a large masked piece is copied and unmasked in one step
+      // (WebAssembly SIMD, lib/simd), so the payload is written once, not twice.
+      // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a fast path; tests/simd.test.ts proves it gives the same bytes
+      if (maskKey !== undefined && simd !== undefined && take >= SIMD_MIN) {
+        simd.unmaskInto(payload, at, piece, maskKey, at);
+      } else {
+        payload.set(piece, at);
+        // The bytes that just arrived: `offset` keeps the key in step (§5.3).
+        if (maskKey !== undefined) applyMask(payload.subarray(at, at + take), maskKey, at);
+      }
       this.#filled += take;
       this.#consume(take);
     }
-    // Only the bytes that just arrived (maybe none): `offset` keeps the key in step (§5.3).
-    if (current.maskKey !== undefined) applyMask(current.payload.subarray(start, this.#filled), current.maskKey, start);
     if (this.#filled < current.length) return undefined;
     // The frame without the announced length, which is now its payload's length.
     const { length: _announced, ...frame } = current;
@@ -385,6 +403,20 @@ export class FrameParser {
 }
 
 // #region reference-only
+/**
+ * A payload's buffer. Performance: in Node, a large one is not zero-filled
+ * first (Buffer.allocUnsafeSlow, a buffer of its own, not a slice of a shared
+ * pool): #fill writes every byte before any is read (`inProgress` shows only
+ * the bytes filled). Elsewhere, and for small payloads, a plain Uint8Array.
+ */
+function allocPayload(length: number): Uint8Array {
+  // Stryker disable next-line ConditionalExpression,EqualityOperator,LogicalOperator: a fast path; the bytes are the same either way
+  if (NodeBuffer === undefined || length < UNFILLED_MIN) return new Uint8Array(length);
+  const buffer = NodeBuffer.allocUnsafeSlow(length);
+  // A plain view of it (see push: Buffer's subarray is slower, and callers expect a Uint8Array).
+  return new Uint8Array(buffer.buffer, buffer.byteOffset, length);
+}
+
 function nonMinimal(length: number, bits: "16" | "64"): ProtocolError {
   return new ProtocolError(1002, `a ${length}-byte payload announced with a ${bits}-bit length: the shortest encoding must be used (RFC 6455 §5.2)`);
 }

@@ -84,6 +84,8 @@ const DEFAULTS = { maxMessageSize: 16 * 1024 * 1024, handshakeTimeout: 10_000, c
 const JOIN_LIMIT = 16 * 1024;
 /** Bytes the socket may hold unwritten before reading stops (backpressure): one large echo's worth. */
 const WRITE_LIMIT = 1024 * 1024;
+/** Echoes waiting for the end of the event loop's turn are written at once when they reach this many bytes. */
+const FLUSH_CAP = 256 * 1024;
 // #endregion
 
 /**
@@ -306,6 +308,11 @@ class EchoSession {
   #heartbeat: NodeJS.Timeout | undefined;
   /** Something arrived from the client since our last ping. */
   #heard = true; // first read only after #ping cleared it
+  /** Bytes the connection produced this turn of the event loop, not yet written (see #queue), and their size. */
+  #pending: Uint8Array[] | undefined;
+  #pendingSize = 0;
+  /** The sessions with bytes pending: each is flushed once, after the reads of this turn (see #queue). */
+  static readonly #due = new Set<EchoSession>();
 
   constructor(socket: Socket, head: Buffer, settings: Settings, deflate?: DeflateParams) {
     this.#socket = socket;
@@ -365,7 +372,8 @@ class EchoSession {
       if (event.type === "message-bytes" && connection.state === "OPEN") connection.send(event.message); // the echo
       else if (event.type === "close") closed = event;
     }
-    this.#flush();
+    if (closed === undefined) this.#queue();
+    else this.#flush(); // before the socket is ended
     if (closed !== undefined && !this.#ended) {
       this.#ended = true;
       this.#settings.onClose?.({ code: closed.code, reason: closed.reason, clean: closed.clean });
@@ -376,10 +384,43 @@ class EchoSession {
     }
   }
 
-  /** Writes what the connection queued, as one batch; stops reading from a client that stops reading. */
+  /**
+   * Takes what the connection queued, to be written once the reads of this
+   * turn of the event loop are handled (setImmediate runs after them), or at
+   * once from FLUSH_CAP bytes on. Performance: a socket often has several reads
+   * ready at once; writing after each meant one system call per echo, and
+   * writing once per turn puts several echoes in one.
+   */
+  #queue(): void {
+    const chunks = this.#connection.bytesToSend();
+    if (chunks.length === 0) return;
+    if (this.#pending === undefined) this.#pending = chunks;
+    else for (const chunk of chunks) this.#pending.push(chunk);
+    for (const chunk of chunks) this.#pendingSize += chunk.length;
+    if (this.#pendingSize >= FLUSH_CAP) return this.#flush(); // a bound on what waits, and on what is read meanwhile
+    const due = EchoSession.#due;
+    if (due.size === 0) setImmediate(EchoSession.#flushDue);
+    due.add(this);
+  }
+
+  /** Flushes every session that queued bytes this turn (one callback for all of them). */
+  static #flushDue(this: void): void {
+    const due = EchoSession.#due;
+    for (const session of due) session.#flush();
+    due.clear();
+  }
+
+  /** Writes what is pending and what the connection queued, as one batch; stops reading from a client that stops reading. */
   #flush(): void {
     const socket = this.#socket;
-    const chunks = this.#connection.bytesToSend();
+    const queued = this.#connection.bytesToSend();
+    let chunks = queued;
+    if (this.#pending !== undefined) {
+      chunks = this.#pending;
+      for (const chunk of queued) chunks.push(chunk);
+      this.#pending = undefined;
+      this.#pendingSize = 0;
+    }
     if (chunks.length === 0 || socket.destroyed) return;
     // Performance: one write for everything one read produced. Small frames
     // (many echoes of short messages) are copied into one buffer: a copy of a
