@@ -1,7 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineConfig, type DefaultTheme } from "vitepress";
-import { curriculum } from "../scripts/lib/curriculum.ts";
+import { chaptersByPart, type Chapter } from "../scripts/lib/curriculum.ts";
 import { writePristineStubs } from "../scripts/lib/workbook.ts";
 
 // The pages show each stub as a reader first finds it, whatever is in their
@@ -10,9 +10,9 @@ writePristineStubs();
 
 const docs = resolve(import.meta.dirname, "../docs");
 
-/** Every chapter of the curriculum; those without a page yet say so instead of linking. */
-function chapterItems(): DefaultTheme.SidebarItem[] {
-  return curriculum.map((c) => {
+/** Chapters of the curriculum; those without a page yet say so instead of linking. */
+function chapterItems(chapters: readonly Chapter[]): DefaultTheme.SidebarItem[] {
+  return chapters.map((c) => {
     const text = `${String(c.number).padStart(2, "0")} · ${c.title}`;
     return existsSync(resolve(docs, `chapters/${c.id}.md`))
       ? { text, link: `/chapters/${c.id}` }
@@ -38,19 +38,17 @@ export default defineConfig({
       { text: "Tools", link: "/tools" },
       { text: "Errata", link: "/reference/errata" },
     ],
+    // The reading order: VitePress's prev/next links follow the sidebar, so a reader
+    // who only ever clicks "Next page" goes Getting started → 00 → … → the last
+    // chapter, and only then to what is beyond the exercises.
     sidebar: [
+      { text: "Start here", items: [{ text: "Getting started", link: "/guide/getting-started" }] },
+      ...chaptersByPart().map((part) => ({ text: part.title, items: chapterItems(part.chapters) })),
       {
-        text: "Guide",
+        text: "Going further",
         items: [
-          { text: "Getting started", link: "/guide/getting-started" },
           { text: "Making it fast", link: "/guide/making-it-fast" },
-        ],
-      },
-      { text: "Tools", items: [{ text: "Inspector, builder, calculator, playground", link: "/tools" }] },
-      { text: "Chapters", items: chapterItems() },
-      {
-        text: "Reference",
-        items: [
+          { text: "Tools: inspector, builder, calculator, playground", link: "/tools" },
           { text: "Opcodes", link: "/reference/opcodes" },
           { text: "Close codes", link: "/reference/close-codes" },
           { text: "Handshake headers", link: "/reference/handshake-headers" },

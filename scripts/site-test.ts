@@ -175,6 +175,10 @@ interface Visit {
   brokenImages: string[];
   scrollWidth: number;
   overflowing: string[];
+  /** Where the page's "Next page" link leads (VitePress's pager), if it has one. */
+  next: string | null;
+  /** The chapter links of chapter 00's map (data-widget="workbook-map"), in order. */
+  map: string[];
 }
 
 /**
@@ -211,6 +215,8 @@ const READ_PAGE = `(() => {
     brokenImages: Array.from(document.images).filter((i) => !i.complete || i.naturalWidth === 0).map((i) => i.currentSrc || i.src),
     scrollWidth: document.scrollingElement ? document.scrollingElement.scrollWidth : 0,
     overflowing,
+    next: (() => { const a = document.querySelector("a.pager-link.next"); return a ? new URL(a.href).pathname : null; })(),
+    map: Array.from(document.querySelectorAll('[data-widget="workbook-map"] [data-test="map-chapter"] a'), (a) => new URL(a.href).pathname),
   };
 })()`;
 
@@ -218,7 +224,7 @@ const READ_PAGE = `(() => {
 async function readPage(page: Page, errors: string[]): Promise<Omit<Visit, "errors">> {
   return page.evaluate<Omit<Visit, "errors">>(READ_PAGE).catch((error: Error) => {
     errors.push(`reading the page: ${error.message.split("\n")[0]}`);
-    return { ids: [], links: [], brokenImages: [], scrollWidth: 0, overflowing: [] };
+    return { ids: [], links: [], brokenImages: [], scrollWidth: 0, overflowing: [], next: null, map: [] };
   });
 }
 
@@ -275,6 +281,29 @@ function screenshot(page: Page, path: string, viewport: typeof WIDE): Promise<un
   });
   screenshotQueue = taken;
   return taken;
+}
+
+// ---------------------------------------------------------------------------
+// The learner's path: the order "Next page" leads through, and chapter 00's map.
+
+function readingOrderChecks(pages: string[], nextOf: Map<string, string | null>, mapOf: Map<string, string[]>) {
+  const chapters = pages.filter((p) => /^\/chapters\/\d\d-/.test(p)).sort();
+  const expected = ["/guide/getting-started", ...chapters, "/guide/making-it-fast", "/tools"];
+  const walked: string[] = [];
+  for (let at: string | null | undefined = expected[0]; at != null && walked.length < pages.length && !walked.includes(at); at = nextOf.get(at)) {
+    walked.push(at);
+  }
+  check(
+    expected.every((path, i) => walked[i] === path),
+    `reading order: "Next page" leads Getting started → ${chapters.length} chapters in order → Making it fast → Tools`,
+    `expected ${expected.join(" → ")}\nwalked   ${walked.join(" → ")}`,
+  );
+  const map = mapOf.get("/chapters/00-overview") ?? [];
+  check(
+    map.length === chapters.length && chapters.every((path, i) => map[i] === path),
+    `chapter 00's map links every chapter page, in order (${chapters.length})`,
+    `the map links: ${map.join(", ") || "nothing"}\nthe chapter pages: ${chapters.join(", ")}`,
+  );
 }
 
 // ---------------------------------------------------------------------------
@@ -551,6 +580,8 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
 
     const idsOf = new Map<string, Set<string>>();
     const linksOf = new Map<string, { href: string; raw: string }[]>();
+    const nextOf = new Map<string, string | null>();
+    const mapOf = new Map<string, string[]>();
 
     // Every page, a few tabs at a time: read at 1280 px, then at 375 px in the same tab.
     const queue = [...pages];
@@ -560,6 +591,8 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
         const v = await doing(`visiting ${current}`, () => visit(context, origin, current));
         idsOf.set(pageKey(path), new Set(v.wide.ids));
         linksOf.set(path, v.wide.links);
+        nextOf.set(path, v.wide.next === null ? null : pageKey(v.wide.next));
+        mapOf.set(path, v.wide.map.map(pageKey));
         const images = v.wide.brokenImages.map((src) => `broken image: ${src}`);
         check(
           v.errors.length === 0 && images.length === 0,
@@ -613,6 +646,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
       `internal links: ${internal} links (${anchors} with an #anchor) on ${pages.length} pages lead to existing pages and elements`,
       [...new Set(broken)].join("\n"),
     );
+    readingOrderChecks(pages, nextOf, mapOf);
     if (SCREENSHOTS) {
       check(
         shotProblems.length === 0,

@@ -6,6 +6,7 @@ import DeflateNegotiation from "./components/DeflateNegotiation.vue";
 import EchoPlayground from "./components/EchoPlayground.vue";
 import FrameBuilder from "./components/FrameBuilder.vue";
 import FrameInspector from "./components/FrameInspector.vue";
+import WorkbookMap from "./components/WorkbookMap.vue";
 import "./custom.css";
 
 /** The default theme, plus the widgets, usable on any page: `<FrameInspector />` (see components/README.md). */
@@ -18,5 +19,6 @@ export default {
     app.component("CloseCodeLookup", CloseCodeLookup);
     app.component("EchoPlayground", EchoPlayground);
     app.component("DeflateNegotiation", DeflateNegotiation);
+    app.component("WorkbookMap", WorkbookMap);
   },
 } satisfies Theme;
