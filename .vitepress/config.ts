@@ -20,6 +20,14 @@ function chapterItems(chapters: readonly Chapter[]): DefaultTheme.SidebarItem[] 
   });
 }
 
+/**
+ * A number written with a space between its thousands ("65 535") must not break
+ * across lines ("65" above "535"): in the pages' prose, that space becomes a
+ * no-break space. Code, raw HTML and SVG keep what they have.
+ */
+const THOUSANDS = /(?<![\d.,])(\d{1,3})((?: \d{3})+)(?!\d)/g;
+const keepNumbersTogether = (text: string) => text.replace(THOUSANDS, (_, head: string, rest: string) => head + rest.replaceAll(" ", "\u00a0"));
+
 export default defineConfig({
   srcDir: "docs",
   // Notes for maintainers (npm run mutation reads docs/maintainers/mutation.md): kept beside
@@ -30,7 +38,18 @@ export default defineConfig({
   cleanUrls: true,
   head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   lastUpdated: false,
-  markdown: { lineNumbers: false },
+  markdown: {
+    lineNumbers: false,
+    config(md) {
+      md.core.ruler.push("wb-keep-numbers-together", (state) => {
+        for (const token of state.tokens) {
+          for (const child of token.type === "inline" ? (token.children ?? []) : []) {
+            if (child.type === "text") child.content = keepNumbersTogether(child.content);
+          }
+        }
+      });
+    },
+  },
   themeConfig: {
     nav: [
       { text: "Getting started", link: "/guide/getting-started" },

@@ -11,7 +11,9 @@
  *  - every built page loads with no console error, no failed request and no broken image;
  *  - every internal link leads to a page or file that exists, and every #anchor to an element;
  *  - no page scrolls sideways at 375 px (read from the DOM: the same tab, resized);
- *  - the widgets of /tools do their job, through their data-widget / data-test hooks.
+ *  - the widgets of /tools do their job, through their data-widget / data-test hooks;
+ *  - the learner's path and layout: the order "Next page" follows, chapter 00's map, tables
+ *    that scroll say so, numbers that don't wrap, diagrams legible at 375 px, the coverage page.
  *
  * One line per check ("✔ …" or "✘ …", details indented under a failure), then
  * "N passed, M failed"; exit status 1 on any failure. Every wait is bounded, and
@@ -179,7 +181,20 @@ interface Visit {
   next: string | null;
   /** The chapter links of chapter 00's map (data-widget="workbook-map"), in order. */
   map: string[];
+  /** Tables that scroll sideways with no scroll cue (read at 375 px). */
+  cutTables: string[];
+  /** Numbers in the prose with a plain space between their thousands ("65 535"), which may wrap mid-number. */
+  splitNumbers: string[];
+  /** Text of inline diagrams drawn below MIN_DIAGRAM_PX (read at 375 px). */
+  tinyDiagramText: string[];
 }
+
+/**
+ * The smallest text a diagram may shrink to on a phone. Chapter 07's state diagram once drew
+ * 5-px text at 375 px, chapter 06's 6-px; chapter 02's 11-px monospace headers draw at 7.8 px,
+ * small but legible, which is where this bound sits.
+ */
+const MIN_DIAGRAM_PX = 7.5;
 
 /**
  * What `visit` reads in the page once it has loaded: plain JavaScript, kept as a
@@ -217,6 +232,39 @@ const READ_PAGE = `(() => {
     overflowing,
     next: (() => { const a = document.querySelector("a.pager-link.next"); return a ? new URL(a.href).pathname : null; })(),
     map: Array.from(document.querySelectorAll('[data-widget="workbook-map"] [data-test="map-chapter"] a'), (a) => new URL(a.href).pathname),
+    cutTables: Array.from(document.querySelectorAll(".vp-doc table"))
+      // A table folded away in a closed <details> is not on screen; it is measured once opened.
+      .filter((t) => t.closest("details:not([open])") === null && t.getClientRects().length > 0 && t.scrollWidth > t.clientWidth + 1)
+      .filter((t) => !/scroll/i.test(getComputedStyle(t, "::before").content))
+      .map((t) => "a table of " + t.rows.length + " rows, " + t.scrollWidth + " px wide in " + t.clientWidth + " px, starting '" + (t.textContent || "").trim().slice(0, 40) + "'"),
+    splitNumbers: (() => {
+      const found = [];
+      const walker = document.createTreeWalker(document.querySelector(".vp-doc") || document.body, NodeFilter.SHOW_TEXT);
+      for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+        if (n.parentElement && n.parentElement.closest("pre, code, svg, textarea, script, style")) continue;
+        for (const m of (n.textContent || "").matchAll(/(?<![\\d.,])\\d{1,3}(?: \\d{3})+(?!\\d)/g)) found.push("'" + m[0] + "'");
+      }
+      return found;
+    })(),
+    tinyDiagramText: (() => {
+      const found = [];
+      for (const svg of document.querySelectorAll(".vp-doc svg")) {
+        const box = svg.getBoundingClientRect();
+        const view = svg.viewBox && svg.viewBox.baseVal;
+        if (box.width === 0 || !view || view.width === 0) continue;
+        const scale = box.width / view.width;
+        let smallest = Infinity, sample = "";
+        for (const text of svg.querySelectorAll("text")) {
+          const px = parseFloat(getComputedStyle(text).fontSize) * scale;
+          if (px < smallest) { smallest = px; sample = (text.textContent || "").trim().slice(0, 30); }
+        }
+        if (smallest < ${MIN_DIAGRAM_PX}) {
+          const title = svg.querySelector("title");
+          found.push("'" + ((title && title.textContent) || "a diagram").slice(0, 60) + "': text at " + smallest.toFixed(1) + " px ('" + sample + "')");
+        }
+      }
+      return found;
+    })(),
   };
 })()`;
 
@@ -224,7 +272,7 @@ const READ_PAGE = `(() => {
 async function readPage(page: Page, errors: string[]): Promise<Omit<Visit, "errors">> {
   return page.evaluate<Omit<Visit, "errors">>(READ_PAGE).catch((error: Error) => {
     errors.push(`reading the page: ${error.message.split("\n")[0]}`);
-    return { ids: [], links: [], brokenImages: [], scrollWidth: 0, overflowing: [], next: null, map: [] };
+    return { ids: [], links: [], brokenImages: [], scrollWidth: 0, overflowing: [], next: null, map: [], cutTables: [], splitNumbers: [], tinyDiagramText: [] };
   });
 }
 
@@ -306,6 +354,70 @@ function readingOrderChecks(pages: string[], nextOf: Map<string, string | null>,
   );
 }
 
+/** Opens `path` at `viewport` in a new tab, runs `read` in it (plain JavaScript, a string), closes the tab. */
+async function readAt<T>(context: BrowserContext, origin: string, path: string, viewport: typeof WIDE, read: string): Promise<T> {
+  const page = await context.newPage();
+  try {
+    await page.setViewportSize(viewport);
+    await page.goto(origin + path, { waitUntil: "load", timeout: STEP_MS });
+    await page.waitForLoadState("networkidle", { timeout: 10_000 }).catch(() => undefined);
+    await relaidOut(page);
+    return await page.evaluate<T>(read);
+  } finally {
+    await page.close();
+  }
+}
+
+async function heroCheck(context: BrowserContext, origin: string) {
+  try {
+    // The rightmost thing the hero shows, once laid out at 1280 px.
+    const right = await readAt<number>(context, origin, "/", WIDE, `(() => {
+      let right = 0;
+      for (const e of document.querySelectorAll(".VPHero *")) {
+        const r = e.getBoundingClientRect();
+        if (r.width > 0 && r.height > 0 && getComputedStyle(e).visibility !== "hidden" && e.children.length === 0) right = Math.max(right, r.right);
+      }
+      return right;
+    })()`);
+    check(right > WIDE.width * 0.6, "the home page's hero fills its width at 1280 px (its right half is not empty)", `the hero's rightmost content ends at ${Math.round(right)} px of ${WIDE.width}`);
+  } catch (error) {
+    check(false, "the home page's hero fills its width at 1280 px", (error as Error).message.split("\n")[0]);
+  }
+}
+
+async function coverageChecks(context: BrowserContext, origin: string) {
+  try {
+    const seen = await readAt<{ empty: string[]; totals: { rfc: string; text: string }[]; counted: Record<string, number> }>(context, origin, "/reference/coverage", WIDE, `(() => {
+      const sections = Array.from(document.querySelectorAll(".rc-section"));
+      const counted = {};
+      for (const s of sections) {
+        const h = (s.querySelector("h3") || {}).textContent || "";
+        const rfc = /^\\s*RFC (\\d+)/.exec(h);
+        const key = rfc ? rfc[1] : "6455";
+        counted[key] = (counted[key] || 0) + s.querySelectorAll('[data-test="requirement"]').length;
+      }
+      return {
+        empty: sections.filter((s) => s.querySelectorAll('[data-test="requirement"]').length === 0).map((s) => ((s.querySelector("h3") || {}).textContent || "?").replace(/\\s+/g, " ").trim()),
+        totals: Array.from(document.querySelectorAll('[data-test="coverage-totals"] [data-rfc]'), (p) => ({ rfc: p.getAttribute("data-rfc"), text: p.textContent.replace(/\\s+/g, " ").trim() })),
+        counted,
+      };
+    })()`);
+    check(seen.empty.length === 0, "coverage page: every section heading has at least one rule under it", `empty: ${seen.empty.join(", ")}`);
+    const problems: string[] = [];
+    for (const rfc of Object.keys(seen.counted)) {
+      const totals = seen.totals.find((t) => t.rfc === rfc);
+      const stated = totals === undefined ? undefined : Number(/^(\d+) requirements of RFC (\d+)/.exec(totals.text)?.[1]);
+      if (totals === undefined) problems.push(`no total for RFC ${rfc}`);
+      else if (!totals.text.includes(`RFC ${rfc}`) || stated !== seen.counted[rfc]) problems.push(`RFC ${rfc}: the page lists ${seen.counted[rfc]} rules, its total says "${totals.text.slice(0, 80)}"`);
+      // A count of nothing is left unsaid ("the remaining 0 are …").
+      if (totals !== undefined && /(^|[^\d.,])0 (are|is)\b/.test(totals.text)) problems.push(`RFC ${rfc}: "${totals.text}" counts zero of something`);
+    }
+    check(problems.length === 0, "coverage page: RFC 6455 and RFC 7692 are totalled apart, each matching the rules listed, and no count of zero is spelled out", problems.join("\n"));
+  } catch (error) {
+    check(false, "coverage page: its sections and totals", (error as Error).message.split("\n")[0]);
+  }
+}
+
 // ---------------------------------------------------------------------------
 // The widgets of /tools.
 
@@ -372,6 +484,38 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
       return missing.length === 0 ? undefined : `missing inside it: ${missing.join(", ")}`;
     });
   }
+
+  // Checkbox labels: one run of text (no piece of it a column of its own), and no word broken
+  // in two at 375 px (the inspector's "… (chapter 12)" link once broke as "cha / pter / 12").
+  const LABELS = `(() => Array.from(document.querySelectorAll("[data-widget] .wb-checks > label, [data-widget] .wb-fieldset > label"), (label) => {
+    const lineHeight = parseFloat(getComputedStyle(label).lineHeight) || 20;
+    const words = [];
+    const walker = document.createTreeWalker(label, NodeFilter.SHOW_TEXT);
+    for (let n = walker.nextNode(); n !== null; n = walker.nextNode()) {
+      for (const m of (n.textContent || "").matchAll(/\\S+/g)) {
+        const range = document.createRange();
+        range.setStart(n, m.index);
+        range.setEnd(n, m.index + m[0].length);
+        const tops = new Set(Array.from(range.getClientRects(), (r) => Math.round(r.top)));
+        if (tops.size > 1) words.push(m[0]);
+      }
+    }
+    return { text: (label.textContent || "").replace(/\\s+/g, " ").trim().slice(0, 60), lines: Math.round(label.getBoundingClientRect().height / lineHeight), broken: words };
+  }))()`;
+  await step("widget checkbox labels read as one line at 1280 px, and break no word in two at 375 px", async () => {
+    const wide = await page.evaluate<{ text: string; lines: number; broken: string[] }[]>(LABELS);
+    await page.setViewportSize(NARROW);
+    await relaidOut(page);
+    const narrow = await page.evaluate<{ text: string; lines: number; broken: string[] }[]>(LABELS);
+    await page.setViewportSize(WIDE);
+    await relaidOut(page);
+    if (wide.length === 0) return "no checkbox label found in the widgets";
+    const problems = [
+      ...wide.filter((l) => l.lines > 1).map((l) => `at 1280 px, "${l.text}" takes ${l.lines} lines`),
+      ...narrow.filter((l) => l.broken.length > 0).map((l) => `at 375 px, "${l.text}" breaks ${l.broken.map((w) => `"${w}"`).join(", ")} in two`),
+    ];
+    return problems.length === 0 ? undefined : problems.join("\n");
+  });
 
   const inspector = (test: string) => hook("frame-inspector", test);
   await step('frame inspector: 81 85 37 fa 21 3d 7f 9f 4d 51 58 is a masked text frame saying "Hello" (RFC 6455 §5.7)', async () => {
@@ -478,6 +622,14 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
     });
   }
 
+  await step('permessage-deflate negotiation: the "malformed" preset is a header that cannot be parsed, answered with 400', async () => {
+    const preset = widget("deflate-negotiation").locator('[data-test="preset"][data-preset="malformed"]');
+    if ((await preset.count()) === 0) return 'no preset button data-preset="malformed"';
+    await preset.click();
+    const error = await until(() => negotiation("error").count().then((n) => (n === 0 ? "" : text(negotiation("error")))), (t) => /400/.test(t));
+    return /400/.test(error) ? undefined : `the widget shows ${error === "" ? "no error" : `"${error}"`} for ${await negotiation("offer").inputValue()}`;
+  });
+
   const play = (test: string) => hook("echo-playground", test);
   const entries = (direction: string, type: string) =>
     play("log").locator(`[data-test="log-entry"][data-direction="${direction}"][data-type="${type}"]`);
@@ -582,6 +734,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
     const linksOf = new Map<string, { href: string; raw: string }[]>();
     const nextOf = new Map<string, string | null>();
     const mapOf = new Map<string, string[]>();
+    const layout = { cutTables: [] as string[], splitNumbers: [] as string[], tinyDiagramText: [] as string[] };
 
     // Every page, a few tabs at a time: read at 1280 px, then at 375 px in the same tab.
     const queue = [...pages];
@@ -593,6 +746,8 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
         linksOf.set(path, v.wide.links);
         nextOf.set(path, v.wide.next === null ? null : pageKey(v.wide.next));
         mapOf.set(path, v.wide.map.map(pageKey));
+        for (const key of ["cutTables", "tinyDiagramText"] as const) layout[key].push(...v.narrow[key].map((what) => `${path}: ${what}`));
+        layout.splitNumbers.push(...[...new Set(v.wide.splitNumbers)].map((what) => `${path}: ${what}`));
         const images = v.wide.brokenImages.map((src) => `broken image: ${src}`);
         check(
           v.errors.length === 0 && images.length === 0,
@@ -647,6 +802,11 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
       [...new Set(broken)].join("\n"),
     );
     readingOrderChecks(pages, nextOf, mapOf);
+    check(layout.cutTables.length === 0, `at 375 px, every table wider than the page says it scrolls sideways (a scroll cue)`, layout.cutTables.join("\n"));
+    check(layout.splitNumbers.length === 0, `numbers keep their digits together: no plain space between thousands ("65 535" would wrap mid-number)`, layout.splitNumbers.join("\n"));
+    check(layout.tinyDiagramText.length === 0, `at 375 px, no diagram draws its text below ${MIN_DIAGRAM_PX} px (a narrow version replaces a wide one)`, layout.tinyDiagramText.join("\n"));
+    if (pages.includes("/")) await doing("the home page's hero", () => heroCheck(context, origin));
+    if (pages.includes("/reference/coverage")) await doing("the coverage page", () => coverageChecks(context, origin));
     if (SCREENSHOTS) {
       check(
         shotProblems.length === 0,
