@@ -1,6 +1,7 @@
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { defineConfig, type DefaultTheme } from "vitepress";
+import type { Plugin } from "vite";
 import { chaptersByPart, type Chapter } from "../scripts/lib/curriculum.ts";
 import { writePristineStubs } from "../scripts/lib/workbook.ts";
 
@@ -28,6 +29,43 @@ function chapterItems(chapters: readonly Chapter[]): DefaultTheme.SidebarItem[] 
 const THOUSANDS = /(?<![\d.,])(\d{1,3})((?: \d{3})+)(?!\d)/g;
 const keepNumbersTogether = (text: string) => text.replace(THOUSANDS, (_, head: string, rest: string) => head + rest.replaceAll(" ", "\u00a0"));
 
+/**
+ * "Yours" on the widgets (theme/components/impl.ts), under the dev server only:
+ * the reader's chapters/ (VITE_WORKBOOK_CHAPTERS, set by scripts/start.ts) may be
+ * served to the page, and chapter 02, which needs node:crypto, runs here in Node
+ * (POST /__workbook/02-handshake { name, args } → { value } | { notWritten } | { crashed }).
+ */
+function readerChapters(): Plugin {
+  const dir = process.env.VITE_WORKBOOK_CHAPTERS ?? "";
+  return {
+    name: "workbook-reader-chapters",
+    apply: "serve",
+    config: () => (dir === "" ? {} : { server: { fs: { allow: [dir] } } }),
+    configureServer(server) {
+      if (dir === "") return;
+      server.middlewares.use("/__workbook/02-handshake", (request, response) => {
+        let body = "";
+        request.on("data", (chunk: Buffer) => (body += chunk.toString("utf8")));
+        request.on("end", async () => {
+          let answer: Record<string, unknown>;
+          try {
+            const { name, args } = JSON.parse(body) as { name: string; args: unknown[] };
+            const chapter = (await server.ssrLoadModule(resolve(dir, "02-handshake.ts"))) as Record<string, unknown>;
+            const fn = chapter[name];
+            if (typeof fn !== "function") throw new TypeError(`chapters/02-handshake.ts exports no function ${name}`);
+            answer = { value: fn(...args) };
+          } catch (error) {
+            const e = error as Error;
+            answer = e?.name === "NotImplementedError" ? { notWritten: e.message } : { crashed: `${e?.name ?? "Error"}: ${e?.message ?? String(error)}` };
+          }
+          response.setHeader("Content-Type", "application/json");
+          response.end(JSON.stringify(answer));
+        });
+      });
+    },
+  };
+}
+
 export default defineConfig({
   srcDir: "docs",
   // Notes for maintainers (npm run mutation reads docs/maintainers/mutation.md): kept beside
@@ -36,6 +74,7 @@ export default defineConfig({
   title: "The WebSocket Workbook",
   description: "Learn RFC 6455 by building it: read a chapter, write the code, grade yourself.",
   cleanUrls: true,
+  vite: { plugins: [readerChapters()] },
   head: [["link", { rel: "icon", type: "image/svg+xml", href: "/favicon.svg" }]],
   lastUpdated: false,
   markdown: {

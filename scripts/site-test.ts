@@ -5,6 +5,7 @@
  *   npm run site:check -- --build             build it first (vitepress build)
  *   npm run site:check -- --screenshots       also save full-page screenshots of every page
  *                                             at 1280 and 375 px in .cache/screenshots/ (for a person to look at)
+ *   npm run site:check -- --yours-only        only the "yours" checks, on the dev server (no build needed)
  *
  * It serves .vitepress/dist itself (node:http on 127.0.0.1, any free port,
  * clean URLs), starts the reference echo server for the playground, and checks:
@@ -13,7 +14,9 @@
  *  - no page scrolls sideways at 375 px (read from the DOM: the same tab, resized);
  *  - the widgets of /tools do their job, through their data-widget / data-test hooks;
  *  - the learner's path and layout: the order "Next page" follows, chapter 00's map, tables
- *    that scroll say so, numbers that don't wrap, diagrams legible at 375 px, the coverage page.
+ *    that scroll say so, numbers that don't wrap, diagrams legible at 375 px, the coverage page;
+ *  - "yours" on the widgets: on the dev server (as under npm start) with a reader's chapters/
+ *    half-way through, they run the reader's files and say what is not written yet.
  *
  * One line per check ("✔ …" or "✘ …", details indented under a failure), then
  * "N passed, M failed"; exit status 1 on any failure. Every wait is bounded, and
@@ -22,7 +25,7 @@
  * section 8 and counts these lines.
  */
 import { spawnSync } from "node:child_process";
-import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, statSync } from "node:fs";
+import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
@@ -31,7 +34,7 @@ import { pathToFileURL } from "node:url";
 import { chromium, type BrowserContext, type Page } from "playwright-core";
 import { createEchoServer } from "../solutions/08-echo-server.ts";
 import { dim, green, red } from "./lib/terminal.ts";
-import { root } from "./lib/workbook.ts";
+import { chapterByNumber, paths, pristineStub, root } from "./lib/workbook.ts";
 
 /** The built site; SITE_DIST points elsewhere (to test this script itself on a doctored copy). */
 const DIST = process.env.SITE_DIST ?? join(root, ".vitepress/dist");
@@ -517,6 +520,16 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
     return problems.length === 0 ? undefined : problems.join("\n");
   });
 
+  await step('the built site has no reader files: each widget\'s "yours" is disabled and says it works under npm start', async () => {
+    const problems: string[] = [];
+    for (const name of ["frame-inspector", "frame-builder", "accept-calculator", "close-code-lookup", "deflate-negotiation"]) {
+      if ((await hook(name, "impl-yours").count()) === 0) problems.push(`${name}: no "yours" switch (data-test="impl-yours")`);
+      else if (!(await hook(name, "impl-yours").isDisabled())) problems.push(`${name}: "yours" can be chosen on a built site`);
+      else if (!(await text(hook(name, "impl-note"))).includes("npm start")) problems.push(`${name}: the note says "${await text(hook(name, "impl-note"))}"`);
+    }
+    return problems.length === 0 ? undefined : problems.join("\n");
+  });
+
   const inspector = (test: string) => hook("frame-inspector", test);
   await step('frame inspector: 81 85 37 fa 21 3d 7f 9f 4d 51 58 is a masked text frame saying "Hello" (RFC 6455 §5.7)', async () => {
     await inspector("input").fill("81 85 37 fa 21 3d 7f 9f 4d 51 58");
@@ -675,14 +688,125 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
 }
 
 // ---------------------------------------------------------------------------
+// "Yours" on the widgets: the dev server (as under npm start) on a reader's
+// chapters/ half-way through: 03 written, 02, 04, 05 and 12 still stubs, and 06
+// written with a bug the reference doesn't have, so that "yours" can only pass
+// by running the reader's file.
 
-export async function runSiteTest(options: { build?: boolean } = {}): Promise<SiteTestResult> {
+/** The reader's half-finished chapters/, in a folder of its own; returns its path. */
+function halfFinishedChapters(): string {
+  const tree = mkdtempSync(join(tmpdir(), "workbook-yours-"));
+  mkdirSync(join(tree, "chapters"));
+  // The chapters import ../lib/; "junction" is ignored outside Windows, where it needs no rights.
+  symlinkSync(join(root, "lib"), join(tree, "lib"), "junction");
+  const file = (n: number) => join(tree, "chapters", `${chapterByNumber(n).id}.ts`);
+  writeFileSync(file(3), readFileSync(paths.solution(chapterByNumber(3)), "utf8"));
+  for (const n of [2, 4, 5, 12]) writeFileSync(file(n), pristineStub(chapterByNumber(n)));
+  const closing = readFileSync(paths.solution(chapterByNumber(6)), "utf8");
+  const signature = "export function isValidCloseCode(code: number): boolean {";
+  if (!closing.includes(signature)) throw new Error(`solutions/06-closing.ts no longer has "${signature}": update the site test`);
+  writeFileSync(file(6), closing.replace(signature, `${signature}\n  if (code === 1005) return true; // the reader's bug\n`));
+  return tree;
+}
+
+async function yoursChecks(context: BrowserContext) {
+  const tree = halfFinishedChapters();
+  const before = process.env.VITE_WORKBOOK_CHAPTERS;
+  process.env.VITE_WORKBOOK_CHAPTERS = join(tree, "chapters");
+  const { createServer: createDevServer } = await import("vitepress");
+  const dev = await createDevServer(root, { host: "127.0.0.1", port: 0, strictPort: false });
+  const page = await context.newPage();
+  const errors: string[] = [];
+  page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
+  page.setDefaultTimeout(STEP_MS);
+  const step = async (what: string, body: () => Promise<string | undefined>) => {
+    try {
+      const problem = await body();
+      check(problem === undefined, what, problem);
+    } catch (error) {
+      check(false, what, (error as Error).message.split("\n").slice(0, 4).join("\n"));
+    }
+  };
+  const until = async <T>(read: () => Promise<T>, ok: (value: T) => boolean, ms = 60_000): Promise<T> => {
+    const deadline = Date.now() + ms;
+    let value = await read();
+    while (!ok(value) && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 100));
+      value = await read();
+    }
+    return value;
+  };
+  try {
+    await dev.listen();
+    const url = dev.resolvedUrls?.local[0];
+    if (url === undefined) throw new Error("the dev server printed no local address");
+    // The dev server compiles on first request: a generous bound, for a busy machine.
+    await page.goto(new URL("tools", url).href, { waitUntil: "load", timeout: 180_000 });
+    await page.waitForLoadState("networkidle", { timeout: 30_000 }).catch(() => undefined);
+    const widget = (name: string) => page.locator(`[data-widget="${name}"]`).first();
+    const hook = (name: string, test: string) => widget(name).locator(`[data-test="${test}"]`);
+    const text = async (name: string, test: string) => ((await hook(name, test).count()) === 0 ? "" : norm(await hook(name, test).first().textContent()));
+
+    await step('"yours" under the dev server: the close-code lookup runs the reader\'s chapters/06-closing.ts, bug and all (1005: yes), and the reference again when switched back (no)', async () => {
+      await hook("close-code-lookup", "impl-yours").check();
+      await hook("close-code-lookup", "code").fill("1005");
+      const yours = await until(() => text("close-code-lookup", "may-send"), (t) => t === "yes");
+      await hook("close-code-lookup", "impl-reference").check();
+      const reference = await until(() => text("close-code-lookup", "may-send"), (t) => t === "no");
+      return yours === "yes" && reference === "no" ? undefined : `may-send for 1005: "${yours}" with yours, "${reference}" with the reference`;
+    });
+    await step('"yours": a widget whose chapter is still a stub says it is not written yet, naming the file (frame inspector: chapters/04-frames.ts)', async () => {
+      await hook("frame-inspector", "impl-yours").check();
+      const said = await until(() => text("frame-inspector", "not-written"), (t) => t.includes("04-frames"));
+      return said.includes("04-frames") ? undefined : `not-written says "${said}"`;
+    });
+    for (const [name, file] of [
+      ["frame-builder", "04-frames"],
+      ["accept-calculator", "02-handshake"],
+      ["deflate-negotiation", "12-extensions"],
+    ] as const) {
+      await step(`"yours": the ${name} says chapters/${file}.ts is not written yet`, async () => {
+        await hook(name, "impl-yours").check();
+        const said = await until(() => text(name, "not-written"), (t) => t.includes(file));
+        return said.includes(file) ? undefined : `not-written says "${said}"`;
+      });
+    }
+    check(errors.length === 0, '"yours": no uncaught error in the page while the widgets ran the reader\'s stubs', errors.join("\n"));
+  } catch (error) {
+    check(false, '"yours" under the dev server: the checks ran', (error as Error).message.split("\n").slice(0, 4).join("\n"));
+  } finally {
+    await page.close().catch(() => undefined);
+    await Promise.race([dev.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => undefined);
+    if (before === undefined) delete process.env.VITE_WORKBOOK_CHAPTERS;
+    else process.env.VITE_WORKBOOK_CHAPTERS = before;
+    rmSync(tree, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------
+
+/** `--yours-only`: Chromium and the dev server, nothing else. */
+async function yoursOnly(): Promise<SiteTestResult> {
+  if (!check(existsSync(CHROMIUM), `Chromium is at ${CHROMIUM}`, "apt-get install chromium (never playwright install)")) return { passed, failed };
+  const profile = mkdtempSync(join(tmpdir(), "workbook-chromium-"));
+  const context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS, viewport: WIDE, timeout: STEP_MS });
+  try {
+    await yoursChecks(context);
+  } finally {
+    await context.close().catch(() => undefined);
+    rmSync(profile, { recursive: true, force: true });
+  }
+  return { passed, failed };
+}
+
+export async function runSiteTest(options: { build?: boolean; yoursOnly?: boolean } = {}): Promise<SiteTestResult> {
   passed = 0;
   failed = 0;
   if (options.build) {
     const build = spawnSync(join(root, "node_modules/.bin/vitepress"), ["build"], { cwd: root, encoding: "utf8", timeout: 300_000 });
     if (!check(build.status === 0, "vitepress build", `${build.stdout}${build.stderr}`)) return { passed, failed };
   }
+  if (options.yoursOnly) return yoursOnly();
   if (!check(existsSync(join(DIST, "index.html")), "the built site is in .vitepress/dist", "run vitepress build first, or pass --build")) {
     return { passed, failed };
   }
@@ -817,6 +941,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
 
     if (pages.includes("/tools")) await doing("the widget checks on /tools", () => widgetChecks(context, origin, echoUrl, serverCloses));
     else check(false, "the widgets page /tools exists (docs/tools.md)");
+    await doing('the "yours" checks on the dev server', () => yoursChecks(context));
   } catch (error) {
     check(false, "the site test ran to the end", (error as Error).stack ?? String(error));
   } finally {
@@ -830,7 +955,7 @@ export async function runSiteTest(options: { build?: boolean } = {}): Promise<Si
 
 if (import.meta.url === pathToFileURL(process.argv[1] ?? "").href) {
   const started = Date.now();
-  const { passed: ok, failed: bad } = await runSiteTest({ build: process.argv.includes("--build") });
+  const { passed: ok, failed: bad } = await runSiteTest({ build: process.argv.includes("--build"), yoursOnly: process.argv.includes("--yours-only") });
   console.log(`\n${ok} passed, ${bad} failed (${((Date.now() - started) / 1000).toFixed(1)} s)`);
   process.exit(bad === 0 ? 0 : 1);
 }

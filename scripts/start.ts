@@ -7,7 +7,12 @@
  * The echo server listens on 127.0.0.1, port ECHO_PORT (default 8080), or on
  * any free port if that one is taken; the site learns its URL through
  * VITE_ECHO_URL (see .vitepress/theme/components/shared.ts).
+ *
+ * The widgets' "reference | yours" switch can run the reader's own chapters/
+ * files: the dev server learns where they are through VITE_WORKBOOK_CHAPTERS
+ * (see .vitepress/theme/components/impl.ts); a built site has none.
  */
+import { resolve } from "node:path";
 import { createServer } from "vitepress";
 import { createEchoServer, type EchoServer } from "../solutions/08-echo-server.ts";
 import { bold, cyan, dim, red } from "./lib/terminal.ts";
