@@ -236,8 +236,7 @@ const READ_PAGE = `(() => {
     next: (() => { const a = document.querySelector("a.pager-link.next"); return a ? new URL(a.href).pathname : null; })(),
     map: Array.from(document.querySelectorAll('[data-widget="workbook-map"] [data-test="map-chapter"] a'), (a) => new URL(a.href).pathname),
     cutTables: Array.from(document.querySelectorAll(".vp-doc table"))
-      // A table folded away in a closed <details> is not on screen; it is measured once opened.
-      .filter((t) => t.closest("details:not([open])") === null && t.getClientRects().length > 0 && t.scrollWidth > t.clientWidth + 1)
+      .filter((t) => t.getClientRects().length > 0 && t.scrollWidth > t.clientWidth + 1)
       .filter((t) => !/scroll/i.test(getComputedStyle(t, "::before").content))
       .map((t) => "a table of " + t.rows.length + " rows, " + t.scrollWidth + " px wide in " + t.clientWidth + " px, starting '" + (t.textContent || "").trim().slice(0, 40) + "'"),
     splitNumbers: (() => {
@@ -311,8 +310,11 @@ async function visit(context: BrowserContext, origin: string, path: string): Pro
   if (SCREENSHOTS) await screenshot(page, path, WIDE);
   await page.setViewportSize(NARROW);
   await relaidOut(page);
-  const narrow = await readPage(page, errors);
   if (SCREENSHOTS) await screenshot(page, path, NARROW);
+  // Folded parts are read unfolded at 375 px: what a reader who opens them sees must fit too.
+  await page.evaluate(`document.querySelectorAll(".vp-doc details").forEach((d) => (d.open = true))`).catch(() => undefined);
+  await relaidOut(page);
+  const narrow = await readPage(page, errors);
   return { page, errors, wide, narrow };
 }
 
