@@ -5,7 +5,7 @@
  *   npm run site:check -- --build             build it first (vitepress build)
  *   npm run site:check -- --screenshots       also save full-page screenshots of every page
  *                                             at 1280 and 375 px in .cache/screenshots/ (for a person to look at)
- *   npm run site:check -- --yours-only        only the "yours" checks, on the dev server (no build needed)
+ *   npm run site:check -- --yours-only        only the "yours" checks, under npm start (no build needed)
  *
  * It serves .vitepress/dist itself (node:http on 127.0.0.1, any free port,
  * clean URLs), starts the reference echo server for the playground, and checks:
@@ -15,7 +15,7 @@
  *  - the widgets of /tools do their job, through their data-widget / data-test hooks;
  *  - the learner's path and layout: the order "Next page" follows, chapter 00's map, tables
  *    that scroll say so, numbers that don't wrap, diagrams legible at 375 px, the coverage page;
- *  - "yours" on the widgets: on the dev server (as under npm start) with a reader's chapters/
+ *  - "yours" on the widgets: under npm start (scripts/start.ts) with a reader's chapters/
  *    half-way through, they run the reader's files and say what is not written yet.
  *
  * One line per check ("✔ …" or "✘ …", details indented under a failure), then
@@ -24,7 +24,7 @@
  * and when one trips it names what hung. scripts/test.ts runs this as its
  * section 8 and counts these lines.
  */
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync, type ChildProcess } from "node:child_process";
 import { cpSync, createReadStream, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
@@ -690,10 +690,10 @@ async function widgetChecks(context: BrowserContext, origin: string, echoUrl: st
 }
 
 // ---------------------------------------------------------------------------
-// "Yours" on the widgets: the dev server (as under npm start) on a reader's
+// "Yours" on the widgets: npm start (the dev server) on a reader's
 // chapters/ half-way through: 03 written, 02, 04, 05 and 12 still stubs, and 06
-// written with a bug the reference doesn't have, so that "yours" can only pass
-// by running the reader's file.
+// half written: isValidCloseCode with a bug the reference doesn't have (so that
+// "yours" can only pass by running the reader's file), encodeClosePayload a stub.
 
 /** The reader's half-finished chapters/, in a folder of its own; returns its path. */
 function halfFinishedChapters(): string {
@@ -707,16 +707,22 @@ function halfFinishedChapters(): string {
   const closing = readFileSync(paths.solution(chapterByNumber(6)), "utf8");
   const signature = "export function isValidCloseCode(code: number): boolean {";
   if (!closing.includes(signature)) throw new Error(`solutions/06-closing.ts no longer has "${signature}": update the site test`);
-  writeFileSync(file(6), closing.replace(signature, `${signature}\n  if (code === 1005) return true; // the reader's bug\n`));
+  const encode = "export function encodeClosePayload(code?: number, reason = \"\"): Uint8Array {";
+  if (!closing.includes(encode)) throw new Error(`solutions/06-closing.ts no longer has "${encode}": update the site test`);
+  writeFileSync(
+    file(6),
+    'import { NotImplementedError } from "../lib/not-implemented.ts";\n' +
+      closing
+        .replace(signature, `${signature}\n  if (code === 1005) return true; // the reader's bug\n`)
+        .replace(encode, `${encode}\n  throw new NotImplementedError("encodeClosePayload in chapters/06-closing.ts");\n`),
+  );
   return tree;
 }
 
+/** `npm start` on a reader's half-finished chapters/, and the widgets' "yours" in Chromium. */
 async function yoursChecks(context: BrowserContext) {
   const tree = halfFinishedChapters();
-  const before = process.env.VITE_WORKBOOK_CHAPTERS;
-  process.env.VITE_WORKBOOK_CHAPTERS = join(tree, "chapters");
-  const { createServer: createDevServer } = await import("vitepress");
-  const dev = await createDevServer(root, { host: "127.0.0.1", port: 0, strictPort: false });
+  let start: ChildProcess | undefined;
   const page = await context.newPage();
   const errors: string[] = [];
   page.on("pageerror", (e) => errors.push(`uncaught: ${e.message}`));
@@ -739,9 +745,31 @@ async function yoursChecks(context: BrowserContext) {
     return value;
   };
   try {
-    await dev.listen();
-    const url = dev.resolvedUrls?.local[0];
-    if (url === undefined) throw new Error("the dev server printed no local address");
+    // npm start itself (scripts/start.ts), any free ports, told where the reader's chapters/ are.
+    start = spawn(join(root, "node_modules/.bin/tsx"), ["scripts/start.ts"], {
+      cwd: root,
+      env: { ...process.env, HOST: "127.0.0.1", PORT: "0", ECHO_PORT: "0", VITE_WORKBOOK_CHAPTERS: join(tree, "chapters") },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    const child = start;
+    const url = await new Promise<string>((resolve, reject) => {
+      let said = "";
+      const timer = setTimeout(() => reject(new Error(`npm start printed no address within 120 s; it said:\n${said}`)), 120_000);
+      const hear = (chunk: Buffer) => {
+        said += chunk.toString("utf8");
+        const found = /is at \S*?(http:\/\/[^\s\u001b]+)/.exec(said);
+        if (found?.[1] !== undefined) {
+          clearTimeout(timer);
+          resolve(found[1]);
+        }
+      };
+      child.stdout?.on("data", hear);
+      child.stderr?.on("data", hear);
+      child.once("exit", (code) => {
+        clearTimeout(timer);
+        reject(new Error(`npm start exited (${code}) before printing its address:\n${said}`));
+      });
+    });
     // The dev server compiles on first request: a generous bound, for a busy machine.
     await page.goto(new URL("tools", url).href, { waitUntil: "load", timeout: 180_000 });
     await page.waitForLoadState("networkidle", { timeout: 30_000 }).catch(() => undefined);
@@ -749,13 +777,20 @@ async function yoursChecks(context: BrowserContext) {
     const hook = (name: string, test: string) => widget(name).locator(`[data-test="${test}"]`);
     const text = async (name: string, test: string) => ((await hook(name, test).count()) === 0 ? "" : norm(await hook(name, test).first().textContent()));
 
-    await step('"yours" under the dev server: the close-code lookup runs the reader\'s chapters/06-closing.ts, bug and all (1005: yes), and the reference again when switched back (no)', async () => {
+    await step('"yours" under npm start: the close-code lookup runs the reader\'s chapters/06-closing.ts, bug and all (1005: yes), and the reference again when switched back (no)', async () => {
       await hook("close-code-lookup", "impl-yours").check();
       await hook("close-code-lookup", "code").fill("1005");
       const yours = await until(() => text("close-code-lookup", "may-send"), (t) => t === "yes");
       await hook("close-code-lookup", "impl-reference").check();
       const reference = await until(() => text("close-code-lookup", "may-send"), (t) => t === "no");
       return yours === "yes" && reference === "no" ? undefined : `may-send for 1005: "${yours}" with yours, "${reference}" with the reference`;
+    });
+    await step('"yours": the close-code lookup says what the reader has not written yet (1000 needs encodeClosePayload, still a stub)', async () => {
+      await hook("close-code-lookup", "impl-yours").check();
+      await hook("close-code-lookup", "code").fill("1000");
+      const said = await until(() => text("close-code-lookup", "not-written"), (t) => t.includes("encodeClosePayload"));
+      await hook("close-code-lookup", "impl-reference").check();
+      return said.includes("encodeClosePayload") ? undefined : `not-written says "${said}"`;
     });
     await step('"yours": a widget whose chapter is still a stub says it is not written yet, naming the file (frame inspector: chapters/04-frames.ts)', async () => {
       await hook("frame-inspector", "impl-yours").check();
@@ -775,19 +810,23 @@ async function yoursChecks(context: BrowserContext) {
     }
     check(errors.length === 0, '"yours": no uncaught error in the page while the widgets ran the reader\'s stubs', errors.join("\n"));
   } catch (error) {
-    check(false, '"yours" under the dev server: the checks ran', (error as Error).message.split("\n").slice(0, 4).join("\n"));
+    check(false, '"yours" under npm start: the checks ran', (error as Error).message.split("\n").slice(0, 4).join("\n"));
   } finally {
     await page.close().catch(() => undefined);
-    await Promise.race([dev.close(), new Promise((r) => setTimeout(r, 10_000))]).catch(() => undefined);
-    if (before === undefined) delete process.env.VITE_WORKBOOK_CHAPTERS;
-    else process.env.VITE_WORKBOOK_CHAPTERS = before;
+    if (start !== undefined && start.exitCode === null) {
+      const child = start;
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM"); // npm start's own Ctrl-C path: both servers close
+      const gone = await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 15_000))]);
+      if (!gone) child.kill("SIGKILL");
+    }
     rmSync(tree, { recursive: true, force: true });
   }
 }
 
 // ---------------------------------------------------------------------------
 
-/** `--yours-only`: Chromium and the dev server, nothing else. */
+/** `--yours-only`: Chromium and npm start, nothing else. */
 async function yoursOnly(): Promise<SiteTestResult> {
   if (!check(existsSync(CHROMIUM), `Chromium is at ${CHROMIUM}`, "apt-get install chromium (never playwright install)")) return { passed, failed };
   const profile = mkdtempSync(join(tmpdir(), "workbook-chromium-"));

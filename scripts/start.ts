@@ -43,6 +43,8 @@ try {
   const echo = await startEchoServer();
   // Vite hands VITE_* variables of the environment to the page as import.meta.env.
   process.env.VITE_ECHO_URL = echo.url;
+  // The widgets' "yours" (reference | yours) imports the reader's files from here.
+  process.env.VITE_WORKBOOK_CHAPTERS ??= resolve(root, "chapters");
 
   const site = await createServer(root, { host, port });
   await site.listen();
