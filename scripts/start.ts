@@ -9,7 +9,12 @@
  * VITE_ECHO_URL (see .vitepress/theme/components/shared.ts). The chat server
  * of chapter 13 (the chat room widget) likewise, on CHAT_PORT (default 8090),
  * through VITE_CHAT_URL.
+ *
+ * The widgets' "reference | yours" switch can run the reader's own chapters/
+ * files: the dev server learns where they are through VITE_WORKBOOK_CHAPTERS
+ * (see .vitepress/theme/components/impl.ts); a built site has none.
  */
+import { resolve } from "node:path";
 import { createServer } from "vitepress";
 import { createEchoServer, type EchoServer } from "../solutions/08-echo-server.ts";
 import { createChatServer } from "../solutions/13-rooms.ts";
@@ -58,6 +63,8 @@ try {
   // Vite hands VITE_* variables of the environment to the page as import.meta.env.
   process.env.VITE_ECHO_URL = echo.url;
   process.env.VITE_CHAT_URL = chat.url;
+  // The widgets' "yours" (reference | yours) imports the reader's files from here.
+  process.env.VITE_WORKBOOK_CHAPTERS ??= resolve(root, "chapters");
 
   const site = await createServer(root, { host, port });
   await site.listen();

@@ -14,6 +14,27 @@ export interface Chapter {
   notice: string;
 }
 
+/**
+ * The workbook's parts, each from its first chapter on: the site's sidebar and
+ * chapter 00's map group the chapters by them, so a chapter added to the
+ * curriculum lands in its part without being named here.
+ */
+export const parts: readonly { first: number; title: string }[] = [
+  { first: 0, title: "Part I · The protocol by hand" },
+  { first: 10, title: "Part II · Libraries, TLS and extensions" },
+  { first: 13, title: "Part III · In production" },
+];
+
+/** The chapters of the curriculum, grouped by part; a part with no chapter yet is left out. */
+export function chaptersByPart(): { title: string; chapters: Chapter[] }[] {
+  return parts
+    .map((part, i) => ({
+      title: part.title,
+      chapters: curriculum.filter((c) => c.number >= part.first && c.number < (parts[i + 1]?.first ?? Infinity)),
+    }))
+    .filter((part) => part.chapters.length > 0);
+}
+
 export const curriculum: readonly Chapter[] = [
   {
     number: 0,
