@@ -26,6 +26,8 @@
  *   --rounds N         rounds (default 3)
  *   --seconds S        timed seconds per run (default 2; --quick 1)
  *   --sizes, --connections   another matrix (sizes in bytes, K or M suffix)
+ *   --idle N           idle connections measured for the memory figure (default 1000; 10000
+ *                      for idle capacity), after a first 1000 that are not counted
  *   --cpu-prof         servers run under `node --cpu-prof`; where each spent its busy
  *                      time is printed at the end (profiles in .cache/profiles/)
  *   --deflate          permessage-deflate on (chapter 12): the reference against ws, on
@@ -95,8 +97,11 @@ function parse() {
       sizes: { type: "string", default: "32,1K,64K,1M" },
       connections: { type: "string", default: "1,50" },
       "cpu-prof": { type: "boolean", default: false },
+      idle: { type: "string", default: String(IDLE_CONNECTIONS) },
     },
   });
+  const idle = Number(values.idle);
+  if (!Number.isInteger(idle) || idle < 1) throw new Error(`--idle ${values.idle} is not a number of connections`);
   const rounds = Number(values.rounds ?? (values.quick ? 1 : 3));
   const seconds = Number(values.seconds ?? (values.quick ? 1 : 2));
   if (!Number.isInteger(rounds) || rounds < 1) throw new Error(`--rounds ${values.rounds} is not a whole number ≥ 1`);
@@ -112,6 +117,7 @@ function parse() {
   });
   return {
     cpuProf: values["cpu-prof"],
+    idle,
     quick: values.quick,
     rounds,
     durationMs: seconds * 1000,
@@ -230,10 +236,10 @@ async function perByteBenchmark(quick: boolean): Promise<void> {
   table("UTF-8 check: GB/s on the benchmark's text (JSON-like, mostly ASCII)", results.utf8, "05");
 }
 
-async function memoryBenchmark(kinds: ServerKind[], generator: Child, repeats: number): Promise<void> {
+async function memoryBenchmark(kinds: ServerKind[], generator: Child, repeats: number, counted: number): Promise<void> {
   const what = repeats > 1 ? `median of ${repeats} fresh servers each` : "one fresh server each";
   console.log(
-    bold(`\nMemory per idle connection: growth over ${IDLE_CONNECTIONS} idle connections opened after ${IDLE_CONNECTIONS} others, after a full GC; ${what}`),
+    bold(`\nMemory per idle connection: growth over ${counted} idle connections opened after ${IDLE_CONNECTIONS} others, after a full GC; ${what}`),
   );
   console.log(dim("  (servers run with --expose-gc --max-semi-space-size=1 for this part only: see memoryBenchmark)"));
   console.log(`  ${"".padEnd(15)}${pad("RSS", 10)}${pad("JS heap + external", 20)}`);
@@ -252,12 +258,12 @@ async function memoryBenchmark(kinds: ServerKind[], generator: Child, repeats: n
         await ask(generator, { cmd: "idle-open", url: server.url, count: IDLE_CONNECTIONS });
         await new Promise((r) => setTimeout(r, 300));
         const before = await usage(server);
-        await ask(generator, { cmd: "idle-open", url: server.url, count: IDLE_CONNECTIONS });
+        await ask(generator, { cmd: "idle-open", url: server.url, count: counted });
         await new Promise((r) => setTimeout(r, 300));
         const after = await usage(server);
         await ask(generator, { cmd: "idle-close" });
-        growth.get(kind)!.rss.push((after.rss - before.rss) / IDLE_CONNECTIONS / 1024);
-        growth.get(kind)!.heap.push((after.heapUsed + after.external - before.heapUsed - before.external) / IDLE_CONNECTIONS / 1024);
+        growth.get(kind)!.rss.push((after.rss - before.rss) / counted / 1024);
+        growth.get(kind)!.heap.push((after.heapUsed + after.external - before.heapUsed - before.external) / counted / 1024);
       } finally {
         await server.child.stop();
       }
@@ -407,7 +413,7 @@ async function main(): Promise<void> {
     }
     await perByteBenchmark(options.quick);
     // The raw TCP echo keeps nothing per connection worth comparing: memory is for WebSocket servers.
-    await memoryBenchmark(servers.map((s) => s.kind).filter((k) => k !== "raw-tcp"), generator, options.quick ? 1 : 3);
+    await memoryBenchmark(servers.map((s) => s.kind).filter((k) => k !== "raw-tcp"), generator, options.quick ? 1 : 3, options.idle);
     console.log(dim(`\n(${Math.round((Date.now() - started) / 1000)} s)`));
   } finally {
     await Promise.all([...servers.map((s) => s.child.stop()), generator.stop()]);
