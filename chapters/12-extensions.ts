@@ -164,7 +164,7 @@ export function checkDeflateResponse(elements: readonly ExtensionElement[], opti
  */
 export function deflateMessage(
   payload: Uint8Array,
-  options: { windowBits?: number; dictionary?: Uint8Array | undefined; level?: number } = {},
+  options: { windowBits?: number; dictionary?: Uint8Array | undefined } = {},
 ): Uint8Array {
   throw new NotImplementedError("deflateMessage in chapters/12-extensions.ts");
 }
@@ -190,8 +190,6 @@ export function inflateMessage(
 export interface PerMessageDeflateOptions {
   /** The largest message accepted once inflated, in bytes (default `DEFAULT_MAX_MESSAGE_SIZE`); larger fails with 1009. */
   maxMessageSize?: number;
-  /** zlib's compression level, 0..9 (default: zlib's own, 6). */
-  level?: number;
   /** Told about every message compressed or inflated, for `--trace`. */
   onMessage?: (trace: DeflateTrace) => void;
 }
@@ -202,7 +200,7 @@ export interface PerMessageDeflateOptions {
  * `params` what `negotiateDeflate` or `checkDeflateResponse` agreed.
  *
  * `receive(frame)`, for every frame received, in order:
- * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6.1);
+ * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6);
  * - a text or binary frame with RSV1 starts a compressed message: it and its
  *   continuation frames are held back (undefined is returned) until the
  *   final one, then the message comes out as one frame, inflated, RSV1 clear;
@@ -219,8 +217,8 @@ export interface PerMessageDeflateOptions {
  *
  * `send(opcode, payload)`: the payload compressed with RSV1, from the end of
  * the messages sent before unless this side's `*_no_context_takeover` was
- * agreed, within this side's window size. A message that would not shrink
- * goes uncompressed (RSV1 clear), as §6 allows: our policy.
+ * agreed (§7.2.1), within this side's window size. A message that would not
+ * shrink goes uncompressed (RSV1 clear), as §6 allows: the workbook's policy.
  */
 export class PerMessageDeflate implements MessageExtension {
   readonly rsv1 = true;
@@ -265,9 +263,11 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
 
 /**
  * The client's check of the server's `Sec-WebSocket-Protocol` answer (RFC 6455
- * §4.1: fail if it names a subprotocol that was not offered; §11.3.4: only one
- * value). Returns the subprotocol, or undefined if the server chose none.
- * A `HandshakeError` for a subprotocol not in `offered`, or a list of several.
+ * §4.1: fail if it names a subprotocol that was not offered; a list of several,
+ * which §11.3.4 forbids, is never one of the names offered). Returns the
+ * subprotocol, or undefined if the server chose none (§4.2.2's null: the
+ * workbook's client goes on, see the page).
+ * A `HandshakeError` for anything but one of the names in `offered`.
  */
 export function checkSubprotocol(header: string | undefined, offered: readonly string[]): string | undefined {
   throw new NotImplementedError("checkSubprotocol in chapters/12-extensions.ts");
