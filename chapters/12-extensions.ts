@@ -177,8 +177,9 @@ export function deflateMessage(
  * `maxSize` (default `DEFAULT_MAX_MESSAGE_SIZE`) bounds the output *while*
  * inflating: a ProtocolError 1009 as soon as the message grows past it, so a
  * few KiB that would inflate to a GiB never get the memory (RFC 6455 §10.4).
- * Data that is not DEFLATE fails with 1007 (our choice, as `ws` does: the
- * message's data is not what its frame says it is, §7.4.1).
+ * Data that is not DEFLATE fails with 1007 (the workbook's policy, as `ws`
+ * does: the message's data is not what its frame says it is, RFC 6455 §7.4.1;
+ * RFC 7692 names no code, and 1002 would be right too).
  */
 export function inflateMessage(
   data: Uint8Array,

@@ -392,8 +392,9 @@ export function deflateMessage(
  * `maxSize` (default `DEFAULT_MAX_MESSAGE_SIZE`) bounds the output *while*
  * inflating: a ProtocolError 1009 as soon as the message grows past it, so a
  * few KiB that would inflate to a GiB never get the memory (RFC 6455 §10.4).
- * Data that is not DEFLATE fails with 1007 (our choice, as `ws` does: the
- * message's data is not what its frame says it is, §7.4.1).
+ * Data that is not DEFLATE fails with 1007 (the workbook's policy, as `ws`
+ * does: the message's data is not what its frame says it is, RFC 6455 §7.4.1;
+ * RFC 7692 names no code, and 1002 would be right too).
  */
 export function inflateMessage(
   data: Uint8Array,
@@ -629,9 +630,10 @@ export function subprotocolHeader(protocols: readonly string[]): string {
 }
 
 /**
- * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/"): the first
- * subprotocol in the client's `Sec-WebSocket-Protocol` value (its order of
- * preference) that the server `supported`, compared exactly; undefined if
+ * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/": one the
+ * client offered): the first subprotocol in the client's `Sec-WebSocket-Protocol`
+ * value (its order of preference: the workbook's policy, which §4.2.2 leaves
+ * open) that the server `supported`, compared exactly; undefined if
  * none, or if the client offered none: then the answer has no
  * `Sec-WebSocket-Protocol` at all.
  */
