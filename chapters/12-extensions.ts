@@ -117,6 +117,7 @@ export function acceptDeflateOffer(offer: ExtensionElement, options: DeflateOpti
  * permessage-deflate offer in the client's list that `acceptDeflateOffer`
  * accepts (the client lists them by preference, RFC 6455 §9.1), or
  * undefined to go on without compression. Other extensions are ignored.
+ * A `RangeError` if an option's window size is not 8..15.
  */
 export function negotiateDeflate(
   offers: readonly ExtensionElement[],
@@ -252,9 +253,10 @@ export function subprotocolHeader(protocols: readonly string[]): string {
 }
 
 /**
- * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/"): the first
- * subprotocol in the client's `Sec-WebSocket-Protocol` value (its order of
- * preference) that the server `supported`, compared exactly; undefined if
+ * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/": one the
+ * client offered): the first subprotocol in the client's `Sec-WebSocket-Protocol`
+ * value (its order of preference: the workbook's policy, which §4.2.2 leaves
+ * open) that the server `supported`, compared exactly; undefined if
  * none, or if the client offered none: then the answer has no
  * `Sec-WebSocket-Protocol` at all.
  */

@@ -99,7 +99,6 @@ export function parseExtensionHeader(value: string): ExtensionElement[] {
     at++; // the opening quote
     let text = "";
     while (value[at] !== '"') {
-      if (at >= value.length) fail("a quoted value is never closed");
       if (value[at] === "\\") at++; // a quoted pair: the next character as it is
       if (at >= value.length) fail("a quoted value is never closed");
       text += value[at];
@@ -236,15 +235,16 @@ export function acceptDeflateOffer(offer: ExtensionElement, options: DeflateOpti
  * permessage-deflate offer in the client's list that `acceptDeflateOffer`
  * accepts (the client lists them by preference, RFC 6455 §9.1), or
  * undefined to go on without compression. Other extensions are ignored.
+ * A `RangeError` if an option's window size is not 8..15.
  */
 export function negotiateDeflate(
   offers: readonly ExtensionElement[],
   options: DeflateOptions = {},
 ): { params: DeflateParams; response: ExtensionElement } | undefined {
   // #region solution
+  checkOptions(options);
   for (const offer of offers) {
-    if (offer.name !== PERMESSAGE_DEFLATE) continue;
-    const decision = acceptDeflateOffer(offer, options);
+    const decision = acceptDeflateOffer(offer, options); // declines other extensions' offers too
     if (decision.ok) return { params: decision.params, response: decision.response };
   }
   return undefined;
@@ -413,22 +413,21 @@ export function inflateMessage(
       // The largest window: enough whatever window the peer compressed with.
       windowBits: 15,
       // zlib stops and throws as soon as its output passes this: the bomb never gets its memory.
-      maxOutputLength: Math.max(1, Math.min(maxSize, MAX_BUFFER)),
+      // (At most 2^31 - 1, the largest Buffer node:zlib may return.)
+      maxOutputLength: Math.max(1, Math.min(maxSize, 2 ** 31 - 1)),
       ...(options.dictionary === undefined || options.dictionary.length === 0 ? {} : { dictionary: options.dictionary }),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw tooBig(maxSize);
     throw new ProtocolError(1007, `a compressed message that does not inflate: ${(error as Error).message} (RFC 7692 §7.2.2)`);
   }
+  // zlib's bound can't be 0 (it takes at least 1): a limit of 0 is checked here.
   if (inflated.length > maxSize) throw tooBig(maxSize);
   return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length);
   // #endregion
 }
 
 // #region reference-only
-/** The largest Buffer node:zlib may return (and so the largest maxOutputLength it takes). */
-const MAX_BUFFER = 2 ** 31 - 1;
-
 function tooBig(maxSize: number): ProtocolError {
   return new ProtocolError(1009, `a compressed message inflates to more than the ${maxSize} bytes this endpoint accepts (RFC 6455 §7.4.1, §10.4)`);
 }
@@ -641,7 +640,7 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
   // #region solution
   if (header === undefined) return undefined;
   const offered = header.split(",").map((p) => p.trim());
-  return offered.find((p) => p !== "" && supported.includes(p));
+  return offered.find((p) => supported.includes(p));
   // #endregion
 }
 

@@ -158,7 +158,7 @@ function letters(n: number, seed: number): Uint8Array {
 describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
   test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
     const parsed = parseExtensionHeader(
-      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;bar = baz',
+      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;Bar = baz',
     );
     expect(parsed, "one element per extension, in order, each with its parameters in order; names lower-cased, quotes removed").toEqual([
       {
@@ -327,6 +327,7 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
         const options = { [key]: bits };
         expectThrows(() => acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits"), options), RangeError, `acceptDeflateOffer, ${key} ${bits}`);
         expectThrows(() => negotiateDeflate([offer("permessage-deflate; client_max_window_bits")], options), RangeError, `negotiateDeflate, ${key} ${bits}`);
+        expectThrows(() => negotiateDeflate([], options), RangeError, `negotiateDeflate with no offer, ${key} ${bits}: the options are wrong whatever the client sends`);
         expectThrows(() => deflateOffer(options), RangeError, `deflateOffer, ${key} ${bits}`);
         expectThrows(() => checkDeflateResponse([offer("permessage-deflate")], options), RangeError, `checkDeflateResponse, ${key} ${bits}`);
       }
@@ -343,6 +344,12 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
       "every parameter",
     ).toBe("permessage-deflate; client_max_window_bits=9; client_no_context_takeover; server_max_window_bits=10; server_no_context_takeover");
     expect(sorted(deflateOffer({ serverNoContextTakeover: false, clientNoContextTakeover: false })), "false asks for nothing").toBe("permessage-deflate; client_max_window_bits");
+  });
+
+  test("RFC 7692 §5 MUST: an answer accepting permessage-deflate beside another extension (which could claim RSV1 too) fails the handshake", () => {
+    for (const header of ["permessage-deflate, x-webkit-deflate-frame", "x-rsv1-user, permessage-deflate"]) {
+      expectThrows(() => checkDeflateResponse(parseExtensionHeaderReference(header)), HandshakeError, `RFC 7692 §5: "${header}"`);
+    }
   });
 
   test("§4.1, §9.1 MUST: an answer naming an extension that was never offered fails the handshake", () => {
@@ -469,6 +476,8 @@ describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
     expect(zeros.length, "200 000 zeros compress to a few hundred bytes").toBeLessThan(1000);
     expectProtocolError(() => inflateMessage(zeros, { maxSize: 100_000 }), 1009, "§10.4: 200 000 bytes inflated, 100 000 allowed");
     expect(inflateMessage(zeros, { maxSize: 200_000 }).length, "exactly the limit is allowed").toBe(200_000);
+    expect(inflateMessage(hex("00"), { maxSize: 0 }).length, "a limit of 0 still takes the empty message").toBe(0);
+    expectProtocolError(() => inflateMessage(deflateMessage(utf8("x")), { maxSize: 0 }), 1009, "§10.4: one byte, 0 allowed");
     expectProtocolError(() => inflateMessage(hex("ff ff ff ff")), 1007, "the workbook's policy (taught on the page): a payload that is not DEFLATE (invalid block type)");
   });
 });
@@ -588,8 +597,9 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     // The peer, written by the test: each message compressed with the exact window
     // it may use (the last 2^bits bytes of the messages before), many pointing back
     // across several messages; one message in three sent uncompressed.
-    for (const [bits, role] of [[15, "client"], [9, "server"], [12, "client"]] as const) {
-      const params = role === "client" ? { ...DEFAULTS, serverMaxWindowBits: bits } : { ...DEFAULTS, clientMaxWindowBits: bits };
+    for (const [bits, role] of [[15, "client"], [15, "server"], [12, "client"], [9, "server"]] as const) {
+      // This side's own window is 9 bits: the window it keeps for the peer's messages is the peer's, not its own.
+      const params = role === "client" ? { ...DEFAULTS, serverMaxWindowBits: bits, clientMaxWindowBits: 9 } : { ...DEFAULTS, clientMaxWindowBits: bits, serverMaxWindowBits: 9 };
       const receiver = new PerMessageDeflate(role, params);
       let history: Uint8Array = new Uint8Array(0);
       const chunks = [letters(40, 1), letters(200, 2), letters(700, 3), letters(3000, 4), letters(20_000, 5)];
@@ -666,12 +676,22 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     expectProtocolError(() => deflate.receive(frame(0x2, bomb, { rsv1: true })), 1009, "§10.4: 1 MiB inflated, 64 KiB allowed");
   });
 
-  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment)", () => {
+  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment), with room for an honest peer's stored blocks", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 10_000 });
     const chunk = pattern(4000);
     deflate.receive(frame(0x2, chunk, { fin: false, rsv1: true }));
     deflate.receive(frame(0x0, chunk, { fin: false }));
     expectProtocolError(() => deflate.receive(frame(0x0, chunk, { fin: false })), 1009, "12 000 compressed bytes held for a 10 000-byte limit");
+    // Incompressible data sent compressed anyway (ws and websockets compress every message): stored
+    // blocks make it a little larger than the message, and a message of exactly the limit must still pass.
+    const limit = 1_000_000;
+    const honest = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: limit });
+    const random = new Uint8Array(randomBytes(limit));
+    const stored = deflateRawSync(random, { level: 0, finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(stored.length, "the stored blocks are larger than the message").toBeGreaterThan(limit);
+    const cut = Math.floor(stored.length / 2);
+    expect(honest.receive(frame(0x2, stored.subarray(0, cut), { fin: false, rsv1: true })), "the first half is held").toBeUndefined();
+    expect(honest.receive(frame(0x0, stored.subarray(cut)))?.payload.length, "a message of exactly the limit, a few bytes larger compressed, is accepted").toBe(limit);
   });
 });
 
