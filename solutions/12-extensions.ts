@@ -170,7 +170,7 @@ export type DeflateDecision =
  * §7.1), given what the server insists on (`options`).
  *
  * Declined, with a reason, if the offer (§7: the server MUST decline it)
- * - has a parameter RFC 7692 does not define, or the same parameter twice;
+ * - is not permessage-deflate, has a parameter RFC 7692 does not define, or one twice;
  * - gives a value to a `*_no_context_takeover`, or a window size that is not
  *   8..15 in decimal without leading zeros (`server_max_window_bits` needs one,
  *   `client_max_window_bits` may have none);
