@@ -260,7 +260,9 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
       expect(!decision.ok && typeof decision.reason === "string" && decision.reason.length > 0, `a declined "${header}" says why (DeflateDecision.reason)`).toBe(true);
       expect(negotiateDeflate([offer(header)]), `negotiateDeflate declines "${header}": no extension`).toBeUndefined();
     }
-    expect(acceptDeflateOffer(offer("x-webkit-deflate-frame")).ok, "another extension's offer is not permessage-deflate's to accept").toBe(false);
+    const foreign = acceptDeflateOffer(offer("x-webkit-deflate-frame"));
+    expect(foreign.ok, "another extension's offer is not permessage-deflate's to accept").toBe(false);
+    expect(!foreign.ok && foreign.reason.length > 0, "and the decision says why (DeflateDecision.reason)").toBe(true);
   });
 
   test("RFC 7692 §7, §7.1.2.1 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
