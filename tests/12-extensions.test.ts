@@ -416,6 +416,10 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
       checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover")], { clientNoContextTakeover: true, clientMaxWindowBits: 11 }),
       "§7.1.1.2, §7.1.2.2: the client's own hints bind it even if not answered",
     ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 11 });
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10")], { serverNoContextTakeover: true, serverMaxWindowBits: 10 }),
+      "§7.1.1.1, §7.1.2.1: what the offer asked for, answered: accepted",
+    ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, serverMaxWindowBits: 10 });
   });
 });
 
