@@ -698,6 +698,9 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     const cut = Math.floor(stored.length / 2);
     expect(honest.receive(frame(0x2, stored.subarray(0, cut), { fin: false, rsv1: true })), "the first half is held").toBeUndefined();
     expect(honest.receive(frame(0x0, stored.subarray(cut)))?.payload.length, "a message of exactly the limit, a few bytes larger compressed, is accepted").toBe(limit);
+    const small = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 100 });
+    const storedSmall = deflateRawSync(new Uint8Array(randomBytes(100)), { level: 0, finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(small.receive(frame(0x2, storedSmall, { rsv1: true }))?.payload.length, "the same for a limit of 100 bytes: 100 random bytes, stored").toBe(100);
   });
 });
 
@@ -795,6 +798,7 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     for (const fin of [false, true]) {
       const server = open("server", DEFAULTS);
       expect([...server.receive(wireFrame({ opcode: 0x1, fin: false, payload: utf8("plain "), maskKey: KEY }))], "an uncompressed message begins").toEqual([]);
+      expect([...server.receive(wireFrame({ opcode: 0x0, fin: false, payload: utf8("and more "), maskKey: KEY }))], "and goes on (a continuation, not its last)").toEqual([]);
       // Its payload isn't even DEFLATE: a connection that took it for a new compressed message would say 1007, or wait for more.
       const events = server.receive(wireFrame({ opcode: 0x1, fin, rsv1: true, payload: hex("ff ff ff ff"), maskKey: KEY }));
       expect(closeOf(events), `§5.4: a text frame (RSV1, FIN ${fin}) where a continuation belongs`).toMatchObject({ type: "close", code: 1002 });
