@@ -92,7 +92,7 @@ export type DeflateDecision =
  * §7.1), given what the server insists on (`options`).
  *
  * Declined, with a reason, if the offer (§7: the server MUST decline it)
- * - has a parameter RFC 7692 does not define, or the same parameter twice;
+ * - is not permessage-deflate, has a parameter RFC 7692 does not define, or one twice;
  * - gives a value to a `*_no_context_takeover`, or a window size that is not
  *   8..15 in decimal without leading zeros (`server_max_window_bits` needs one,
  *   `client_max_window_bits` may have none);
@@ -117,6 +117,7 @@ export function acceptDeflateOffer(offer: ExtensionElement, options: DeflateOpti
  * permessage-deflate offer in the client's list that `acceptDeflateOffer`
  * accepts (the client lists them by preference, RFC 6455 §9.1), or
  * undefined to go on without compression. Other extensions are ignored.
+ * A `RangeError` if an option's window size is not 8..15.
  */
 export function negotiateDeflate(
   offers: readonly ExtensionElement[],
@@ -164,7 +165,7 @@ export function checkDeflateResponse(elements: readonly ExtensionElement[], opti
  */
 export function deflateMessage(
   payload: Uint8Array,
-  options: { windowBits?: number; dictionary?: Uint8Array | undefined; level?: number } = {},
+  options: { windowBits?: number; dictionary?: Uint8Array | undefined } = {},
 ): Uint8Array {
   throw new NotImplementedError("deflateMessage in chapters/12-extensions.ts");
 }
@@ -177,8 +178,9 @@ export function deflateMessage(
  * `maxSize` (default `DEFAULT_MAX_MESSAGE_SIZE`) bounds the output *while*
  * inflating: a ProtocolError 1009 as soon as the message grows past it, so a
  * few KiB that would inflate to a GiB never get the memory (RFC 6455 §10.4).
- * Data that is not DEFLATE fails with 1007 (our choice, as `ws` does: the
- * message's data is not what its frame says it is, §7.4.1).
+ * Data that is not DEFLATE fails with 1007 (the workbook's policy, as `ws`
+ * does: the message's data is not what its frame says it is, RFC 6455 §7.4.1;
+ * RFC 7692 names no code, and 1002 would be right too).
  */
 export function inflateMessage(
   data: Uint8Array,
@@ -190,8 +192,6 @@ export function inflateMessage(
 export interface PerMessageDeflateOptions {
   /** The largest message accepted once inflated, in bytes (default `DEFAULT_MAX_MESSAGE_SIZE`); larger fails with 1009. */
   maxMessageSize?: number;
-  /** zlib's compression level, 0..9 (default: zlib's own, 6). */
-  level?: number;
   /** Told about every message compressed or inflated, for `--trace`. */
   onMessage?: (trace: DeflateTrace) => void;
 }
@@ -202,7 +202,7 @@ export interface PerMessageDeflateOptions {
  * `params` what `negotiateDeflate` or `checkDeflateResponse` agreed.
  *
  * `receive(frame)`, for every frame received, in order:
- * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6.1);
+ * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6);
  * - a text or binary frame with RSV1 starts a compressed message: it and its
  *   continuation frames are held back (undefined is returned) until the
  *   final one, then the message comes out as one frame, inflated, RSV1 clear;
@@ -219,8 +219,8 @@ export interface PerMessageDeflateOptions {
  *
  * `send(opcode, payload)`: the payload compressed with RSV1, from the end of
  * the messages sent before unless this side's `*_no_context_takeover` was
- * agreed, within this side's window size. A message that would not shrink
- * goes uncompressed (RSV1 clear), as §6 allows: our policy.
+ * agreed (§7.2.1), within this side's window size. A message that would not
+ * shrink goes uncompressed (RSV1 clear), as §6 allows: the workbook's policy.
  */
 export class PerMessageDeflate implements MessageExtension {
   readonly rsv1 = true;
@@ -253,9 +253,10 @@ export function subprotocolHeader(protocols: readonly string[]): string {
 }
 
 /**
- * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/"): the first
- * subprotocol in the client's `Sec-WebSocket-Protocol` value (its order of
- * preference) that the server `supported`, compared exactly; undefined if
+ * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/": one the
+ * client offered): the first subprotocol in the client's `Sec-WebSocket-Protocol`
+ * value (its order of preference: the workbook's policy, which §4.2.2 leaves
+ * open) that the server `supported`, compared exactly; undefined if
  * none, or if the client offered none: then the answer has no
  * `Sec-WebSocket-Protocol` at all.
  */
@@ -265,9 +266,11 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
 
 /**
  * The client's check of the server's `Sec-WebSocket-Protocol` answer (RFC 6455
- * §4.1: fail if it names a subprotocol that was not offered; §11.3.4: only one
- * value). Returns the subprotocol, or undefined if the server chose none.
- * A `HandshakeError` for a subprotocol not in `offered`, or a list of several.
+ * §4.1: fail if it names a subprotocol that was not offered; a list of several,
+ * which §11.3.4 forbids, is never one of the names offered). Returns the
+ * subprotocol, or undefined if the server chose none (§4.2.2's null: the
+ * workbook's client goes on, see the page).
+ * A `HandshakeError` for anything but one of the names in `offered`.
  */
 export function checkSubprotocol(header: string | undefined, offered: readonly string[]): string | undefined {
   throw new NotImplementedError("checkSubprotocol in chapters/12-extensions.ts");

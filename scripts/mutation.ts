@@ -81,6 +81,10 @@ async function mutate(chapter: Chapter, tests: string[], ranges?: string[]): Pro
     coverageAnalysis: "perTest",
     // The sockets of chapters 08-11 make some mutants hang until vitest's own bound.
     timeoutMS: 15_000,
+    // The first, unmutated run of every test: chapter 12's file alone (Chromium,
+    // Python, 16 MiB echoes, the conformance cases) outgrew Stryker's 5 minutes
+    // on a busy 2-core machine.
+    dryRunTimeoutMinutes: 20,
     // Progress while it runs (minutes per chapter); the verdict is printed below.
     reporters: ["progress"],
     // Stryker's incremental mode: a mutant whose code and covering tests did not

@@ -52,18 +52,16 @@ export interface DeflateOptions {
 }
 
 // #region reference-only
-/** HTTP's token characters (RFC 9110 §5.6.2): what names and unquoted values are made of. */
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
-const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9A-Za-z]/;
-/** §7.1.2: a window size is 8 to 15, in decimal, without leading zeros. */
-const WINDOW_BITS = /^(?:[89]|1[0-5])$/;
-/** The parameters RFC 7692 §7.1 defines; any other makes an offer or an answer unacceptable. */
-const DEFLATE_PARAMS = new Set([
-  "server_no_context_takeover",
-  "client_no_context_takeover",
-  "server_max_window_bits",
-  "client_max_window_bits",
-]);
+// The patterns live inside functions, not in module-level constants: see
+// docs/maintainers/mutation.md ("a module-level initialiser").
+/** HTTP's token (RFC 9110 §5.6.2): what names and unquoted values are made of. */
+function isToken(text: string): boolean {
+  return /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/.test(text);
+}
+/** One character of a token. */
+function isTokenChar(char: string | undefined): boolean {
+  return char !== undefined && /^[!#$%&'*+\-.^_`|~0-9A-Za-z]$/.test(char);
+}
 // #endregion
 
 /**
@@ -93,7 +91,7 @@ export function parseExtensionHeader(value: string): ExtensionElement[] {
   };
   const token = (what: string): string => {
     const start = at;
-    while (at < value.length && TOKEN_CHAR.test(value[at]!)) at++;
+    while (isTokenChar(value[at])) at++;
     if (at === start) fail(`expected ${what}, found ${value[at] === undefined ? "the end" : JSON.stringify(value[at])}`);
     return value.slice(start, at);
   };
@@ -101,14 +99,13 @@ export function parseExtensionHeader(value: string): ExtensionElement[] {
     at++; // the opening quote
     let text = "";
     while (value[at] !== '"') {
-      if (at >= value.length) fail("a quoted value is never closed");
       if (value[at] === "\\") at++; // a quoted pair: the next character as it is
       if (at >= value.length) fail("a quoted value is never closed");
       text += value[at];
       at++;
     }
     at++; // the closing quote
-    if (!TOKEN.test(text)) fail(`the quoted value "${text}" is not a token once unquoted`);
+    if (!isToken(text)) fail(`the quoted value "${text}" is not a token once unquoted`);
     return text;
   };
 
@@ -150,7 +147,7 @@ export function parseExtensionHeader(value: string): ExtensionElement[] {
 export function formatExtensionHeader(elements: readonly ExtensionElement[]): string {
   // #region solution
   const checked = (text: string) => {
-    if (!TOKEN.test(text)) throw new RangeError(`"${text}" is not a token: it cannot be written in Sec-WebSocket-Extensions (RFC 6455 §9.1)`);
+    if (!isToken(text)) throw new RangeError(`"${text}" is not a token: it cannot be written in Sec-WebSocket-Extensions (RFC 6455 §9.1)`);
     return text;
   };
   return elements
@@ -173,7 +170,7 @@ export type DeflateDecision =
  * §7.1), given what the server insists on (`options`).
  *
  * Declined, with a reason, if the offer (§7: the server MUST decline it)
- * - has a parameter RFC 7692 does not define, or the same parameter twice;
+ * - is not permessage-deflate, has a parameter RFC 7692 does not define, or one twice;
  * - gives a value to a `*_no_context_takeover`, or a window size that is not
  *   8..15 in decimal without leading zeros (`server_max_window_bits` needs one,
  *   `client_max_window_bits` may have none);
@@ -238,15 +235,16 @@ export function acceptDeflateOffer(offer: ExtensionElement, options: DeflateOpti
  * permessage-deflate offer in the client's list that `acceptDeflateOffer`
  * accepts (the client lists them by preference, RFC 6455 §9.1), or
  * undefined to go on without compression. Other extensions are ignored.
+ * A `RangeError` if an option's window size is not 8..15.
  */
 export function negotiateDeflate(
   offers: readonly ExtensionElement[],
   options: DeflateOptions = {},
 ): { params: DeflateParams; response: ExtensionElement } | undefined {
   // #region solution
+  checkOptions(options);
   for (const offer of offers) {
-    if (offer.name !== PERMESSAGE_DEFLATE) continue;
-    const decision = acceptDeflateOffer(offer, options);
+    const decision = acceptDeflateOffer(offer, options); // declines other extensions' offers too
     if (decision.ok) return { params: decision.params, response: decision.response };
   }
   return undefined;
@@ -328,9 +326,11 @@ export function checkDeflateResponse(elements: readonly ExtensionElement[], opti
 // #region reference-only
 /** What is wrong with the parameters of an offer or an answer (RFC 7692 §7), or undefined. */
 function paramProblem(params: readonly ExtensionParam[], where: "offer" | "response"): string | undefined {
+  // The parameters RFC 7692 §7.1 defines; any other makes an offer or an answer unacceptable.
+  const known = ["server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"];
   const seen = new Set<string>();
   for (const { name, value } of params) {
-    if (!DEFLATE_PARAMS.has(name)) return `${name} is not a parameter of ${PERMESSAGE_DEFLATE} (RFC 7692 §7)`;
+    if (!known.includes(name)) return `${name} is not a parameter of ${PERMESSAGE_DEFLATE} (RFC 7692 §7)`;
     if (seen.has(name)) return `${name} appears twice (RFC 7692 §7)`;
     seen.add(name);
     if (name.endsWith("_no_context_takeover")) {
@@ -338,7 +338,8 @@ function paramProblem(params: readonly ExtensionParam[], where: "offer" | "respo
     } else if (value === undefined) {
       // Only an offer's client_max_window_bits may come without a value (§7.1.2.2).
       if (name === "server_max_window_bits" || where === "response") return `${name} needs a value, 8 to 15 (§7.1.2)`;
-    } else if (!WINDOW_BITS.test(value)) {
+    } else if (!/^(?:[89]|1[0-5])$/.test(value)) {
+      // §7.1.2: 8 to 15, in decimal, without leading zeros.
       return `${name}=${value}: a window size is 8 to 15, written without leading zeros (§7.1.2)`;
     }
   }
@@ -367,7 +368,7 @@ function checkOptions(options: DeflateOptions): void {
  */
 export function deflateMessage(
   payload: Uint8Array,
-  options: { windowBits?: number; dictionary?: Uint8Array | undefined; level?: number } = {},
+  options: { windowBits?: number; dictionary?: Uint8Array | undefined } = {},
 ): Uint8Array {
   // #region solution
   const compressed = zlib.deflateRawSync(payload, {
@@ -376,7 +377,6 @@ export function deflateMessage(
     // bytes, and zlib never reaches back more than the window minus 262 bytes:
     // 250 ≤ 256, so the output still fits a peer that asked for 8 (see the page).
     windowBits: options.windowBits ?? 15,
-    level: options.level ?? zlib.constants.Z_DEFAULT_COMPRESSION,
     ...(options.dictionary === undefined || options.dictionary.length === 0 ? {} : { dictionary: options.dictionary }),
   });
   // A sync flush always ends in an empty stored block: its 4 bytes go (§7.2.1 step 3).
@@ -392,8 +392,9 @@ export function deflateMessage(
  * `maxSize` (default `DEFAULT_MAX_MESSAGE_SIZE`) bounds the output *while*
  * inflating: a ProtocolError 1009 as soon as the message grows past it, so a
  * few KiB that would inflate to a GiB never get the memory (RFC 6455 §10.4).
- * Data that is not DEFLATE fails with 1007 (our choice, as `ws` does: the
- * message's data is not what its frame says it is, §7.4.1).
+ * Data that is not DEFLATE fails with 1007 (the workbook's policy, as `ws`
+ * does: the message's data is not what its frame says it is, RFC 6455 §7.4.1;
+ * RFC 7692 names no code, and 1002 would be right too).
  */
 export function inflateMessage(
   data: Uint8Array,
@@ -412,22 +413,21 @@ export function inflateMessage(
       // The largest window: enough whatever window the peer compressed with.
       windowBits: 15,
       // zlib stops and throws as soon as its output passes this: the bomb never gets its memory.
-      maxOutputLength: Math.max(1, Math.min(maxSize, MAX_BUFFER)),
+      // (At most 2^31 - 1, the largest Buffer node:zlib may return.)
+      maxOutputLength: Math.max(1, Math.min(maxSize, 2 ** 31 - 1)),
       ...(options.dictionary === undefined || options.dictionary.length === 0 ? {} : { dictionary: options.dictionary }),
     });
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ERR_BUFFER_TOO_LARGE") throw tooBig(maxSize);
     throw new ProtocolError(1007, `a compressed message that does not inflate: ${(error as Error).message} (RFC 7692 §7.2.2)`);
   }
+  // zlib's bound can't be 0 (it takes at least 1): a limit of 0 is checked here.
   if (inflated.length > maxSize) throw tooBig(maxSize);
   return new Uint8Array(inflated.buffer, inflated.byteOffset, inflated.length);
   // #endregion
 }
 
 // #region reference-only
-/** The largest Buffer node:zlib may return (and so the largest maxOutputLength it takes). */
-const MAX_BUFFER = 2 ** 31 - 1;
-
 function tooBig(maxSize: number): ProtocolError {
   return new ProtocolError(1009, `a compressed message inflates to more than the ${maxSize} bytes this endpoint accepts (RFC 6455 §7.4.1, §10.4)`);
 }
@@ -446,8 +446,6 @@ function slide(before: Uint8Array, added: Uint8Array, size: number): Uint8Array 
 export interface PerMessageDeflateOptions {
   /** The largest message accepted once inflated, in bytes (default `DEFAULT_MAX_MESSAGE_SIZE`); larger fails with 1009. */
   maxMessageSize?: number;
-  /** zlib's compression level, 0..9 (default: zlib's own, 6). */
-  level?: number;
   /** Told about every message compressed or inflated, for `--trace`. */
   onMessage?: (trace: DeflateTrace) => void;
 }
@@ -458,7 +456,7 @@ export interface PerMessageDeflateOptions {
  * `params` what `negotiateDeflate` or `checkDeflateResponse` agreed.
  *
  * `receive(frame)`, for every frame received, in order:
- * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6.1);
+ * - RSV1 on a control frame, or on a continuation frame: ProtocolError 1002 (§6);
  * - a text or binary frame with RSV1 starts a compressed message: it and its
  *   continuation frames are held back (undefined is returned) until the
  *   final one, then the message comes out as one frame, inflated, RSV1 clear;
@@ -475,14 +473,13 @@ export interface PerMessageDeflateOptions {
  *
  * `send(opcode, payload)`: the payload compressed with RSV1, from the end of
  * the messages sent before unless this side's `*_no_context_takeover` was
- * agreed, within this side's window size. A message that would not shrink
- * goes uncompressed (RSV1 clear), as §6 allows: our policy.
+ * agreed (§7.2.1), within this side's window size. A message that would not
+ * shrink goes uncompressed (RSV1 clear), as §6 allows: the workbook's policy.
  */
 export class PerMessageDeflate implements MessageExtension {
   readonly rsv1 = true;
   // #region reference-only
   readonly #maxMessageSize: number;
-  readonly #level: number | undefined;
   readonly #onMessage: ((trace: DeflateTrace) => void) | undefined;
   /** Sending: the window's size and whether it carries over (this side's parameters). */
   readonly #sendWindowBits: number;
@@ -503,7 +500,6 @@ export class PerMessageDeflate implements MessageExtension {
     // #region solution
     const server = role === "server";
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
-    this.#level = options.level;
     this.#onMessage = options.onMessage;
     this.#sendWindowBits = server ? params.serverMaxWindowBits : params.clientMaxWindowBits;
     this.#sendTakeover = !(server ? params.serverNoContextTakeover : params.clientNoContextTakeover);
@@ -515,12 +511,12 @@ export class PerMessageDeflate implements MessageExtension {
   receive(frame: Frame): Frame | undefined {
     // #region solution
     if (isControl(frame.opcode)) {
-      if (frame.rsv1) throw new ProtocolError(1002, "RSV1 on a control frame: control frames are never compressed (RFC 7692 §6.1)");
+      if (frame.rsv1) throw new ProtocolError(1002, "RSV1 on a control frame: control frames are never compressed (RFC 7692 §6)");
       return frame;
     }
     if (frame.opcode === Opcode.Continuation) {
       if (frame.rsv1) {
-        throw new ProtocolError(1002, "RSV1 on a continuation frame: only a message's first frame says it is compressed (RFC 7692 §6.1)");
+        throw new ProtocolError(1002, "RSV1 on a continuation frame: only a message's first frame says it is compressed (RFC 7692 §6)");
       }
       const message = this.#compressed;
       if (message === undefined) {
@@ -562,7 +558,6 @@ export class PerMessageDeflate implements MessageExtension {
     const compressed = deflateMessage(payload, {
       windowBits: this.#sendWindowBits,
       dictionary: this.#sendTakeover ? this.#sentWindow : undefined,
-      ...(this.#level === undefined ? {} : { level: this.#level }),
     });
     if (compressed.length >= payload.length) {
       // Not worth it: sent as it is, and left out of the window, as the peer
@@ -625,7 +620,7 @@ export function subprotocolHeader(protocols: readonly string[]): string {
   // #region solution
   const seen = new Set<string>();
   for (const protocol of protocols) {
-    if (!TOKEN.test(protocol)) throw new RangeError(`subprotocol ${JSON.stringify(protocol)} is not a token (RFC 6455 §4.1, request requirement 10)`);
+    if (!isToken(protocol)) throw new RangeError(`subprotocol ${JSON.stringify(protocol)} is not a token (RFC 6455 §4.1, request requirement 10)`);
     if (seen.has(protocol)) throw new RangeError(`subprotocol ${protocol} is offered twice: each must be unique (RFC 6455 §4.1, request requirement 10)`);
     seen.add(protocol);
   }
@@ -634,9 +629,10 @@ export function subprotocolHeader(protocols: readonly string[]): string {
 }
 
 /**
- * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/"): the first
- * subprotocol in the client's `Sec-WebSocket-Protocol` value (its order of
- * preference) that the server `supported`, compared exactly; undefined if
+ * The server's choice (RFC 6455 §4.2.2 step 4, "/subprotocol/": one the
+ * client offered): the first subprotocol in the client's `Sec-WebSocket-Protocol`
+ * value (its order of preference: the workbook's policy, which §4.2.2 leaves
+ * open) that the server `supported`, compared exactly; undefined if
  * none, or if the client offered none: then the answer has no
  * `Sec-WebSocket-Protocol` at all.
  */
@@ -644,21 +640,22 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
   // #region solution
   if (header === undefined) return undefined;
   const offered = header.split(",").map((p) => p.trim());
-  return offered.find((p) => p !== "" && supported.includes(p));
+  return offered.find((p) => supported.includes(p));
   // #endregion
 }
 
 /**
  * The client's check of the server's `Sec-WebSocket-Protocol` answer (RFC 6455
- * §4.1: fail if it names a subprotocol that was not offered; §11.3.4: only one
- * value). Returns the subprotocol, or undefined if the server chose none.
- * A `HandshakeError` for a subprotocol not in `offered`, or a list of several.
+ * §4.1: fail if it names a subprotocol that was not offered; a list of several,
+ * which §11.3.4 forbids, is never one of the names offered). Returns the
+ * subprotocol, or undefined if the server chose none (§4.2.2's null: the
+ * workbook's client goes on, see the page).
+ * A `HandshakeError` for anything but one of the names in `offered`.
  */
 export function checkSubprotocol(header: string | undefined, offered: readonly string[]): string | undefined {
   // #region solution
   if (header === undefined) return undefined;
   const chosen = header.trim();
-  if (chosen.includes(",")) throw new HandshakeError(`the server chose several subprotocols (${chosen}); it may choose one (RFC 6455 §4.2.2)`);
   if (!offered.includes(chosen)) throw new HandshakeError(`the server chose subprotocol ${chosen}, which we did not offer (RFC 6455 §4.1)`);
   return chosen;
   // #endregion

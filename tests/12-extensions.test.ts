@@ -72,11 +72,94 @@ function parseExtensionHeaderReference(header: string): ExtensionElement[] {
 /** An element as a header, for messages. */
 const shown = (e: ExtensionElement | undefined) =>
   e === undefined ? "(nothing)" : [e.name, ...e.params.map((p) => (p.value === undefined ? p.name : `${p.name}=${p.value}`))].join("; ");
+/** The same element with its parameters in one order: RFC 7692 gives their order no meaning. */
+const sorted = (e: ExtensionElement | undefined) =>
+  e === undefined ? "(nothing)" : shown({ name: e.name, params: [...e.params].sort((a, b) => a.name.localeCompare(b.name)) });
+/** A header value as `sorted` shows it, read with the test's own parser. */
+const sortedHeader = (header: string | undefined) => (header === undefined ? "(nothing)" : sorted(parseExtensionHeaderReference(header)[0]));
+
+/**
+ * What a server's answer to `offered` means, read by the test on RFC 7692's terms
+ * (§7.1): the parameters both ends then keep to. Every answer that means the same
+ * is as right as any other: `permessage-deflate` and
+ * `permessage-deflate; client_max_window_bits=15` agree on the same thing.
+ * Fails the test for an answer RFC 7692 forbids: another name, an unknown or
+ * repeated parameter, a bad value, client_max_window_bits not offered
+ * (§7.1.2.2 MUST NOT), or a larger server_max_window_bits than offered (§7.1.2.1).
+ */
+function meaning(answer: ExtensionElement, offered: ExtensionElement): DeflateParams {
+  expect(answer.name, "RFC 7692 §5 MUST: the answer names the extension").toBe("permessage-deflate");
+  const names = answer.params.map((p) => p.name);
+  expect(new Set(names).size, `RFC 7692 §7: no parameter twice in "${shown(answer)}"`).toBe(names.length);
+  const get = (e: ExtensionElement, name: string) => e.params.find((p) => p.name === name);
+  for (const p of answer.params) {
+    if (p.name.endsWith("_no_context_takeover")) expect(p.value, `RFC 7692 §7.1.1: ${p.name} has no value`).toBeUndefined();
+    else expect(p.value, `RFC 7692 §7.1.2: ${p.name} has a value, 8 to 15`).toMatch(/^(?:[89]|1[0-5])$/);
+  }
+  expect(names.filter((n) => !["server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"].includes(n)), "RFC 7692 §7: only its own parameters").toEqual([]);
+  if (get(answer, "client_max_window_bits") !== undefined) {
+    expect(get(offered, "client_max_window_bits"), "RFC 7692 §7.1.2.2 MUST NOT: client_max_window_bits answered only if offered").toBeDefined();
+  }
+  const offeredServerBits = get(offered, "server_max_window_bits")?.value;
+  const serverBits = Number(get(answer, "server_max_window_bits")?.value ?? 15);
+  if (offeredServerBits !== undefined) {
+    expect(get(answer, "server_max_window_bits"), "RFC 7692 §7.1.2.1: an offered server_max_window_bits is answered").toBeDefined();
+    expect(serverBits, "RFC 7692 §7.1.2.1: the same server_max_window_bits as offered, or smaller").toBeLessThanOrEqual(Number(offeredServerBits));
+  }
+  if (get(offered, "server_no_context_takeover") !== undefined) {
+    expect(get(answer, "server_no_context_takeover"), "RFC 7692 §7.1.1.1: an offered server_no_context_takeover is answered").toBeDefined();
+  }
+  return {
+    serverNoContextTakeover: get(answer, "server_no_context_takeover") !== undefined,
+    clientNoContextTakeover: get(answer, "client_no_context_takeover") !== undefined,
+    serverMaxWindowBits: serverBits,
+    // The client keeps to its own hint whatever the answer says (§7.1.2.2).
+    clientMaxWindowBits: Math.min(Number(get(answer, "client_max_window_bits")?.value ?? 15), Number(get(offered, "client_max_window_bits")?.value ?? 15)),
+  };
+}
+/** Accepts `header` and checks the decision both ways: the answer means `expected`, and so do the agreed parameters. */
+function expectAccepted(header: string, options: Parameters<typeof acceptDeflateOffer>[1], expected: DeflateParams, why: string): ExtensionElement {
+  const decision = acceptDeflateOffer(offer(header), options);
+  if (!decision.ok) assert.fail(`${why}: "${header}" should be accepted, but it was declined (${decision.reason})`);
+  expect(meaning(decision.response, offer(header)), `${why}: what the answer "${shown(decision.response)}" means`).toEqual(expected);
+  expect(decision.params, `${why}: the agreed parameters, as the answer says them`).toEqual(expected);
+  return decision.response;
+}
+
+/**
+ * Inflates as a receiver whose window really is 2^bits bytes. zlib's inflate
+ * refuses a back-reference only when it reaches past its window and past the
+ * output chunk it is filling; node:zlib's chunk is 16 KiB unless told, so a
+ * reference up to 16 KiB too far back would pass. The smallest chunk, 64 bytes,
+ * makes the check real.
+ */
+function inflateWithin(bits: number, data: Uint8Array, dictionary?: Uint8Array): Buffer {
+  return inflateRawSync(concat(data, DEFLATE_TAIL), {
+    windowBits: bits,
+    chunkSize: 64,
+    finishFlush: zlib.Z_SYNC_FLUSH,
+    ...(dictionary === undefined || dictionary.length === 0 ? {} : { dictionary }),
+  });
+}
+/**
+ * n bytes of the letters a to h in a fixed pseudo-random order (`seed`): they
+ * shrink with any window (3 bits a letter), and repeat only where the test
+ * repeats them.
+ */
+function letters(n: number, seed: number): Uint8Array {
+  const out = new Uint8Array(n);
+  let state = seed;
+  for (let i = 0; i < n; i++) {
+    state = (state * 1103515245 + 12345) & 0x7fffffff;
+    out[i] = 0x61 + ((state >> 16) & 7);
+  }
+  return out;
+}
 
 describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
   test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
     const parsed = parseExtensionHeader(
-      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;bar = baz',
+      'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;Bar = baz',
     );
     expect(parsed, "one element per extension, in order, each with its parameters in order; names lower-cased, quotes removed").toEqual([
       {
@@ -95,13 +178,25 @@ describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
 
   test("§9.1 MUST: a quoted value must be a token once unquoted; a backslash escapes the next character", () => {
     expect(parseExtensionHeader('x; a="b\\c"')[0]?.params, 'a quoted pair: "b\\c" is bc').toEqual([{ name: "a", value: "bc" }]);
-    expectThrows(() => parseExtensionHeader('x; a="two words"'), SyntaxError, '§9.1: "two words" is not a token', /token/);
-    expectThrows(() => parseExtensionHeader('x; a="open'), SyntaxError, "§9.1: an unterminated quoted string", /quoted/);
+    expect(parseExtensionHeader('x; a="1\\0", y')?.map(shown), 'a quoted pair inside a value, then another element').toEqual(["x; a=10", "y"]);
+    expectThrows(() => parseExtensionHeader('x; a="two words"'), SyntaxError, '§9.1: "two words" is not a token');
+    expectThrows(() => parseExtensionHeader('x; a=""'), SyntaxError, "§9.1: an empty quoted value is not a token");
+    for (const open of ['x; a="open', 'x; a="open\\', 'x; a="', 'x; a="b", y; c="d']) {
+      expectThrows(() => parseExtensionHeader(open), SyntaxError, `§9.1: ${JSON.stringify(open)} has a quoted string that never ends`);
+    }
   });
 
-  test("§9.1: malformed lists are a SyntaxError naming where they go wrong", () => {
-    for (const bad of ["permessage-deflate;", "; x", "a b", "a; =1", "a; b=", "a; b=c d", "a/b", "é"]) {
-      expectThrows(() => parseExtensionHeader(bad), SyntaxError, `§9.1: ${JSON.stringify(bad)} is not an extension list`, /character/);
+  test("§9.1, RFC 9110 §5.6.3: spaces and tabs may surround every ; = and , (and are not part of names or values)", () => {
+    expect(parseExtensionHeader("\tpermessage-deflate \t;\tclient_max_window_bits\t=\t10 ;server_no_context_takeover\t,\tx-foo\t").map(shown), "tabs and spaces around everything").toEqual([
+      "permessage-deflate; client_max_window_bits=10; server_no_context_takeover",
+      "x-foo",
+    ]);
+    expect(parseExtensionHeader('a;b="c" ;d').map(shown), "a space after a quoted value").toEqual(["a; b=c; d"]);
+  });
+
+  test("§9.1: malformed lists are a SyntaxError", () => {
+    for (const bad of ["permessage-deflate;", "; x", "a b", "a; =1", "a; b=", "a; b=c d", "a/b", "é", "a;\nb", "a; b=c=d", 'a; b="c"d']) {
+      expectThrows(() => parseExtensionHeader(bad), SyntaxError, `§9.1: ${JSON.stringify(bad)} is not an extension list`);
     }
   });
 
@@ -114,6 +209,9 @@ describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
       "elements joined by \", \", parameters by \"; \"",
     ).toBe("permessage-deflate; server_no_context_takeover; client_max_window_bits=10, x-foo");
     expectThrows(() => formatExtensionHeader([{ name: "a b", params: [] }]), RangeError, "§9.1: a name must be a token");
+    expectThrows(() => formatExtensionHeader([{ name: "x", params: [{ name: "a;b" }] }]), RangeError, "§9.1: a parameter's name must be a token");
+    expectThrows(() => formatExtensionHeader([{ name: "x", params: [{ name: "a", value: "two words" }] }]), RangeError, "§9.1: a value must be a token");
+    expectThrows(() => formatExtensionHeader([{ name: "x", params: [{ name: "a", value: "" }] }]), RangeError, "§9.1: an empty value is not a token");
     const token = fc.stringMatching(/^[a-z0-9_.-]{1,12}$/);
     const element = fc.record({ name: token, params: fc.array(fc.record({ name: token, value: fc.option(token, { nil: undefined }) }), { maxLength: 4 }) });
     fc.assert(
@@ -129,19 +227,23 @@ describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
 describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
   test("RFC 7692 §5 MUST: Chromium's offer is accepted with the extension's name; the defaults are 15 bits and context takeover", () => {
     const decision = negotiateDeflate(parseExtensionHeaderReference("permessage-deflate; client_max_window_bits"));
-    expect(shown(decision?.response), "the answer names permessage-deflate (and needs no parameter)").toBe("permessage-deflate");
-    expect(decision?.params, "the agreed parameters").toEqual(DEFAULTS);
+    if (decision === undefined) assert.fail("RFC 7692 §5: Chromium's offer should be accepted, but negotiateDeflate declined it");
+    expect(meaning(decision.response, offer("permessage-deflate; client_max_window_bits")), "what the answer means: all defaults").toEqual(DEFAULTS);
+    expect(decision.params, "the agreed parameters").toEqual(DEFAULTS);
   });
 
-  test("RFC 7692 §5: other extensions are ignored and the first acceptable permessage-deflate offer wins", () => {
+  test("RFC 7692 §5: other extensions are ignored; the workbook's policy: the first acceptable permessage-deflate offer wins (the client lists them by preference, RFC 6455 §9.1)", () => {
     const decision = negotiateDeflate(
       parseExtensionHeaderReference(
         "x-webkit-deflate-frame, permessage-deflate; mystery, permessage-deflate; server_max_window_bits=10, permessage-deflate",
       ),
     );
-    expect(shown(decision?.response), "the second permessage-deflate offer is the first acceptable one").toBe(
-      "permessage-deflate; server_max_window_bits=10",
-    );
+    if (decision === undefined) assert.fail("two of the four offers are acceptable, but negotiateDeflate declined them all");
+    expect(meaning(decision.response, offer("permessage-deflate; server_max_window_bits=10")), "the second permessage-deflate offer is the first acceptable one").toEqual({
+      ...DEFAULTS,
+      serverMaxWindowBits: 10,
+    });
+    expect(decision.params, "and its agreed parameters").toEqual({ ...DEFAULTS, serverMaxWindowBits: 10 });
     expect(negotiateDeflate(parseExtensionHeaderReference("x-webkit-deflate-frame")), "nothing to accept: no extension").toBeUndefined();
     expect(negotiateDeflate([]), "no offer: no extension").toBeUndefined();
   });
@@ -150,12 +252,18 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
     for (const header of [
       "permessage-deflate; mystery",
       "permessage-deflate; server_no_context_takeover; server_no_context_takeover",
+      "permessage-deflate; client_no_context_takeover; client_no_context_takeover",
+      "permessage-deflate; server_max_window_bits=10; server_max_window_bits=10",
       "permessage-deflate; client_max_window_bits; client_max_window_bits=10",
     ]) {
       const decision = acceptDeflateOffer(offer(header));
       expect(decision.ok, `the server must decline "${header}"`).toBe(false);
+      expect(!decision.ok && typeof decision.reason === "string" && decision.reason.length > 0, `a declined "${header}" says why (DeflateDecision.reason)`).toBe(true);
       expect(negotiateDeflate([offer(header)]), `negotiateDeflate declines "${header}": no extension`).toBeUndefined();
     }
+    const foreign = acceptDeflateOffer(offer("x-webkit-deflate-frame"));
+    expect(foreign.ok, "another extension's offer is not permessage-deflate's to accept").toBe(false);
+    expect(!foreign.ok && foreign.reason.length > 0, "and the decision says why (DeflateDecision.reason)").toBe(true);
   });
 
   test("RFC 7692 §7, §7.1.2.1 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
@@ -164,74 +272,92 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
       "permessage-deflate; server_max_window_bits=7",
       "permessage-deflate; server_max_window_bits=16",
       "permessage-deflate; server_max_window_bits=010",
+      "permessage-deflate; server_max_window_bits=100",
+      "permessage-deflate; server_max_window_bits=9a",
+      "permessage-deflate; server_max_window_bits=x9",
       "permessage-deflate; client_max_window_bits=abc",
+      "permessage-deflate; client_max_window_bits=155",
       "permessage-deflate; server_no_context_takeover=1",
       "permessage-deflate; client_no_context_takeover=true",
     ]) {
       const decision = acceptDeflateOffer(offer(header));
       expect(decision.ok, `"${header}" has an invalid value: declined`).toBe(false);
+      expect(!decision.ok && decision.reason.length > 0, `a declined "${header}" says why (DeflateDecision.reason)`).toBe(true);
     }
     for (const bits of [8, 9, 10, 11, 12, 13, 14, 15]) {
       expect(acceptDeflateOffer(offer(`permessage-deflate; server_max_window_bits=${bits}`)).ok, `${bits} is a valid window size`).toBe(true);
+      expect(acceptDeflateOffer(offer(`permessage-deflate; client_max_window_bits=${bits}`)).ok, `${bits} is a valid window size for the client too`).toBe(true);
     }
   });
 
   test("RFC 7692 §7.1.1.1: server_no_context_takeover offered is answered, and binds the server", () => {
-    const decision = acceptDeflateOffer(offer("permessage-deflate; server_no_context_takeover; client_max_window_bits"));
-    expect(decision.ok && shown(decision.response), "the answer").toBe("permessage-deflate; server_no_context_takeover");
-    expect(decision.ok && decision.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true });
+    expectAccepted("permessage-deflate; server_no_context_takeover; client_max_window_bits", {}, { ...DEFAULTS, serverNoContextTakeover: true }, "§7.1.1.1");
   });
 
   test("RFC 7692 §7.1.2.1: server_max_window_bits is answered with the offer's value or a smaller one", () => {
-    const decision = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"));
-    expect(decision.ok && shown(decision.response), "the same value as offered").toBe("permessage-deflate; server_max_window_bits=12");
-    const smaller = acceptDeflateOffer(offer("permessage-deflate; server_max_window_bits=12"), { serverMaxWindowBits: 9 });
-    expect(smaller.ok && shown(smaller.response), "a server limited to 9 answers 9").toBe("permessage-deflate; server_max_window_bits=9");
-    expect(smaller.ok && smaller.params.serverMaxWindowBits, "and compresses with 2^9 bytes").toBe(9);
-    const unasked = acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: 10 });
-    expect(unasked.ok && shown(unasked.response), "§7.1.2.1 MAY: the server may limit itself unasked").toBe("permessage-deflate; server_max_window_bits=10");
+    expectAccepted("permessage-deflate; server_max_window_bits=12", {}, { ...DEFAULTS, serverMaxWindowBits: 12 }, "a server without a limit answers 12");
+    expectAccepted("permessage-deflate; server_max_window_bits=12", { serverMaxWindowBits: 9 }, { ...DEFAULTS, serverMaxWindowBits: 9 }, "a server limited to 9 answers 9, and compresses with 2^9 bytes");
+    expectAccepted("permessage-deflate; server_max_window_bits=9", { serverMaxWindowBits: 12 }, { ...DEFAULTS, serverMaxWindowBits: 9 }, "a server limited to 12 keeps to the 9 offered");
+    expectAccepted("permessage-deflate", { serverMaxWindowBits: 10 }, { ...DEFAULTS, serverMaxWindowBits: 10 }, "§7.1.2.1 MAY: the server may limit itself unasked, and says so");
   });
 
   test("RFC 7692 §7.1.2.2 MUST NOT: client_max_window_bits is never answered unless offered; a server that needs it declines", () => {
     const decision = acceptDeflateOffer(offer("permessage-deflate"), { clientMaxWindowBits: 10 });
     expect(decision.ok, "the client didn't say it can be limited: the server can't accept with its limit").toBe(false);
-    const accepted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits"), { clientMaxWindowBits: 10 });
-    expect(accepted.ok && shown(accepted.response), "offered without a value: the server's limit").toBe("permessage-deflate; client_max_window_bits=10");
-    const hinted = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=9"), { clientMaxWindowBits: 12 });
-    expect(hinted.ok && shown(hinted.response), "offered with 9: the client won't go over 9 anyway").toBe("permessage-deflate; client_max_window_bits=9");
-    const plain = acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits=11"));
-    expect(plain.ok && shown(plain.response), "a server without a limit answers without the parameter").toBe("permessage-deflate");
-    expect(plain.ok && plain.params.clientMaxWindowBits, "and the client keeps to its own hint, 11").toBe(11);
+    expect(!decision.ok && decision.reason.length > 0, "and says why (DeflateDecision.reason)").toBe(true);
+    expectAccepted("permessage-deflate; client_max_window_bits", { clientMaxWindowBits: 10 }, { ...DEFAULTS, clientMaxWindowBits: 10 }, "offered without a value: the server's limit");
+    expectAccepted("permessage-deflate; client_max_window_bits=9", { clientMaxWindowBits: 12 }, { ...DEFAULTS, clientMaxWindowBits: 9 }, "offered with 9: the client won't go over 9 anyway");
+    expectAccepted("permessage-deflate; client_max_window_bits=11", {}, { ...DEFAULTS, clientMaxWindowBits: 11 }, "a server without a limit: the client keeps to its own hint, 11");
+    expectAccepted("permessage-deflate; client_max_window_bits=11", { clientMaxWindowBits: 11 }, { ...DEFAULTS, clientMaxWindowBits: 11 }, "the same limit both ways");
+    const plain = acceptDeflateOffer(offer("permessage-deflate"));
+    expect(plain.ok && plain.response.params.some((p) => p.name === "client_max_window_bits"), "§7.1.2.2 MUST NOT: not offered, not answered").toBe(false);
   });
 
-  test("RFC 7692 §7.1.1.2: client_no_context_takeover is answered when offered, or when the server insists", () => {
-    const offered = acceptDeflateOffer(offer("permessage-deflate; client_no_context_takeover"));
-    expect(offered.ok && shown(offered.response), "offered: answered").toBe("permessage-deflate; client_no_context_takeover");
-    const insisted = acceptDeflateOffer(offer("permessage-deflate"), { clientNoContextTakeover: true, serverNoContextTakeover: true });
-    expect(insisted.ok && shown(insisted.response), "§7.1.1.1, §7.1.1.2 MAY: the server may add both unasked").toBe(
-      "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+  test("RFC 7692 §7.1.1.2 MAY, the workbook's policy: client_no_context_takeover is answered when offered, or when the server insists", () => {
+    expectAccepted("permessage-deflate; client_no_context_takeover", {}, { ...DEFAULTS, clientNoContextTakeover: true }, "offered: answered, so the server can drop the client's window");
+    expectAccepted(
+      "permessage-deflate",
+      { clientNoContextTakeover: true, serverNoContextTakeover: true },
+      { ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true },
+      "§7.1.1.1, §7.1.1.2 MAY: the server may add both unasked",
     );
-    expect(insisted.ok && insisted.params, "the agreed parameters").toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true });
+    expectAccepted("permessage-deflate; server_no_context_takeover", { serverNoContextTakeover: true }, { ...DEFAULTS, serverNoContextTakeover: true }, "asked and insisted on: once");
   });
 
-  test("RFC 7692 §7.1.2: a server's own window option outside 8..15 is a RangeError", () => {
-    for (const bits of [7, 16, 9.5]) {
-      expectThrows(() => acceptDeflateOffer(offer("permessage-deflate"), { serverMaxWindowBits: bits }), RangeError, `serverMaxWindowBits ${bits}`);
+  test("RFC 7692 §7.1.2: a window size option outside 8..15 is the caller's mistake: a RangeError from every function that takes options", () => {
+    for (const bits of [7, 16, 9.5, Number.NaN]) {
+      for (const key of ["serverMaxWindowBits", "clientMaxWindowBits"] as const) {
+        const options = { [key]: bits };
+        expectThrows(() => acceptDeflateOffer(offer("permessage-deflate; client_max_window_bits"), options), RangeError, `acceptDeflateOffer, ${key} ${bits}`);
+        expectThrows(() => negotiateDeflate([offer("permessage-deflate; client_max_window_bits")], options), RangeError, `negotiateDeflate, ${key} ${bits}`);
+        expectThrows(() => negotiateDeflate([], options), RangeError, `negotiateDeflate with no offer, ${key} ${bits}: the options are wrong whatever the client sends`);
+        expectThrows(() => deflateOffer(options), RangeError, `deflateOffer, ${key} ${bits}`);
+        expectThrows(() => checkDeflateResponse([offer("permessage-deflate")], options), RangeError, `checkDeflateResponse, ${key} ${bits}`);
+      }
     }
+    for (const bits of [8, 15]) expect(shown(deflateOffer({ serverMaxWindowBits: bits })), `${bits} is a window size`).toContain(`server_max_window_bits=${bits}`);
   });
 });
 
 describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 §7)", () => {
-  test("RFC 7692 §5 MUST: the offer names permessage-deflate, always with client_max_window_bits, and what the options ask", () => {
-    expect(shown(deflateOffer()), "the default offer").toBe("permessage-deflate; client_max_window_bits");
+  test("RFC 7692 §5 MUST: the offer names permessage-deflate; the workbook's policy: always with client_max_window_bits, and what the options ask (in any order)", () => {
+    expect(sorted(deflateOffer()), "the default offer").toBe("permessage-deflate; client_max_window_bits");
     expect(
-      shown(deflateOffer({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 })),
+      sorted(deflateOffer({ serverNoContextTakeover: true, clientNoContextTakeover: true, serverMaxWindowBits: 10, clientMaxWindowBits: 9 })),
       "every parameter",
-    ).toBe("permessage-deflate; server_no_context_takeover; client_no_context_takeover; server_max_window_bits=10; client_max_window_bits=9");
+    ).toBe("permessage-deflate; client_max_window_bits=9; client_no_context_takeover; server_max_window_bits=10; server_no_context_takeover");
+    expect(sorted(deflateOffer({ serverNoContextTakeover: false, clientNoContextTakeover: false })), "false asks for nothing").toBe("permessage-deflate; client_max_window_bits");
+  });
+
+  test("RFC 7692 §5 MUST: an answer accepting permessage-deflate beside another extension (which could claim RSV1 too) fails the handshake", () => {
+    for (const header of ["permessage-deflate, x-webkit-deflate-frame", "x-rsv1-user, permessage-deflate"]) {
+      expectThrows(() => checkDeflateResponse(parseExtensionHeaderReference(header)), HandshakeError, `RFC 7692 §5: "${header}"`);
+    }
   });
 
   test("§4.1, §9.1 MUST: an answer naming an extension that was never offered fails the handshake", () => {
-    expectThrows(() => checkDeflateResponse([offer("x-webkit-deflate-frame")]), HandshakeError, "§4.1: x-webkit-deflate-frame was not offered", /never offered/);
+    expectThrows(() => checkDeflateResponse([offer("x-webkit-deflate-frame")]), HandshakeError, "§4.1: x-webkit-deflate-frame was not offered");
+    expectThrows(() => checkDeflateResponse(parseExtensionHeaderReference("permessage-deflate, x-foo")), HandshakeError, "§4.1: x-foo was not offered, even after permessage-deflate");
     expectThrows(
       () => checkDeflateResponse(parseExtensionHeaderReference("permessage-deflate, permessage-deflate")),
       HandshakeError,
@@ -248,6 +374,7 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
       "permessage-deflate; client_max_window_bits",
       "permessage-deflate; client_max_window_bits=07",
       "permessage-deflate; client_no_context_takeover=yes",
+      "permessage-deflate; server_max_window_bits=9x",
     ]) {
       expectThrows(() => checkDeflateResponse([offer(header)]), HandshakeError, `"${header}" must fail the connection`);
     }
@@ -258,8 +385,13 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
       () => checkDeflateResponse([offer("permessage-deflate; server_max_window_bits=12")], { serverMaxWindowBits: 10 }),
       HandshakeError,
       "§7.1.2.1: the server may answer the same or a smaller value, not 12 for 10",
-      /larger/,
     );
+    expectThrows(
+      () => checkDeflateResponse([offer("permessage-deflate; server_max_window_bits=11")], { serverMaxWindowBits: 10 }),
+      HandshakeError,
+      "§7.1.2.1: not 11 for 10 either",
+    );
+    expect(checkDeflateResponse([offer("permessage-deflate; server_max_window_bits=10")], { serverMaxWindowBits: 10 })?.serverMaxWindowBits, "§7.1.2.1: the same value is fine").toBe(10);
     expectThrows(
       () => checkDeflateResponse([offer("permessage-deflate")], { serverMaxWindowBits: 10 }),
       HandshakeError,
@@ -285,6 +417,10 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
       checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover")], { clientNoContextTakeover: true, clientMaxWindowBits: 11 }),
       "§7.1.1.2, §7.1.2.2: the client's own hints bind it even if not answered",
     ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true, clientMaxWindowBits: 11 });
+    expect(
+      checkDeflateResponse([offer("permessage-deflate; server_no_context_takeover; server_max_window_bits=10")], { serverNoContextTakeover: true, serverMaxWindowBits: 10 }),
+      "§7.1.1.1, §7.1.2.1: what the offer asked for, answered: accepted",
+    ).toEqual({ ...DEFAULTS, serverNoContextTakeover: true, serverMaxWindowBits: 10 });
   });
 });
 
@@ -324,25 +460,32 @@ describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
     expect(new TextDecoder().decode(inflateMessage(second, { dictionary: utf8("Hello") })), "it inflates from the same window").toBe("Hello");
   });
 
-  test("RFC 7692 §7.1.2.2 MUST NOT: compressed with an 8-bit window, no back-reference reaches past 256 bytes", () => {
+  test("RFC 7692 §7.1.2.1, §7.1.2.2: deflateMessage with windowBits n never reaches back more than 2^n bytes (8 to 15), under or over 16 KiB", () => {
     // Repeats 300 to 3000 bytes apart: a 32 KiB window would use them. An
-    // inflater with a true 256-byte window refuses any reference further back.
+    // inflater whose window really is 2^n bytes refuses any reference further back.
     let text = "";
     for (let i = 0; i < 3000; i++) text += `item ${i % 50} weighs ${(i * 37) % 101} grams; `;
-    const data = utf8(text);
-    const compressed = deflateMessage(data, { windowBits: 8 });
-    const inflated = inflateRawSync(concat(compressed, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH });
-    expect(inflated.equals(data), "an inflater with a 256-byte window gives the text back").toBe(true);
-    const wide = deflateMessage(data, { windowBits: 15 });
-    expect(() => inflateRawSync(concat(wide, DEFLATE_TAIL), { windowBits: 8, finishFlush: zlib.Z_SYNC_FLUSH }), "the test can tell: 15 bits reach too far").toThrow(/distance too far/);
+    const run = letters(3000, 1);
+    for (const data of [utf8(text.slice(0, 12_000)), utf8(text), concat(run, letters(20_000, 2), run)]) {
+      for (const bits of [8, 9, 10, 12, 15]) {
+        const compressed = deflateMessage(data, { windowBits: bits });
+        expect(inflateWithin(bits, compressed).equals(data), `${data.length} bytes: an inflater with a true ${2 ** bits}-byte window gives them back`).toBe(true);
+      }
+    }
+    // The test can tell, under 16 KiB too, where node:zlib's default chunk would hide it.
+    const wide = deflateMessage(utf8(text.slice(0, 12_000)), { windowBits: 15 });
+    expect(() => inflateWithin(8, wide), "15 bits reach too far for a 256-byte window").toThrow(/distance too far/);
+    expect(() => inflateWithin(9, deflateMessage(concat(run, letters(20_000, 2), run), { windowBits: 12 })), "and 12 bits too far for 512 bytes").toThrow(/distance too far/);
   });
 
-  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxSize fails with 1009; data that isn't DEFLATE with 1007", () => {
+  test("RFC 6455 §10.4, §7.4.1: a message that inflates past maxSize fails with 1009; the workbook's policy: data that isn't DEFLATE with 1007", () => {
     const zeros = deflateMessage(new Uint8Array(200_000));
     expect(zeros.length, "200 000 zeros compress to a few hundred bytes").toBeLessThan(1000);
     expectProtocolError(() => inflateMessage(zeros, { maxSize: 100_000 }), 1009, "§10.4: 200 000 bytes inflated, 100 000 allowed");
     expect(inflateMessage(zeros, { maxSize: 200_000 }).length, "exactly the limit is allowed").toBe(200_000);
-    expectProtocolError(() => inflateMessage(hex("ff ff ff ff")), 1007, "our policy: a payload that is not DEFLATE (invalid block type)");
+    expect(inflateMessage(hex("00"), { maxSize: 0 }).length, "a limit of 0 still takes the empty message").toBe(0);
+    expectProtocolError(() => inflateMessage(deflateMessage(utf8("x")), { maxSize: 0 }), 1009, "§10.4: one byte, 0 allowed");
+    expectProtocolError(() => inflateMessage(hex("ff ff ff ff")), 1007, "the workbook's policy (taught on the page): a payload that is not DEFLATE (invalid block type)");
   });
 });
 
@@ -362,15 +505,18 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     });
   });
 
-  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame fails the connection with 1002", () => {
+  test("RFC 7692 §6 MUST: RSV1 on a continuation frame fails the connection with 1002", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS);
     deflate.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true }));
-    expectProtocolError(() => deflate.receive(frame(0x0, hex("c9 c9 07 00"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a non-first fragment");
+    expectProtocolError(() => deflate.receive(frame(0x0, hex("c9 c9 07 00"), { rsv1: true })), 1002, "RFC 7692 §6: RSV1 on a non-first fragment");
+    const plain = new PerMessageDeflate("server", DEFAULTS);
+    plain.receive(frame(0x1, utf8("Hel"), { fin: false }));
+    expectProtocolError(() => plain.receive(frame(0x0, utf8("lo"), { rsv1: true })), 1002, "RFC 7692 §6: RSV1 on a continuation of an uncompressed message");
   });
 
-  test("RFC 7692 §6.1 MUST: RSV1 on a control frame fails the connection with 1002; control frames pass untouched otherwise", () => {
+  test("RFC 7692 §6 MUST: RSV1 on a control frame fails the connection with 1002; control frames pass untouched otherwise", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS);
-    expectProtocolError(() => deflate.receive(frame(0x9, utf8("x"), { rsv1: true })), 1002, "RFC 7692 §6.1: RSV1 on a ping");
+    expectProtocolError(() => deflate.receive(frame(0x9, utf8("x"), { rsv1: true })), 1002, "RFC 7692 §6: RSV1 on a ping");
     const again = new PerMessageDeflate("server", DEFAULTS);
     expect(again.receive(frame(0x1, hex("f2 48 cd"), { fin: false, rsv1: true })), "a compressed message begins").toBeUndefined();
     const ping = frame(0x9, utf8("x"));
@@ -394,7 +540,7 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "a compressed one after it").toEqual(utf8("Hello"));
   });
 
-  test("RFC 7692 §6 MAY, our policy: send() compresses with RSV1 when it shrinks the message, and sends it as it is otherwise", () => {
+  test("RFC 7692 §6 MAY, the workbook's policy: send() compresses with RSV1 when it shrinks the message, and sends it as it is otherwise", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS);
     const text = utf8("to be or not to be, ".repeat(50));
     const sent = deflate.send(0x1, text);
@@ -409,31 +555,103 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     });
   });
 
-  test("RFC 7692 §7.1.1.1 MUST: with server_no_context_takeover the server starts each message from an empty window; without, it may reuse it", () => {
+  /** Three messages from a side whose no_context_takeover was agreed: each inflates alone, the same message gives the same bytes. */
+  function startsEmpty(role: "client" | "server") {
     // "Hello" would not shrink (7 bytes for 5) and go uncompressed: a message that does shrink.
     const message = utf8("a message that repeats itself, a message that repeats itself");
-    const takeover = new PerMessageDeflate("server", DEFAULTS);
-    const a1 = takeover.send(0x1, message).payload;
-    const a2 = takeover.send(0x1, message).payload;
-    expect(a2.length, "with context takeover the second copy points back into the first: much shorter").toBeLessThan(a1.length / 2);
-    const fresh = new PerMessageDeflate("server", { ...DEFAULTS, serverNoContextTakeover: true });
-    const b1 = fresh.send(0x1, message).payload;
-    const b2 = fresh.send(0x1, message).payload;
-    expect(toHex(b2), "without it, every message is compressed alone: the same bytes each time").toBe(toHex(b1));
+    const fresh = new PerMessageDeflate(role, { ...DEFAULTS, [role === "server" ? "serverNoContextTakeover" : "clientNoContextTakeover"]: true });
+    const sent = [fresh.send(0x1, message), fresh.send(0x1, utf8("something else entirely, something else")), fresh.send(0x1, message)];
+    for (const [i, { payload, rsv1 }] of sent.entries()) {
+      expect(rsv1, `message ${i + 1} shrinks: compressed`).toBe(true);
+      expect(inflateWithin(15, payload).length, `message ${i + 1} inflates alone, from an empty window`).toBeGreaterThan(0);
+    }
+    expect(toHex(sent[2]!.payload), "so the same message is the same bytes every time").toBe(toHex(sent[0]!.payload));
+  }
+  test("RFC 7692 §7.2.1 MUST: with server_no_context_takeover the server starts each message it sends from an empty window", () => startsEmpty("server"));
+  test("RFC 7692 §7.2.1 MUST: with client_no_context_takeover the client starts each message it sends from an empty window", () => startsEmpty("client"));
+
+  test("RFC 7692 §7.2.1 MAY, the workbook's policy: with context takeover allowed, send() compresses from the window of the messages before", () => {
+    const message = utf8("a message that repeats itself, a message that repeats itself");
+    for (const role of ["server", "client"] as const) {
+      // Only the other side's no_context_takeover: this side may take its window over.
+      const takeover = new PerMessageDeflate(role, { ...DEFAULTS, [role === "server" ? "clientNoContextTakeover" : "serverNoContextTakeover"]: true });
+      const a1 = takeover.send(0x1, message).payload;
+      const a2 = takeover.send(0x1, message).payload;
+      expect(a2.length, `the ${role}'s second copy points back into the first: much shorter`).toBeLessThan(a1.length / 2);
+      expect(inflateWithin(15, a2, message).equals(message), "and inflates from the first").toBe(true);
+    }
   });
 
-  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before", () => {
+  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before; without, a message from an empty window still inflates", () => {
     const deflate = new PerMessageDeflate("client", DEFAULTS);
     expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "RFC 7692 §7.2.3.2, first message").toEqual(utf8("Hello"));
     expect(deflate.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the second message points into the first").toEqual(utf8("Hello"));
+    // The client's own no_context_takeover is about what the client sends: it keeps the server's window.
+    const ownFlag = new PerMessageDeflate("client", { ...DEFAULTS, clientNoContextTakeover: true });
+    ownFlag.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }));
+    expect(ownFlag.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "client_no_context_takeover binds the client's sending, not its window for the server's messages").toEqual(utf8("Hello"));
+    const server = new PerMessageDeflate("server", { ...DEFAULTS, serverNoContextTakeover: true });
+    server.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }));
+    expect(server.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the same on the server: server_no_context_takeover binds the server's sending").toEqual(utf8("Hello"));
+    // §7.2.2 MAY: with the peer's no_context_takeover the receiver may start empty, or keep its window: either way these inflate.
     const noTakeover = new PerMessageDeflate("client", { ...DEFAULTS, serverNoContextTakeover: true });
-    noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }));
-    expectProtocolError(
-      () => noTakeover.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true })),
-      1007,
-      "the test can tell: with server_no_context_takeover the window is empty, and these bytes point back into nothing",
-    );
+    for (const i of [1, 2, 3]) {
+      expect(noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, `message ${i}, compressed from an empty window`).toEqual(utf8("Hello"));
+    }
   });
+
+  test("RFC 7692 §7.2.2 MUST: the window is the last 2^n bytes the peer's compressed messages inflated to, whatever their sizes; uncompressed messages stay out of it", () => {
+    // The peer, written by the test: each message compressed with the exact window
+    // it may use (the last 2^bits bytes of the messages before), many pointing back
+    // across several messages; one message in three sent uncompressed.
+    for (const [bits, role] of [[15, "client"], [15, "server"], [12, "client"], [9, "server"]] as const) {
+      // This side's own window is 9 bits: the window it keeps for the peer's messages is the peer's, not its own.
+      const params = role === "client" ? { ...DEFAULTS, serverMaxWindowBits: bits, clientMaxWindowBits: 9 } : { ...DEFAULTS, clientMaxWindowBits: bits, serverMaxWindowBits: 9 };
+      const receiver = new PerMessageDeflate(role, params);
+      let history: Uint8Array = new Uint8Array(0);
+      const chunks = [letters(40, 1), letters(200, 2), letters(700, 3), letters(3000, 4), letters(20_000, 5)];
+      for (let i = 0; i < 30; i++) {
+        const message = concat(chunks[i % 5]!, chunks[(i * 3) % 5]!.subarray(0, 100 + i), utf8(`#${i}`));
+        if (i % 3 === 2) {
+          const plain = frame(0x2, message);
+          expect(receiver.receive(plain), `message ${i}, uncompressed, passes as it is`).toEqual(plain);
+          continue;
+        }
+        const size = 2 ** bits;
+        const window = history.subarray(Math.max(0, history.length - size));
+        const compressed = deflateRawSync(message, { windowBits: bits, finishFlush: zlib.Z_SYNC_FLUSH, ...(window.length > 0 ? { dictionary: window } : {}) }).subarray(0, -4);
+        const got = receiver.receive(frame(0x2, compressed, { rsv1: true }));
+        expect(got && toHex(got.payload) === toHex(message), `${role}, peer's window 2^${bits}: message ${i} (${message.length} bytes) inflates from the window of the ones before`).toBe(true);
+        history = concat(history, message);
+      }
+    }
+  });
+
+  for (const [bits, role] of [[8, "server"], [9, "server"], [9, "client"], [12, "client"]] as const) {
+    test(`RFC 7692 §7.1.2.1, §7.1.2.2 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => {
+      const params = role === "server" ? { ...DEFAULTS, serverMaxWindowBits: bits } : { ...DEFAULTS, clientMaxWindowBits: bits };
+      const sender = new PerMessageDeflate(role, params);
+      const run = letters(24 * 1024, 3);
+      const messages = [concat(run, run, run), letters(300, 4), letters(5000, 5), concat(letters(2000, 4), run.subarray(0, 9000)), utf8("x".repeat(600)), concat(letters(600, 6), letters(600, 6))];
+      // The test's receiver: a window of exactly 2^bits bytes, taken over from message to message.
+      let window = new Uint8Array(0);
+      let compressed = 0;
+      for (const [i, message] of messages.entries()) {
+        const sent = sender.send(0x2, message);
+        if (!sent.rsv1) continue;
+        compressed++;
+        let inflated: Buffer;
+        try {
+          inflated = inflateWithin(bits, sent.payload, window);
+        } catch (error) {
+          assert.fail(`message ${i + 1} (${message.length} bytes) reaches back further than the ${2 ** bits}-byte window agreed: ${(error as Error).message}`);
+        }
+        expect(inflated.equals(message), `message ${i + 1} inflates to itself`).toBe(true);
+        window = concat(window, message).slice(-(2 ** bits));
+      }
+      expect(compressed, "these messages all shrink").toBe(messages.length);
+    });
+  }
 
   for (const { name, params } of TAKEOVER) {
     test(`RFC 7692 §7.2: client and server understand each other over 40 messages (${name})`, () => {
@@ -465,12 +683,25 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
     expectProtocolError(() => deflate.receive(frame(0x2, bomb, { rsv1: true })), 1009, "§10.4: 1 MiB inflated, 64 KiB allowed");
   });
 
-  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment)", () => {
+  test("RFC 6455 §10.4: the compressed fragments held back are bounded too (1009 before the final fragment), with room for an honest peer's stored blocks", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 10_000 });
     const chunk = pattern(4000);
     deflate.receive(frame(0x2, chunk, { fin: false, rsv1: true }));
     deflate.receive(frame(0x0, chunk, { fin: false }));
     expectProtocolError(() => deflate.receive(frame(0x0, chunk, { fin: false })), 1009, "12 000 compressed bytes held for a 10 000-byte limit");
+    // Incompressible data sent compressed anyway (ws and websockets compress every message): stored
+    // blocks make it a little larger than the message, and a message of exactly the limit must still pass.
+    const limit = 1_000_000;
+    const honest = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: limit });
+    const random = new Uint8Array(randomBytes(limit));
+    const stored = deflateRawSync(random, { level: 0, finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(stored.length, "the stored blocks are larger than the message").toBeGreaterThan(limit);
+    const cut = Math.floor(stored.length / 2);
+    expect(honest.receive(frame(0x2, stored.subarray(0, cut), { fin: false, rsv1: true })), "the first half is held").toBeUndefined();
+    expect(honest.receive(frame(0x0, stored.subarray(cut)))?.payload.length, "a message of exactly the limit, a few bytes larger compressed, is accepted").toBe(limit);
+    const small = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 100 });
+    const storedSmall = deflateRawSync(new Uint8Array(randomBytes(100)), { level: 0, finishFlush: zlib.Z_SYNC_FLUSH }).subarray(0, -4);
+    expect(small.receive(frame(0x2, storedSmall, { rsv1: true }))?.payload.length, "the same for a limit of 100 bytes: 100 random bytes, stored").toBe(100);
   });
 });
 
@@ -500,17 +731,20 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     const events = [...server.receive(wireFrame({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00"), maskKey: KEY }))];
     expect(events, "one text message, inflated").toEqual([{ type: "message", message: text("Hello") }]);
     server.send(text("Hello, Hello, Hello, Hello"));
-    expectBytes(concat(...server.bytesToSend()), hex("c1 0c f2 48 cd c9 c9 d7 51 f0 c0 a4 00 00"), "RFC 7692 §6: FIN, RSV1, text; the deflated payload");
+    const [sent, ...more] = sentFrames(server);
+    expect(sent && { fin: sent.fin, rsv1: sent.rsv1, opcode: sent.opcode, frames: 1 + more.length }, "RFC 7692 §6: one frame, FIN, RSV1, text").toEqual({ fin: true, rsv1: true, opcode: 0x1, frames: 1 });
+    expect(sent && new TextDecoder().decode(inflateWithin(15, sent.payload)), "its payload is the message, deflated").toBe("Hello, Hello, Hello, Hello");
+    expect(sent?.payload.length, "and shorter than the 26 bytes of text").toBeLessThan(26);
   });
 
-  test("RFC 7692 §6.1 MUST NOT: control frames are never compressed, even with the extension", () => {
+  test("RFC 7692 §6 MUST NOT: control frames are never compressed, even with the extension", () => {
     const client = open("client", DEFAULTS);
     client.ping(utf8("a ping a ping a ping a ping a ping"));
     client.close(1000, "bye bye bye bye bye bye bye bye");
     for (const sent of sentFrames(client)) expect(sent.rsv1, `the ${sent.opcode === 0x9 ? "ping" : "close"} frame has RSV1 clear`).toBe(false);
   });
 
-  test("RFC 7692 §6.1 MUST: RSV1 on a continuation frame, or on a ping, closes the connection with 1002", () => {
+  test("RFC 7692 §6 MUST: RSV1 on a continuation frame, or on a ping, closes the connection with 1002", () => {
     const a = open("client", DEFAULTS);
     a.receive(wireFrame({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
     expect(closeOf(a.receive(wireFrame({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }))), "RSV1 on a continuation").toMatchObject({ code: 1002 });
@@ -533,7 +767,7 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     expect(close && [close.opcode, close.payload[0], close.payload[1]], "a close frame with 1009 goes out").toEqual([0x8, 0x03, 0xf1]);
   });
 
-  test("§8.1 (our SHOULD-level fail fast): with deflate agreed, an uncompressed text message still fails at its first bad byte, inside its frame", () => {
+  test("§8.1, the workbook's policy (fail fast): with deflate agreed, an uncompressed text message still fails at its first bad byte, inside its frame", () => {
     const bad = concat(utf8("ab"), hex("ff"), new Uint8Array(97));
     const first = wireFrame({ opcode: 0x1, payload: bad, maskKey: KEY });
     // 2 bytes of header, 4 of key, then "ab" and FF: 3 of the 100 bytes of payload (RSV1 clear: not compressed).
@@ -552,13 +786,34 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
     expect([...c.receive(compressed.subarray(compressed.length - 1))], "complete, it inflates to Hello").toEqual([{ type: "message", message: text("Hello") }]);
   });
 
-  test("our policy: an extension that cannot tell (no transforms) has its messages checked once it hands them on, not while they arrive", () => {
+  test("the workbook's policy: an extension that cannot tell (no transforms) has its messages checked once it hands them on, not while they arrive", () => {
     const passThrough = { rsv1: false, receive: (frame: Frame) => frame, send: (_opcode: number, payload: Uint8Array) => ({ payload, rsv1: false }) };
     const server = new Connection("server", { extension: passThrough });
     server.open();
     const frame = wireFrame({ opcode: 0x1, payload: concat(utf8("ab"), hex("ff"), new Uint8Array(97)), maskKey: KEY });
     expect([...server.receive(frame.subarray(0, 9))], "its bytes may be transformed: nothing is judged while the frame is in progress").toEqual([]);
     expect(closeOf(server.receive(frame.subarray(9))), "complete and handed on, the text is checked: 1007").toMatchObject({ type: "close", code: 1007 });
+  });
+
+  test("§5.4 MUST: a compressed first frame in the middle of an uncompressed message fails with 1002 at that frame, not later", () => {
+    for (const fin of [false, true]) {
+      const server = open("server", DEFAULTS);
+      expect([...server.receive(wireFrame({ opcode: 0x1, fin: false, payload: utf8("plain "), maskKey: KEY }))], "an uncompressed message begins").toEqual([]);
+      expect([...server.receive(wireFrame({ opcode: 0x0, fin: false, payload: utf8("and more "), maskKey: KEY }))], "and goes on (a continuation, not its last)").toEqual([]);
+      // Its payload isn't even DEFLATE: a connection that took it for a new compressed message would say 1007, or wait for more.
+      const events = server.receive(wireFrame({ opcode: 0x1, fin, rsv1: true, payload: hex("ff ff ff ff"), maskKey: KEY }));
+      expect(closeOf(events), `§5.4: a text frame (RSV1, FIN ${fin}) where a continuation belongs`).toMatchObject({ type: "close", code: 1002 });
+    }
+    const client = open("client", DEFAULTS);
+    const events = [
+      ...client.receive(wireFrame({ opcode: 0x2, fin: false, payload: hex("01") })),
+      ...client.receive(wireFrame({ opcode: 0x0, payload: hex("02") })),
+      ...client.receive(wireFrame({ opcode: 0x2, rsv1: true, payload: deflateMessage(utf8("fine, fine, fine, fine")) })),
+    ];
+    expect(events, "once an uncompressed message ended, a compressed one is welcome").toEqual([
+      { type: "message", message: { type: "binary", data: hex("01 02") } },
+      { type: "message", message: { type: "binary", data: utf8("fine, fine, fine, fine") } },
+    ]);
   });
 
   test("§5.2: however TCP cuts the stream, a compressed session gives the same events", () => {
@@ -597,18 +852,25 @@ describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
     }
   });
 
-  test("§4.2.2 MUST: the server picks one of the client's subprotocols, in the client's order of preference, or none", () => {
-    expect(selectSubprotocol("chat.v2, chat.v1", ["chat.v1", "chat.v2"]), "the client prefers chat.v2").toBe("chat.v2");
+  test("§4.2.2 MUST: the server picks one of the client's subprotocols that it speaks, or none", () => {
+    expect(["chat.v1", "chat.v2"], "one of the two both know").toContain(selectSubprotocol("chat.v2, chat.v1", ["chat.v1", "chat.v2"]));
     expect(selectSubprotocol("chat.v3,chat.v1", ["chat.v1"]), "the only one both know").toBe("chat.v1");
+    expect(selectSubprotocol("chat.v3 ,\tchat.v1 , chat.v2", ["chat.v1"]), "spaces and tabs around the commas are not part of the names").toBe("chat.v1");
     expect(selectSubprotocol("chat.v3", ["chat.v1"]), "§4.2.2: none in common: no Sec-WebSocket-Protocol at all").toBeUndefined();
     expect(selectSubprotocol(undefined, ["chat.v1"]), "none offered: none chosen").toBeUndefined();
     expect(selectSubprotocol("Chat.V1", ["chat.v1"]), "names are compared exactly").toBeUndefined();
   });
 
+  test("the workbook's policy (§4.1: the client lists by preference): the server takes the client's favourite among those it speaks", () => {
+    expect(selectSubprotocol("chat.v2, chat.v1", ["chat.v1", "chat.v2"]), "the client prefers chat.v2").toBe("chat.v2");
+    expect(selectSubprotocol("chat.v1, chat.v2", ["chat.v2", "chat.v1"]), "the client prefers chat.v1").toBe("chat.v1");
+  });
+
   test("§4.1 MUST: the client fails when the server picks a subprotocol the client did not offer", () => {
     expect(checkSubprotocol("chat.v1", ["chat.v2", "chat.v1"]), "one we offered").toBe("chat.v1");
     expect(checkSubprotocol(undefined, ["chat.v1"]), "the server chose none: no subprotocol").toBeUndefined();
-    expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered", /did not offer/);
+    expectThrows(() => checkSubprotocol("chat.v9", ["chat.v1"]), HandshakeError, "§4.1: chat.v9 was never offered");
+    expect(checkSubprotocol(" chat.v1 ", ["chat.v1"]), "the header's value, without the spaces around it").toBe("chat.v1");
     expectThrows(() => checkSubprotocol("chat.v1", []), HandshakeError, "§4.1: nothing was offered");
     expectThrows(() => checkSubprotocol("chat.v1, chat.v2", ["chat.v1", "chat.v2"]), HandshakeError, "§4.2.2: one subprotocol, not a list");
   });
@@ -726,19 +988,20 @@ const starts = (frames: readonly TappedFrame[]) => frames.filter((f) => f.opcode
 
 /**
  * What the wire must show for `sent` (in order) in one direction:
- * RFC 7692 §6.1: RSV1 only on first frames; the messages that shrink went compressed;
- * RFC 7692 §7.1.1: the repeated 16 KiB text is tiny with context takeover, as large as the first without.
+ * RFC 7692 §6: RSV1 only on first frames; the workbook's policies: the messages
+ * that shrink went compressed, and the repeated 16 KiB text is tiny with context
+ * takeover; RFC 7692 §7.2.1: as large as the first without.
  */
 function checkDirection(frames: readonly TappedFrame[], sent: readonly { name: string; shrinks: boolean }[], who: string, takeover: boolean, compressesAll = false) {
   const summary = rsv1Summary(frames);
-  expect(summary.misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+  expect(summary.misplaced, `RFC 7692 §6: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
   const first = starts(frames);
   for (const [i, message] of sent.entries()) {
-    if (message.shrinks || compressesAll) expect(first[i]?.rsv1, `RFC 7692 §6: ${who} sent "${message.name}" compressed (RSV1)`).toBe(true);
+    if (message.shrinks || compressesAll) expect(first[i]?.rsv1, `${who} sent "${message.name}" compressed (RSV1): ${compressesAll ? "this peer compresses everything" : "the workbook's policy compresses what shrinks"}`).toBe(true);
   }
   const [a, b] = [first[sent.length - 2]?.length ?? 0, first[sent.length - 1]?.length ?? 0];
-  if (takeover) expect(b, `RFC 7692 §7.2.1: with context takeover ${who}'s second copy of the 16 KiB text points into the first (${b} vs ${a} bytes)`).toBeLessThan(a / 10);
-  else expect(b, `RFC 7692 §7.1.1: without context takeover ${who} compresses the second copy from scratch (${b} vs ${a} bytes)`).toBeGreaterThan(a / 2);
+  if (takeover) expect(b, `${compressesAll ? "this peer uses" : "the workbook's policy uses"} context takeover when allowed: ${who}'s second copy of the 16 KiB text points into the first (${b} vs ${a} bytes)`).toBeLessThan(a / 10);
+  else expect(b, `RFC 7692 §7.2.1: without context takeover ${who} compresses the second copy from scratch (${b} vs ${a} bytes)`).toBeGreaterThan(a / 2);
 }
 
 const sameBytes = (a: string | Uint8Array, b: unknown) =>
@@ -777,7 +1040,7 @@ describe("12-interop: the echo server with permessage-deflate", () => {
       expect((await next("fragmented text")).data.toString(), "the fragmented message comes back whole").toBe(words(3000) + words(2000) + " ✓");
 
       const wire = tapped(tap);
-      expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+      expect(sortedHeader(wire.responseHeader("sec-websocket-extensions")), "RFC 7692 §5: the answer on the wire").toBe(sortedHeader(combo.answer));
       const all = [...sent, { name: "fragmented text", shrinks: true }];
       checkDirection(wire.toClient.frames, all.slice(0, sent.length), "the echo server", !combo.server);
       checkDirection(wire.toServer.frames, all.slice(0, sent.length), "the ws client", !combo.client, true);
@@ -785,6 +1048,28 @@ describe("12-interop: the echo server with permessage-deflate", () => {
       expect(continuations.length, "the ws client really sent continuation frames").toBeGreaterThanOrEqual(2);
     }, PEER_TIME);
   }
+
+  test("interop, RFC 7692 §7.1.2.1: a ws client asking for server_max_window_bits=9 gets 72 KiB echoes it can inflate with its 512-byte window", async () => {
+    const tap = await deflateEchoServer();
+    const ws = await openWs(tap.url, { perMessageDeflate: { serverMaxWindowBits: 9, threshold: 0 }, maxPayload: 64 * MiB });
+    cleanups.push(() => ws.terminate());
+    const closed = new Promise<string>((resolve) => ws.once("close", (code: number, reason: Buffer) => resolve(`the ws client closed: ${code} ${reason.toString()}`)));
+    ws.on("error", () => {}); // ws reports a bad inflate as an error, then closes: the close says it
+    // One 24 KiB run of letters three times over: a 32 KiB window would point 24 KiB back,
+    // which ws's inflater, made with windowBits 9, refuses ("invalid distance too far back").
+    const run = letters(24 * 1024, 9);
+    for (const [name, data] of [["binary", concat(run, run, run)], ["text", new TextDecoder().decode(concat(run, run, run))]] as const) {
+      const echoed = new Promise<string | Uint8Array>((resolve) =>
+        ws.once("message", (back: Buffer, isBinary: boolean) => resolve(isBinary ? new Uint8Array(back) : back.toString("latin1"))),
+      );
+      ws.send(data, { binary: typeof data !== "string" });
+      const echo = await within(Promise.race([echoed, closed.then((why) => assert.fail(why))]), 15_000, `the echo of the 72 KiB ${name} message`);
+      expect(sameBytes(data, echo), `the echo of the 72 KiB ${name} message equals it`).toBe(true);
+    }
+    const wire = tapped(tap);
+    expect(meaning(parseExtensionHeaderReference(wire.responseHeader("sec-websocket-extensions") ?? "")[0]!, offer("permessage-deflate; server_max_window_bits=9; client_max_window_bits")).serverMaxWindowBits, "RFC 7692 §7.1.2.1: the answer agrees to 9").toBe(9);
+    expect(starts(wire.toClient.frames).map((f) => f.rsv1), "the echoes went compressed (the workbook's policy: what shrinks), so the window was used").toEqual([true, true]);
+  }, PEER_TIME);
 
   for (const combo of COMBOS) {
     test.skipIf(!pythonWebsocketsAvailable)(
@@ -808,17 +1093,17 @@ describe("12-interop: the echo server with permessage-deflate", () => {
         }
         const wire = tapped(tap);
         expect(wire.requestHeader("sec-websocket-extensions"), "the offer on the wire").toMatch(/^permessage-deflate/);
-        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        expect(sortedHeader(wire.responseHeader("sec-websocket-extensions")), "RFC 7692 §5: the answer on the wire").toBe(sortedHeader(combo.answer));
         for (const [who, frames] of [["the Python client", wire.toServer.frames], ["the echo server", wire.toClient.frames]] as const) {
-          expect(rsv1Summary(frames).misplaced, `RFC 7692 §6.1: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
-          expect(rsv1Summary(frames).compressed, `RFC 7692 §6: ${who} compressed the compressible messages`).toBeGreaterThanOrEqual(9);
+          expect(rsv1Summary(frames).misplaced, `RFC 7692 §6: ${who} never sets RSV1 on a continuation or control frame`).toEqual([]);
+          expect(rsv1Summary(frames).compressed, `${who} compressed the compressible messages (websockets compresses all; the workbook's policy, what shrinks)`).toBeGreaterThanOrEqual(9);
         }
         expect(rsv1Summary(wire.toServer.frames).compressed, "websockets compresses every message: 14 with RSV1").toBe(14);
         // The same 16 KiB text twice in a row: the second copy is tiny only with context takeover, both ways.
         for (const [who, frames, noTakeover] of [["the echo server", wire.toClient.frames, combo.server], ["the Python client", wire.toServer.frames, combo.client]] as const) {
           const [first, again] = [starts(frames)[10]?.length ?? 0, starts(frames)[11]?.length ?? 0];
-          if (noTakeover) expect(again, `RFC 7692 §7.1.1 MUST: without context takeover ${who} compresses the same text the same (${again} vs ${first} bytes)`).toBe(first);
-          else expect(again, `RFC 7692 §7.2.1: with context takeover ${who}'s repeat points into the first copy (${again} vs ${first} bytes)`).toBeLessThan(first / 10);
+          if (noTakeover) expect(again, `RFC 7692 §7.2.1 MUST: without context takeover ${who} compresses the same text the same (${again} vs ${first} bytes)`).toBe(first);
+          else expect(again, `context takeover, used when allowed (websockets does; the workbook's policy): ${who}'s repeat points into the first copy (${again} vs ${first} bytes)`).toBeLessThan(first / 10);
         }
       },
       PEER_TIME,
@@ -840,11 +1125,11 @@ describe("12-interop: the echo server with permessage-deflate", () => {
         cleanups.push(() => page.close());
         const result = await within(page.evaluate(browserEcho, tap.url), BROWSER_TIME - 10_000, "Chromium's echoes");
         expect(result.error, "the page's WebSocket worked").toBeUndefined();
-        expect(result.extensions, "the WebSocket API's `extensions`: the server's answer").toBe(combo.answer);
+        expect(sortedHeader(result.extensions), "the WebSocket API's `extensions`: the server's answer").toBe(sortedHeader(combo.answer));
         for (const echo of result.echoes) expect(echo.equal, `Chromium: the echo of "${echo.name}" equals it, with its type`).toBe(true);
         const wire = tapped(tap);
         expect(wire.requestHeader("sec-websocket-extensions"), "Chromium's offer").toMatch(/^permessage-deflate/);
-        expect(wire.responseHeader("sec-websocket-extensions"), "RFC 7692 §5: the answer on the wire").toBe(combo.answer);
+        expect(sortedHeader(wire.responseHeader("sec-websocket-extensions")), "RFC 7692 §5: the answer on the wire").toBe(sortedHeader(combo.answer));
         const sent = result.echoes.map((e) => ({ name: e.name, shrinks: e.shrinks }));
         checkDirection(wire.toClient.frames, sent, "the echo server", !combo.server);
         checkDirection(wire.toServer.frames, sent, "Chromium", !combo.client);
@@ -998,7 +1283,7 @@ describe("12-interop: the echo client with permessage-deflate", () => {
       expect((await client.close()).code, "a clean close").toBe(1000);
 
       const wire = tapped(tap);
-      expect(wire.requestHeader("sec-websocket-extensions"), "RFC 7692 §5 MUST: our offer names permessage-deflate").toBe("permessage-deflate; client_max_window_bits");
+      expect(sortedHeader(wire.requestHeader("sec-websocket-extensions")), "RFC 7692 §5 MUST: our offer names permessage-deflate (and the workbook's client_max_window_bits)").toBe("permessage-deflate; client_max_window_bits");
       expect(client.extensions, "the client reports the server's answer").toBe(wire.responseHeader("sec-websocket-extensions"));
       expect(client.extensions.includes("server_no_context_takeover"), "server_no_context_takeover in the answer").toBe(combo.server);
       expect(client.extensions.includes("client_no_context_takeover"), "client_no_context_takeover in the answer").toBe(combo.client);
@@ -1071,7 +1356,7 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
     expect((await raw.closeFrame()).code, "§5.2: RSV1 with no extension to explain it").toBe(1002);
   });
 
-  test("RFC 7692 §6.1 MUST: negotiated, a compressed message is echoed, and RSV1 on a continuation fails with 1002", async () => {
+  test("RFC 7692 §6 MUST: negotiated, a compressed message is echoed, and RSV1 on a continuation fails with 1002", async () => {
     const raw = await rawClient(true);
     expect(raw.response, "RFC 7692 §5: the server answers with the extension").toMatch(/\r\nSec-WebSocket-Extensions: permessage-deflate\r\n/);
     raw.socket.write(masked({ opcode: 0x1, rsv1: true, payload: hex("f2 48 cd c9 c9 07 00") }));
@@ -1079,7 +1364,7 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
     expect(raw.frames[0] && new TextDecoder().decode(raw.frames[0].payload), "the RFC's compressed Hello comes back as Hello (too short to compress)").toBe("Hello");
     raw.socket.write(masked({ opcode: 0x1, fin: false, rsv1: true, payload: hex("f2 48 cd") }));
     raw.socket.write(masked({ opcode: 0x0, rsv1: true, payload: hex("c9 c9 07 00") }));
-    expect((await raw.closeFrame()).code, "RFC 7692 §6.1: RSV1 on a continuation frame").toBe(1002);
+    expect((await raw.closeFrame()).code, "RFC 7692 §6: RSV1 on a continuation frame").toBe(1002);
   });
 
   test("RFC 6455 §10.4, §7.4.1: a compressed message that inflates past maxMessageSize fails with 1009", async () => {
@@ -1092,13 +1377,14 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
 });
 
 describe("12-conformance", () => {
-  test("conformance: the echo server with deflate passes every permessage-deflate case strictly (npm run conformance -- --deflate)", async () => {
+  test("conformance: the echo server with deflate passes every permessage-deflate case (npm run conformance -- --deflate); NON-STRICT only where the RFC allows another answer", async () => {
     const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize: 16 * MiB, closeTimeout: 2_000 });
     cleanups.push(() => server.close());
     const results = await runDeflateConformance(await server.listen(0, "127.0.0.1"));
-    const notOk = results.filter((r) => r.verdict !== "OK").map(formatResult);
+    // 1002 for data that isn't DEFLATE is as right as the workbook's 1007 (RFC 7692 §7.2.2 names no code).
+    const notOk = results.filter((r) => r.verdict === "FAILED" || (r.verdict === "NON-STRICT" && r.id !== "deflate-corrupt")).map(formatResult);
     expect(notOk, `${summary(results)}; each line names the rule`).toEqual([]);
-  }, 90_000);
+  }, 300_000);
 });
 
 describe("12-wiring: the deflate option of the echo server (chapter 08) and client (chapter 09)", () => {
@@ -1116,12 +1402,13 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
 
   test("RFC 7692 §5, RFC 6455 §9.1: the server's deflate: false, like no option, declines the offer; deflate with options answers what it insists on", async () => {
     expect(await answerTo(false), "deflate: false accepts no extension: no Sec-WebSocket-Extensions in the 101").not.toMatch(/sec-websocket-extensions/i);
-    expect(await answerTo({ serverNoContextTakeover: true, clientNoContextTakeover: true }), "RFC 7692 §7.1.1: the server adds both no_context_takeover parameters it insists on").toMatch(
-      /\r\nSec-WebSocket-Extensions: permessage-deflate; server_no_context_takeover; client_no_context_takeover\r\n/,
+    const answer = /\r\nsec-websocket-extensions: *([^\r]*)\r\n/i.exec(await answerTo({ serverNoContextTakeover: true, clientNoContextTakeover: true }))?.[1];
+    expect(sortedHeader(answer), "RFC 7692 §7.1.1: the server adds both no_context_takeover parameters it insists on").toBe(
+      "permessage-deflate; client_no_context_takeover; server_no_context_takeover",
     );
   });
 
-  test("§4.2.2: the server's protocols: it picks the client's favourite among those it speaks, named in Sec-WebSocket-Protocol (with or without deflate)", async () => {
+  test("§4.2.2, the workbook's policy: the server's protocols: it picks the client's favourite among those it speaks, named in Sec-WebSocket-Protocol (with or without deflate)", async () => {
     for (const deflate of [false, true]) {
       const server: EchoServer = createEchoServer({ protocols: ["chat.v1", "chat.v2"], deflate, closeTimeout: 2_000 });
       cleanups.push(() => server.close());
@@ -1140,13 +1427,19 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
     const url = await server.listen(0, "127.0.0.1");
     const ws = await openWs(url, { perMessageDeflate: { threshold: 0 } });
     cleanups.push(() => ws.terminate());
-    const echoed = within(new Promise<string>((resolve) => ws.once("message", (data: Buffer) => resolve(data.toString()))), 5_000, "the echo");
+    const echo = () => within(new Promise<string>((resolve) => ws.once("message", (data: Buffer) => resolve(data.toString()))), 5_000, "the echo");
+    const echoed = echo();
     ws.send("hello ".repeat(100));
     expect(await echoed, "the echo").toBe("hello ".repeat(100));
+    const short = echo();
+    ws.send("hi");
+    expect(await short, "the echo of hi").toBe("hi");
     const deflateLines = lines.filter((line) => line.includes("permessage-deflate:"));
-    expect(deflateLines, "one line for the message in, inflated to its 600 bytes, one for the echo out, deflated from them").toEqual([
+    expect(deflateLines, "a line for the message in, inflated to its 600 bytes, one for the echo out, deflated from them; then hi in, and its echo sent as it is").toEqual([
       expect.stringMatching(/^← client {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 600$/),
       expect.stringMatching(/^→ client {2}permessage-deflate: text of 600 bytes, deflated to \d+ on the wire, RSV1$/),
+      expect.stringMatching(/^← client {2}permessage-deflate: text RSV1, \d+ bytes on the wire, inflated to 2$/),
+      "→ client  permessage-deflate: text of 2 bytes sent uncompressed (RSV1 clear): it would not shrink",
     ]);
   });
 
@@ -1207,7 +1500,7 @@ describe("12-wiring: the deflate option of the echo server (chapter 08) and clie
 
     const asking = await within(connect(url, { deflate: { clientNoContextTakeover: true }, protocols: ["chat.v1"] }), 5_000, "connect() with deflate options and a subprotocol");
     cleanups.push(() => asking.close());
-    expect(offers[1], "RFC 7692 §7.1.1.2: the offer carries client_no_context_takeover").toBe("permessage-deflate; client_no_context_takeover; client_max_window_bits");
+    expect(sortedHeader(offers[1]), "RFC 7692 §7.1.1.2: the offer carries client_no_context_takeover").toBe("permessage-deflate; client_max_window_bits; client_no_context_takeover");
     expect(asking.extensions, "ws accepted it, with the parameter").toMatch(/^permessage-deflate;.*client_no_context_takeover/);
     expect(asking.protocol, "§4.1: both offers went out, each on its own header line: the subprotocol was chosen too").toBe("chat.v1");
     asking.send("compressed both ways");
