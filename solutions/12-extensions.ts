@@ -80,7 +80,7 @@ function isTokenChar(char: string | undefined): boolean {
  * once unquoted (§9.1 requires it to be one).
  */
 export function parseExtensionHeader(value: string): ExtensionElement[] {
-  // #region solution
+  // #region solution step 2
   const elements: ExtensionElement[] = [];
   let at = 0;
   const fail = (what: string): never => {
@@ -145,7 +145,7 @@ export function parseExtensionHeader(value: string): ExtensionElement[] {
  * A `RangeError` for a name or value that is not a token.
  */
 export function formatExtensionHeader(elements: readonly ExtensionElement[]): string {
-  // #region solution
+  // #region solution step 2
   const checked = (text: string) => {
     if (!isToken(text)) throw new RangeError(`"${text}" is not a token: it cannot be written in Sec-WebSocket-Extensions (RFC 6455 §9.1)`);
     return text;
@@ -187,7 +187,7 @@ export type DeflateDecision =
  * Window sizes default to 15. A `RangeError` if an option's window size is not 8..15.
  */
 export function acceptDeflateOffer(offer: ExtensionElement, options: DeflateOptions = {}): DeflateDecision {
-  // #region solution
+  // #region solution step 3
   checkOptions(options);
   if (offer.name !== PERMESSAGE_DEFLATE) return { ok: false, reason: `${offer.name} is not ${PERMESSAGE_DEFLATE}` };
   const problem = paramProblem(offer.params, "offer");
@@ -241,7 +241,7 @@ export function negotiateDeflate(
   offers: readonly ExtensionElement[],
   options: DeflateOptions = {},
 ): { params: DeflateParams; response: ExtensionElement } | undefined {
-  // #region solution
+  // #region solution step 3
   checkOptions(options);
   for (const offer of offers) {
     const decision = acceptDeflateOffer(offer, options); // declines other extensions' offers too
@@ -259,7 +259,7 @@ export function negotiateDeflate(
  * A `RangeError` if an option's window size is not 8..15.
  */
 export function deflateOffer(options: DeflateOptions = {}): ExtensionElement {
-  // #region solution
+  // #region solution step 3
   checkOptions(options);
   const params: ExtensionParam[] = [];
   if (options.serverNoContextTakeover) params.push({ name: "server_no_context_takeover" });
@@ -288,7 +288,7 @@ export function deflateOffer(options: DeflateOptions = {}): ExtensionElement {
  *   `server_max_window_bits` that the offer asked for.
  */
 export function checkDeflateResponse(elements: readonly ExtensionElement[], options: DeflateOptions = {}): DeflateParams | undefined {
-  // #region solution
+  // #region solution step 3
   checkOptions(options);
   if (elements.length === 0) return undefined;
   const fail = (why: string): never => {
@@ -370,7 +370,7 @@ export function deflateMessage(
   payload: Uint8Array,
   options: { windowBits?: number; dictionary?: Uint8Array | undefined } = {},
 ): Uint8Array {
-  // #region solution
+  // #region solution step 4
   const compressed = zlib.deflateRawSync(payload, {
     finishFlush: zlib.constants.Z_SYNC_FLUSH,
     // zlib refuses a 256-byte window for raw DEFLATE; node:zlib then uses 512
@@ -400,7 +400,7 @@ export function inflateMessage(
   data: Uint8Array,
   options: { dictionary?: Uint8Array | undefined; maxSize?: number } = {},
 ): Uint8Array {
-  // #region solution
+  // #region solution step 4
   const maxSize = options.maxSize ?? DEFAULT_MAX_MESSAGE_SIZE;
   const input = new Uint8Array(data.length + DEFLATE_TAIL.length);
   input.set(data);
@@ -497,7 +497,7 @@ export class PerMessageDeflate implements MessageExtension {
   // #endregion
 
   constructor(role: "client" | "server", params: DeflateParams, options: PerMessageDeflateOptions = {}) {
-    // #region solution
+    // #region solution step 5
     const server = role === "server";
     this.#maxMessageSize = options.maxMessageSize ?? DEFAULT_MAX_MESSAGE_SIZE;
     this.#onMessage = options.onMessage;
@@ -509,7 +509,7 @@ export class PerMessageDeflate implements MessageExtension {
   }
 
   receive(frame: Frame): Frame | undefined {
-    // #region solution
+    // #region solution step 5
     if (isControl(frame.opcode)) {
       if (frame.rsv1) throw new ProtocolError(1002, "RSV1 on a control frame: control frames are never compressed (RFC 7692 §6)");
       return frame;
@@ -546,7 +546,7 @@ export class PerMessageDeflate implements MessageExtension {
   }
 
   transforms(frame: Frame): boolean {
-    // #region solution
+    // #region solution step 5
     // A compressed message is in progress: this frame continues it (or breaks the
     // rules, which receive will say). Otherwise RSV1 on a first frame says it (§6).
     return this.#compressed !== undefined || (frame.opcode !== Opcode.Continuation && frame.rsv1);
@@ -554,7 +554,7 @@ export class PerMessageDeflate implements MessageExtension {
   }
 
   send(opcode: number, payload: Uint8Array): { payload: Uint8Array; rsv1: boolean } {
-    // #region solution
+    // #region solution step 5
     const compressed = deflateMessage(payload, {
       windowBits: this.#sendWindowBits,
       dictionary: this.#sendTakeover ? this.#sentWindow : undefined,
@@ -617,7 +617,7 @@ function join(chunks: readonly Uint8Array[], size: number): Uint8Array {
  * appear once: a `RangeError` otherwise (the caller's mistake).
  */
 export function subprotocolHeader(protocols: readonly string[]): string {
-  // #region solution
+  // #region solution step 1
   const seen = new Set<string>();
   for (const protocol of protocols) {
     if (!isToken(protocol)) throw new RangeError(`subprotocol ${JSON.stringify(protocol)} is not a token (RFC 6455 §4.1, request requirement 10)`);
@@ -637,7 +637,7 @@ export function subprotocolHeader(protocols: readonly string[]): string {
  * `Sec-WebSocket-Protocol` at all.
  */
 export function selectSubprotocol(header: string | undefined, supported: readonly string[]): string | undefined {
-  // #region solution
+  // #region solution step 1
   if (header === undefined) return undefined;
   const offered = header.split(",").map((p) => p.trim());
   return offered.find((p) => supported.includes(p));
@@ -653,7 +653,7 @@ export function selectSubprotocol(header: string | undefined, supported: readonl
  * A `HandshakeError` for anything but one of the names in `offered`.
  */
 export function checkSubprotocol(header: string | undefined, offered: readonly string[]): string | undefined {
-  // #region solution
+  // #region solution step 1
   if (header === undefined) return undefined;
   const chosen = header.trim();
   if (!offered.includes(chosen)) throw new HandshakeError(`the server chose subprotocol ${chosen}, which we did not offer (RFC 6455 §4.1)`);

@@ -325,7 +325,9 @@ export interface ChatServerOptions extends HubOptions {
   /**
    * Told how each chat connection ended, once: `code` is what the server
    * closed it with if the server closed first (1008, 1013, 1001), otherwise
-   * what chapter 07 reported (the client's code, or 1006).
+   * what chapter 07 reported (the client's code, or 1006). When the server
+   * closes first, it is told at once, when the server decides, not when the
+   * socket has gone.
    */
   onClose?: (info: { id: string; code: number; reason: string }) => void;
 }

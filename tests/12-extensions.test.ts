@@ -156,7 +156,7 @@ function letters(n: number, seed: number): Uint8Array {
   return out;
 }
 
-describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
+describe("Step 2 — the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
   test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
     const parsed = parseExtensionHeader(
       'permessage-deflate; client_max_window_bits; server_max_window_bits="10", x-webkit-deflate-frame,  Foo ;Bar = baz',
@@ -224,7 +224,7 @@ describe("the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
   });
 });
 
-describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
+describe("Step 3 — negotiating permessage-deflate: the server's side (RFC 7692 §5, §7)", () => {
   test("RFC 7692 §5 MUST: Chromium's offer is accepted with the extension's name; the defaults are 15 bits and context takeover", () => {
     const decision = negotiateDeflate(parseExtensionHeaderReference("permessage-deflate; client_max_window_bits"));
     if (decision === undefined) assert.fail("RFC 7692 §5: Chromium's offer should be accepted, but negotiateDeflate declined it");
@@ -339,7 +339,7 @@ describe("the server's side of the negotiation (RFC 7692 §5, §7)", () => {
   });
 });
 
-describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 §7)", () => {
+describe("Step 3 — negotiating permessage-deflate: the client's side (RFC 6455 §4.1, §9.1; RFC 7692 §7)", () => {
   test("RFC 7692 §5 MUST: the offer names permessage-deflate; the workbook's policy: always with client_max_window_bits, and what the options ask (in any order)", () => {
     expect(sorted(deflateOffer()), "the default offer").toBe("permessage-deflate; client_max_window_bits");
     expect(
@@ -424,7 +424,7 @@ describe("the client's side of the negotiation (RFC 6455 §4.1, §9.1; RFC 7692 
   });
 });
 
-describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
+describe("Step 4 — DEFLATE, message by message (RFC 7692 §7.2)", () => {
   test("RFC 7692 §7.2.1: \"Hello\" compresses to f2 48 cd c9 c9 07 00: a sync flush, its 00 00 ff ff removed", () => {
     expectBytes(deflateMessage(utf8("Hello")), hex("f2 48 cd c9 c9 07 00"), "RFC 7692 §7.2.3.1: the compressed payload of \"Hello\"", "bytes");
     expectBytes(deflateMessage(new Uint8Array(0)), hex("00"), "RFC 7692 §7.2.3.6: an empty message compresses to one byte, 00", "bytes");
@@ -489,7 +489,7 @@ describe("DEFLATE, message by message (RFC 7692 §7.2)", () => {
   });
 });
 
-describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.2)", () => {
+describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 7692 §6, §7.2)", () => {
   test("RFC 7692 §6: a fragmented compressed message has RSV1 on its first frame only, and comes out whole, inflated, RSV1 clear", () => {
     const deflate = new PerMessageDeflate("client", DEFAULTS);
     // RFC 7692 §7.2.3.1, the fragmented example: 41 03 f2 48 cd, then 80 04 c9 c9 07 00.
@@ -705,7 +705,7 @@ describe("PerMessageDeflate: compressed messages on the wire (RFC 7692 §6, §7.
   });
 });
 
-describe("the connection with permessage-deflate (chapter 07's extension option)", () => {
+describe("Step 5 — compressed messages on the wire: the connection with permessage-deflate (chapter 07's extension option)", () => {
   const text = (data: string) => ({ type: "text" as const, data });
   function open(role: "client" | "server", params?: DeflateParams, maxMessageSize?: number) {
     const extension = params === undefined ? undefined : new PerMessageDeflate(role, params, maxMessageSize === undefined ? {} : { maxMessageSize });
@@ -844,7 +844,7 @@ describe("the connection with permessage-deflate (chapter 07's extension option)
   });
 });
 
-describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
+describe("Step 1 — subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
   test("§4.1 MUST: subprotocol names offered are non-empty tokens, each unique, in order of preference", () => {
     expect(subprotocolHeader(["chat.v2", "chat.v1"]), "comma-separated, in the caller's order").toBe("chat.v2, chat.v1");
     for (const bad of [[""], ["chat v1"], ["chat,v1"], ["é"], ["chat.v1", "chat.v1"]]) {
@@ -893,7 +893,7 @@ describe("subprotocols (RFC 6455 §1.9, §4.1, §4.2.2)", () => {
   });
 });
 
-describe("the bomb, measured (RFC 6455 §10.4)", () => {
+describe("Step 5 — compressed messages on the wire: the bomb, measured (RFC 6455 §10.4)", () => {
   test("§10.4: ~1 MiB that inflates to 1 GiB fails with 1009 while peak memory stays far below 1 GiB", () => {
     // A child process, so its peak RSS is the bomb's alone: a server-side
     // connection with the echo server's 16 MiB limit gets one compressed frame.
@@ -1007,7 +1007,7 @@ function checkDirection(frames: readonly TappedFrame[], sent: readonly { name: s
 const sameBytes = (a: string | Uint8Array, b: unknown) =>
   typeof a === "string" ? typeof b === "string" && a === b : b instanceof Uint8Array && Buffer.from(a).equals(Buffer.from(b));
 
-describe("12-interop: the echo server with permessage-deflate", () => {
+describe("Step 5 — compressed messages on the wire: interop, the echo server with permessage-deflate", () => {
   for (const combo of COMBOS) {
     test(`interop, RFC 7692 §5, §6: a ws client (perMessageDeflate, ${combo.name}): 0 B to 16 MiB, text and binary, fragmented; header and RSV1 on the wire`, async () => {
       const tap = await deflateEchoServer();
@@ -1234,7 +1234,7 @@ function runPython(args: string[]): Promise<{ status: string; lines: Record<stri
   });
 }
 
-describe("12-interop: the echo client with permessage-deflate", () => {
+describe("Step 5 — compressed messages on the wire: interop, the echo client with permessage-deflate", () => {
   /** Our client, through a tap, to a server at `url`; everything is closed after the test. */
   async function deflateClient(url: string): Promise<{ client: WebSocketClient; tap: WireTap }> {
     const tap = await WireTap.start(url);
@@ -1336,7 +1336,7 @@ describe("12-interop: the echo client with permessage-deflate", () => {
   }
 });
 
-describe("12-interop: what the echo server refuses, with compression on", () => {
+describe("Step 5 — compressed messages on the wire: interop, what the echo server refuses with compression on", () => {
   /** A raw client of a deflate server, having offered permessage-deflate or not. */
   async function rawClient(offer: boolean, maxMessageSize = 32 * MiB) {
     const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize, closeTimeout: 2_000 });
@@ -1376,7 +1376,7 @@ describe("12-interop: what the echo server refuses, with compression on", () => 
   });
 });
 
-describe("12-conformance", () => {
+describe("Step 5 — compressed messages on the wire: conformance", () => {
   test("conformance: the echo server with deflate passes every permessage-deflate case (npm run conformance -- --deflate); NON-STRICT only where the RFC allows another answer", async () => {
     const server: EchoServer = createEchoServer({ deflate: true, maxMessageSize: 16 * MiB, closeTimeout: 2_000 });
     cleanups.push(() => server.close());
@@ -1387,7 +1387,7 @@ describe("12-conformance", () => {
   }, 300_000);
 });
 
-describe("12-wiring: the deflate option of the echo server (chapter 08) and client (chapter 09)", () => {
+describe("Step 5 — compressed messages on the wire: the deflate option of the echo server (chapter 08) and client (chapter 09)", () => {
   /** The 101 our echo server gives a raw client offering plain permessage-deflate. */
   async function answerTo(deflate: boolean | { serverNoContextTakeover?: boolean; clientNoContextTakeover?: boolean }): Promise<string> {
     const server: EchoServer = createEchoServer({ deflate, closeTimeout: 2_000 });

@@ -175,7 +175,7 @@ export function nextStep(outcomes: readonly ChapterOutcome[], allChapters = true
     bold(`Next: chapter ${two(next.chapter.number)} · ${next.chapter.title}`),
     `  read   ${cyan(shown(paths.page(next.chapter)))}  (on the site: npm start → /chapters/${next.chapter.id})`,
     `  edit   ${cyan(shown(paths.stub(next.chapter)))}`,
-    `  check  ${cyan(`npm run grade -- ${next.chapter.number}`)}  (every failing test, in full)`,
+    `  check  ${cyan(`npm run grade -- ${next.chapter.number}`)}  (what is failing, in full; in a chapter with steps, the step you are on)`,
   ].join("\n");
 }
 
