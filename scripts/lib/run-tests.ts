@@ -48,11 +48,23 @@ export async function gradeChapters(chapters: readonly Chapter[], impl: Implemen
 }
 
 /** Runs the test files of `chapters` against `impl` (see vitest.config.ts). */
-export async function runChapters(chapters: readonly Chapter[], impl: Implementation): Promise<ChapterOutcome[]> {
+export async function runChapters(
+  chapters: readonly Chapter[],
+  impl: Implementation,
+  /** `only`: just the tests whose full name matches (the others are reported as skipped); `bail`: stop after that many failures. */
+  select: { only?: RegExp; bail?: number } = {},
+): Promise<ChapterOutcome[]> {
   // vitest.config.ts reads this when the config is loaded, i.e. in createVitest below.
   process.env.WORKBOOK_IMPL = impl;
   // An empty reporter: the grader prints its own report.
-  const vitest = await createVitest("test", { root, watch: false, reporters: [{}], silent: true });
+  const vitest = await createVitest("test", {
+    root,
+    watch: false,
+    reporters: [{}],
+    silent: true,
+    ...(select.only === undefined ? {} : { testNamePattern: select.only }),
+    ...(select.bail === undefined ? {} : { bail: select.bail }),
+  });
   try {
     const files = chapters.map((c) => paths.test(c));
     const run = await vitest.start(files);
