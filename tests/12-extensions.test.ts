@@ -39,7 +39,7 @@ import { eventually, openWs, PYTHON, pythonSkipNote, pythonWebsocketsAvailable, 
 import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from "./helpers/wiretap.ts";
 import { readFrames, wireFrame } from "./helpers/wire.ts";
 import { formatResult, summary } from "../scripts/lib/conformance.ts";
-import { runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
+import { letters, runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
 
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -141,21 +141,6 @@ function inflateWithin(bits: number, data: Uint8Array, dictionary?: Uint8Array):
     ...(dictionary === undefined || dictionary.length === 0 ? {} : { dictionary }),
   });
 }
-/**
- * n bytes of the letters a to h in a fixed pseudo-random order (`seed`): they
- * shrink with any window (3 bits a letter), and repeat only where the test
- * repeats them.
- */
-function letters(n: number, seed: number): Uint8Array {
-  const out = new Uint8Array(n);
-  let state = seed;
-  for (let i = 0; i < n; i++) {
-    state = (state * 1103515245 + 12345) & 0x7fffffff;
-    out[i] = 0x61 + ((state >> 16) & 7);
-  }
-  return out;
-}
-
 describe("Step 2 — the Sec-WebSocket-Extensions header (RFC 6455 §9.1)", () => {
   test("§9.1: several extensions, parameters with and without values, quoted values, unknown names kept", () => {
     const parsed = parseExtensionHeader(

@@ -175,9 +175,9 @@ const sampleBytes = (n: number) => Uint8Array.from({ length: n }, (_, i) => (i %
 /**
  * n bytes of the letters a to h in a fixed pseudo-random order: they shrink with
  * any window (3 bits a letter), but repeat only where `letters` is called twice
- * with the same seed.
+ * with the same seed (chapter 12's tests use them too).
  */
-function letters(n: number, seed: number): Uint8Array {
+export function letters(n: number, seed: number): Uint8Array {
   const out = new Uint8Array(n);
   let state = seed;
   for (let i = 0; i < n; i++) {
