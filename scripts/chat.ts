@@ -14,6 +14,7 @@ import { parseArgs } from "node:util";
 import type * as RoomsChapter from "../solutions/13-rooms.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
+import { stopOnSignals } from "./lib/stop-on-signal.ts";
 
 try {
   const args = process.argv.slice(2);
@@ -59,18 +60,7 @@ try {
   console.log(url);
   console.error(dim(`chat server (${impl}) listening, subprotocol chat.v1; Ctrl-C stops it`));
 
-  let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      if (stopping) {
-        console.error(red(`${signal} again: stopping at once`));
-        process.exit(1);
-      }
-      stopping = true;
-      console.error(dim(`${signal}: saying goodbye (1001) to every member`));
-      void server.close().then(() => process.exit(0));
-    });
-  }
+  stopOnSignals(server, "members");
 } catch (error) {
   console.error(red(`npm run chat: ${(error as Error).message}`));
   process.exit(1);

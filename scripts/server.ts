@@ -33,6 +33,7 @@ import { parseDuration } from "./lib/duration.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 import { root, shown, type Implementation } from "./lib/workbook.ts";
+import { stopOnSignals } from "./lib/stop-on-signal.ts";
 
 /** Where --tls leaves its certificate (git-ignored). */
 const CERT_FILE = join(root, ".cache", "tls", "cert.pem");
@@ -93,18 +94,7 @@ try {
     console.error(dim(`  NODE_EXTRA_CA_CERTS=${ca} node your-client.js   (any Node program, the ws package included)`));
   }
 
-  let stopping = false;
-  for (const signal of ["SIGINT", "SIGTERM"] as const) {
-    process.on(signal, () => {
-      if (stopping) {
-        console.error(red(`${signal} again: stopping at once, without waiting for the clients`));
-        process.exit(1);
-      }
-      stopping = true;
-      console.error(dim(`${signal}: saying goodbye (1001) to every client`));
-      void server.close().then(() => process.exit(0));
-    });
-  }
+  stopOnSignals(server, "clients");
 } catch (error) {
   console.error(red(`npm run server: ${(error as Error).message}`));
   process.exit(1);
