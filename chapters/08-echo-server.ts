@@ -1,11 +1,12 @@
 /**
  * Chapter 08 — The echo server (RFC 6455 §4.2, §7.1; node:http)
  *
- * Exercise: wire the handshake check of chapter 02 and the connection of
- * chapter 07 to node:http's `upgrade` event, and echo every message with its
- * type. Then make it survive its users: every wait bounded, every bad input
- * failing one connection only, memory bounded when a client stops reading,
- * and a clean goodbye (1001) to everyone when the server stops.
+ * Exercise, in four graded steps: (1) decide what to answer an upgrade
+ * request, without a socket; (2) the HTTP side: listen, refuse, and bound the
+ * handshake; (3) the pump: bytes from the socket into the connection of
+ * chapter 07, its bytes back, every message echoed with its type, and the
+ * closing handshake; (4) heartbeats, and a goodbye (1001) to everyone when
+ * the server stops. `createEchoServer` composes the parts.
  *
  * Page: docs/chapters/08-echo-server.md · Tests: tests/08-echo-server.test.ts
  * Check: npm run grade -- 8
@@ -17,7 +18,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";
-import type { UpgradeDecision } from "../lib/handshake.ts";
+import type { UpgradeDecision, UpgradeRequest } from "../lib/handshake.ts";
 import { getHeader } from "../lib/http-headers.ts";
 import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import { checkUpgradeRequest } from "./02-handshake.ts";
@@ -79,6 +80,33 @@ export interface EchoServer {
   readonly connectionCount: number;
 }
 
+/** The options with their defaults filled in (16 MiB, 10 s, 5 s): what `createEchoServer` gives each `EchoSession`. */
+export type EchoSettings = EchoServerOptions & { maxMessageSize: number; handshakeTimeout: number; closeTimeout: number };
+
+/**
+ * What `decideUpgrade` reads of a request: chapter 02's `UpgradeRequest` and
+ * the request target, `/chat?room=1` (the resource name and its query, §3).
+ * node:http's `IncomingMessage` carries all four.
+ */
+export interface ServerRequest extends UpgradeRequest {
+  url: string;
+}
+
+// ---------------------------------------------------------------------------
+// Step 1 — decide the upgrade: what to answer, from the request alone
+
+/**
+ * The server's verdict on a request: the origin allow-list first (if
+ * `origins` is given and not empty: any other Origin, or none, is refused
+ * with 403, RFC 6455 §4.2.2 item 4, §10.2), then the resource (if `paths` is
+ * given and not empty: any other path, the query aside, is refused with 404,
+ * §4.2.2), then chapter 02's `checkUpgradeRequest` (→ accept, or 400, 405, 426).
+ * Origins compare case-insensitively, a trailing slash forgiven (RFC 6454 §6.2).
+ */
+export function decideUpgrade(request: ServerRequest, options: Pick<EchoServerOptions, "origins" | "paths"> = {}): UpgradeDecision {
+  throw new NotImplementedError("decideUpgrade in chapters/08-echo-server.ts");
+}
+
 /**
  * The HTTP response to an upgrade request, as the text to write on the socket:
  * `101 Switching Protocols` with Upgrade, Connection and Sec-WebSocket-Accept
@@ -93,6 +121,9 @@ export function handshakeResponse(decision: UpgradeDecision, agreed: Record<stri
   throw new NotImplementedError("handshakeResponse in chapters/08-echo-server.ts");
 }
 
+// ---------------------------------------------------------------------------
+// Step 2 — the HTTP side: listen, count, refuse, and bound the handshake
+
 /**
  * An echo server: every text message comes back as text, every binary one as
  * binary. It runs on a new node:http server, or on the one given: an
@@ -102,3 +133,51 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
   throw new NotImplementedError("createEchoServer in chapters/08-echo-server.ts");
 }
 
+// ---------------------------------------------------------------------------
+// Step 3 — the pump: one upgraded connection, echoing (and step 4's heartbeat and goodbye)
+
+/**
+ * One upgraded connection: moves bytes between its socket and a server-side
+ * `Connection` (chapter 07), and echoes every message with its type. It
+ * answers the closing handshake and closes TCP first (§7.1.1), bounded by
+ * `closeTimeout`; it stops reading from a client that stops reading
+ * (backpressure); it tells `settings.onClose` how the connection ended.
+ *
+ * A class rather than a function with inner helpers: its methods are shared
+ * by every connection, where named inner functions would be made again for
+ * each one (and under tsx each gets a `name` property, 256 bytes apiece).
+ * That is most of the difference in memory per idle connection with `ws`.
+ */
+export class EchoSession {
+  /**
+   * Takes over `socket` once the `101` is written: reads every chunk into the
+   * connection, echoes each message as its event comes, writes what the
+   * connection queued; `head` (bytes that came right behind the request) is
+   * read first. With `settings.pingInterval`, starts the `heartbeat()`.
+   * `deflate` (chapter 12): the permessage-deflate parameters agreed, if any.
+   */
+  constructor(socket: Socket, head: Uint8Array, settings: EchoSettings, deflate?: DeflateParams) {
+    throw new NotImplementedError("new EchoSession in chapters/08-echo-server.ts");
+  }
+
+  /**
+   * One beat of the heartbeat (§5.5.2: a ping MUST be answered by a pong).
+   * A client whose network vanished sends no FIN: without this, its
+   * connection would be held forever. While the connection is OPEN: a ping;
+   * `pongTimeout` later, if nothing at all arrived from the client since,
+   * the connection is failed and its socket destroyed ("close" reports
+   * 1006, §7.1.5); otherwise the next beat, `pingInterval` after this one.
+   */
+  heartbeat(): void {
+    throw new NotImplementedError("EchoSession.heartbeat in chapters/08-echo-server.ts");
+  }
+
+  /**
+   * The server is stopping (its `close()`): a close frame with 1001, going
+   * away (§7.4.1), then at most `closeTimeout` for the client's answer and
+   * its FIN (§7.1.1). Does nothing unless the connection is OPEN.
+   */
+  goodbye(): void {
+    throw new NotImplementedError("EchoSession.goodbye in chapters/08-echo-server.ts");
+  }
+}

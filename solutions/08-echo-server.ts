@@ -1,11 +1,12 @@
 /**
  * Chapter 08 — The echo server (RFC 6455 §4.2, §7.1; node:http)
  *
- * Exercise: wire the handshake check of chapter 02 and the connection of
- * chapter 07 to node:http's `upgrade` event, and echo every message with its
- * type. Then make it survive its users: every wait bounded, every bad input
- * failing one connection only, memory bounded when a client stops reading,
- * and a clean goodbye (1001) to everyone when the server stops.
+ * Exercise, in four graded steps: (1) decide what to answer an upgrade
+ * request, without a socket; (2) the HTTP side: listen, refuse, and bound the
+ * handshake; (3) the pump: bytes from the socket into the connection of
+ * chapter 07, its bytes back, every message echoed with its type, and the
+ * closing handshake; (4) heartbeats, and a goodbye (1001) to everyone when
+ * the server stops. `createEchoServer` composes the parts.
  *
  * Page: docs/chapters/08-echo-server.md · Tests: tests/08-echo-server.test.ts
  * Check: npm run grade -- 8
@@ -16,7 +17,7 @@ import type { AddressInfo, Socket } from "node:net";
 import { Server as TlsServer } from "node:tls";
 import { CloseCode } from "../lib/close-codes.ts";
 import type { DeflateParams, DeflateTrace } from "../lib/extensions.ts";
-import type { UpgradeDecision } from "../lib/handshake.ts";
+import type { UpgradeDecision, UpgradeRequest } from "../lib/handshake.ts";
 import { getHeader } from "../lib/http-headers.ts";
 import { describeDeflate, describeFrame, describeHead } from "../lib/trace.ts";
 import { checkUpgradeRequest } from "./02-handshake.ts";
@@ -78,6 +79,18 @@ export interface EchoServer {
   readonly connectionCount: number;
 }
 
+/** The options with their defaults filled in (16 MiB, 10 s, 5 s): what `createEchoServer` gives each `EchoSession`. */
+export type EchoSettings = EchoServerOptions & { maxMessageSize: number; handshakeTimeout: number; closeTimeout: number };
+
+/**
+ * What `decideUpgrade` reads of a request: chapter 02's `UpgradeRequest` and
+ * the request target, `/chat?room=1` (the resource name and its query, §3).
+ * node:http's `IncomingMessage` carries all four.
+ */
+export interface ServerRequest extends UpgradeRequest {
+  url: string;
+}
+
 // #region reference-only
 const DEFAULTS = { maxMessageSize: 16 * 1024 * 1024, handshakeTimeout: 10_000, closeTimeout: 5_000 };
 /** Frames queued together and smaller than this in all are joined into one buffer before writing. */
@@ -87,6 +100,36 @@ const WRITE_LIMIT = 1024 * 1024;
 /** Echoes waiting for the end of the event loop's turn are written at once when they reach this many bytes. */
 const FLUSH_CAP = 256 * 1024;
 // #endregion
+
+// ---------------------------------------------------------------------------
+// Step 1 — decide the upgrade: what to answer, from the request alone
+
+/**
+ * The server's verdict on a request: the origin allow-list first (if
+ * `origins` is given and not empty: any other Origin, or none, is refused
+ * with 403, RFC 6455 §4.2.2 item 4, §10.2), then the resource (if `paths` is
+ * given and not empty: any other path, the query aside, is refused with 404,
+ * §4.2.2), then chapter 02's `checkUpgradeRequest` (→ accept, or 400, 405, 426).
+ * Origins compare case-insensitively, a trailing slash forgiven (RFC 6454 §6.2).
+ */
+export function decideUpgrade(request: ServerRequest, options: Pick<EchoServerOptions, "origins" | "paths"> = {}): UpgradeDecision {
+  // #region solution step 1
+  // An origin is scheme://host[:port], lower-case, no path (RFC 6454 §6.2): "http://a.example/" means "http://a.example".
+  const normalize = (origin: string) => origin.toLowerCase().replace(/\/+$/, "");
+  const origins = (options.origins ?? []).map(normalize);
+  const header = getHeader(request.headers, "origin");
+  const origin = header === undefined ? undefined : normalize(header);
+  if (origins.length > 0 && (origin === undefined || !origins.includes(origin))) {
+    return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed here`, headers: {} };
+  }
+  // §4.2.2: a resource the server doesn't serve is answered with an HTTP error, 404 being the usual one.
+  const path = request.url.split("?")[0] ?? "/";
+  if (options.paths !== undefined && options.paths.length > 0 && !options.paths.includes(path)) {
+    return { ok: false, status: 404, reason: `no WebSocket endpoint at ${path} (this server serves ${options.paths.join(", ")})`, headers: {} };
+  }
+  return checkUpgradeRequest(request);
+  // #endregion
+}
 
 /**
  * The HTTP response to an upgrade request, as the text to write on the socket:
@@ -99,7 +142,7 @@ const FLUSH_CAP = 256 * 1024;
  * an extension (`Sec-WebSocket-Protocol`, `Sec-WebSocket-Extensions`), after the accept value.
  */
 export function handshakeResponse(decision: UpgradeDecision, agreed: Record<string, string> = {}): string {
-  // #region solution
+  // #region solution step 1
   if (decision.ok) {
     return [
       "HTTP/1.1 101 Switching Protocols",
@@ -124,14 +167,17 @@ export function handshakeResponse(decision: UpgradeDecision, agreed: Record<stri
   // #endregion
 }
 
+// ---------------------------------------------------------------------------
+// Step 2 — the HTTP side: listen, count, refuse, and bound the handshake
+
 /**
  * An echo server: every text message comes back as text, every binary one as
  * binary. It runs on a new node:http server, or on the one given: an
  * https server makes it a wss:// server (chapter 11), with no other change.
  */
 export function createEchoServer(options: EchoServerOptions = {}, server: HttpServer | HttpsServer = createServer()): EchoServer {
-  // #region solution
-  const settings = { ...DEFAULTS, ...options };
+  // #region solution step 2
+  const settings: EchoSettings = { ...DEFAULTS, ...options };
   for (const name of ["pingInterval", "pongTimeout"] as const) {
     const ms = settings[name];
     if (ms !== undefined && !(ms > 0 && ms <= 2 ** 31 - 1)) throw new RangeError(`${name} is a number of ms, 1 to 2^31 - 1, not ${ms}`);
@@ -171,7 +217,7 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
 
   // A plain HTTP request reached a WebSocket endpoint: the same check explains why it is refused.
   server.on("request", (req: IncomingMessage, res) => {
-    const decision = decide(req, settings);
+    const decision = decideUpgrade(serverRequest(req), settings);
     const refusal = decision.ok ? { status: 400, headers: {}, reason: "send an upgrade request" } : decision;
     res.writeHead(refusal.status, { ...refusal.headers, "Content-Type": "text/plain; charset=utf-8", Connection: "close" });
     res.end(`${refusal.reason}\n`);
@@ -183,7 +229,7 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
     const tcp = tcpSocketOf(socket);
     clearTimeout(deadlines.get(tcp));
     deadlines.delete(tcp);
-    const checked = decide(req, settings);
+    const checked = decideUpgrade(serverRequest(req), settings);
     const agreement = checked.ok ? agree(req, settings) : undefined;
     const decision = agreement?.ok === false ? agreement.refusal : checked;
     const response = handshakeResponse(decision, agreement?.ok ? agreement.headers : {});
@@ -232,29 +278,15 @@ export function createEchoServer(options: EchoServerOptions = {}, server: HttpSe
 }
 
 // #region reference-only
-type Settings = typeof DEFAULTS & EchoServerOptions;
-
 /** A TCP connection's name: the same on the TCP socket and on the TLS socket over it. */
 const peerOf = (socket: Socket) => `${socket.remoteAddress}:${socket.remotePort}`;
 
 /** One shared do-nothing listener, rather than a new one for every connection. */
 const ignore = () => {};
 
-/** Chapter 02's check, after the origin allow-list (RFC 6455 §4.2.2 item 4, §10.2). */
-function decide(req: IncomingMessage, settings: Settings): UpgradeDecision {
-  // An origin is scheme://host[:port], lower-case, no path (RFC 6454 §6.2): "http://a.example/" means "http://a.example".
-  const normalize = (origin: string) => origin.toLowerCase().replace(/\/+$/, "");
-  const origins = (settings.origins ?? []).map(normalize);
-  const origin = req.headers.origin === undefined ? undefined : normalize(req.headers.origin);
-  if (origins.length > 0 && (origin === undefined || !origins.includes(origin))) {
-    return { ok: false, status: 403, reason: `origin ${origin ?? "(none)"} is not allowed here`, headers: {} };
-  }
-  // §4.2.2: a resource the server doesn't serve is answered with an HTTP error, 404 being the usual one.
-  const path = (req.url ?? "/").split("?")[0] ?? "/";
-  if (settings.paths !== undefined && settings.paths.length > 0 && !settings.paths.includes(path)) {
-    return { ok: false, status: 404, reason: `no WebSocket endpoint at ${path} (this server serves ${settings.paths.join(", ")})`, headers: {} };
-  }
-  return checkUpgradeRequest({ method: req.method ?? "", httpVersion: req.httpVersion, headers: req.headers });
+/** What `decideUpgrade` reads of node:http's request (its method and url are optional there). */
+function serverRequest(req: IncomingMessage): ServerRequest {
+  return { method: req.method ?? "", url: req.url ?? "/", httpVersion: req.httpVersion, headers: req.headers };
 }
 
 /**
@@ -264,7 +296,7 @@ function decide(req: IncomingMessage, settings: Settings): UpgradeDecision {
  */
 function agree(
   req: IncomingMessage,
-  settings: Settings,
+  settings: EchoSettings,
 ): { ok: true; headers: Record<string, string>; deflate: DeflateParams | undefined } | { ok: false; refusal: UpgradeDecision } {
   const headers: Record<string, string> = {};
   const protocol = selectSubprotocol(getHeader(req.headers, "sec-websocket-protocol"), settings.protocols ?? []);
@@ -288,33 +320,48 @@ function requestHead(req: IncomingMessage): string {
   for (let i = 0; i < req.rawHeaders.length; i += 2) lines.push(`${req.rawHeaders[i]}: ${req.rawHeaders[i + 1]}`);
   return lines.join("\r\n");
 }
+// #endregion
+
+// ---------------------------------------------------------------------------
+// Step 3 — the pump: one upgraded connection, echoing (and step 4's heartbeat and goodbye)
 
 /**
- * Moves bytes between one upgraded socket and its Connection, echoing each
- * message; `goodbye()` is what the server's `close()` calls: a close frame with 1001.
+ * One upgraded connection: moves bytes between its socket and a server-side
+ * `Connection` (chapter 07), and echoes every message with its type. It
+ * answers the closing handshake and closes TCP first (§7.1.1), bounded by
+ * `closeTimeout`; it stops reading from a client that stops reading
+ * (backpressure); it tells `settings.onClose` how the connection ended.
  *
  * A class rather than a function with inner helpers: its methods are shared
  * by every connection, where named inner functions would be made again for
  * each one (and under tsx each gets a `name` property, 256 bytes apiece).
  * That is most of the difference in memory per idle connection with `ws`.
  */
-class EchoSession {
+export class EchoSession {
+  // #region reference-only
   readonly #socket: Socket;
-  readonly #settings: Settings;
+  readonly #settings: EchoSettings;
   readonly #connection: Connection;
   #closeTimer: NodeJS.Timeout | undefined;
   #ended = false;
   /** The heartbeat's next step (a ping, or the check that something answered it). */
   #heartbeat: NodeJS.Timeout | undefined;
-  /** Something arrived from the client since our last ping. */
-  #heard = true; // first read only after #ping cleared it
   /** Bytes the connection produced this turn of the event loop, not yet written (see #queue), and their size. */
   #pending: Uint8Array[] | undefined;
   #pendingSize = 0;
   /** The sessions with bytes pending: each is flushed once, after the reads of this turn (see #queue). */
   static readonly #due = new Set<EchoSession>();
+  // #endregion
 
-  constructor(socket: Socket, head: Buffer, settings: Settings, deflate?: DeflateParams) {
+  /**
+   * Takes over `socket` once the `101` is written: reads every chunk into the
+   * connection, echoes each message as its event comes, writes what the
+   * connection queued; `head` (bytes that came right behind the request) is
+   * read first. With `settings.pingInterval`, starts the `heartbeat()`.
+   * `deflate` (chapter 12): the permessage-deflate parameters agreed, if any.
+   */
+  constructor(socket: Socket, head: Uint8Array, settings: EchoSettings, deflate?: DeflateParams) {
+    // #region solution step 3
     this.#socket = socket;
     this.#settings = settings;
     const trace = settings.trace;
@@ -338,10 +385,7 @@ class EchoSession {
 
     // Echoes are small writes, each waited for: don't let Nagle's algorithm hold them back.
     socket.setNoDelay(true);
-    socket.on("data", (chunk: Buffer) => {
-      this.#heard = true; // a flag, not a timer reset: reads can be many, and this costs nothing
-      this.#handle(this.#connection.receive(chunk));
-    });
+    socket.on("data", (chunk: Buffer) => this.#handle(this.#connection.receive(chunk)));
     socket.on("end", () => this.#handle(this.#connection.receiveEnd()));
     socket.on("error", ignore); // ECONNRESET and the like: "close" follows, and reports 1006
     socket.on("close", () => {
@@ -349,17 +393,54 @@ class EchoSession {
       clearTimeout(this.#closeTimer); // last: nothing may outlive the socket
       clearTimeout(this.#heartbeat);
     });
-    if (settings.pingInterval !== undefined) this.#heartbeat = setTimeout(() => this.#ping(), settings.pingInterval);
+    if (settings.pingInterval !== undefined) this.#heartbeat = setTimeout(() => this.heartbeat(), settings.pingInterval);
     this.#handle(this.#connection.receive(head)); // frames that came with the request (usually none)
+    // #endregion
   }
 
+  /**
+   * One beat of the heartbeat (§5.5.2: a ping MUST be answered by a pong).
+   * A client whose network vanished sends no FIN: without this, its
+   * connection would be held forever. While the connection is OPEN: a ping;
+   * `pongTimeout` later, if nothing at all arrived from the client since,
+   * the connection is failed and its socket destroyed ("close" reports
+   * 1006, §7.1.5); otherwise the next beat, `pingInterval` after this
+   * one's ping (at the check itself, if `pongTimeout` is the longer).
+   */
+  heartbeat(): void {
+    // #region solution step 4
+    if (this.#connection.state !== "OPEN") return;
+    const { pingInterval = 0, pongTimeout = pingInterval } = this.#settings;
+    // Any byte is a sign of life: the socket's count of bytes read, not a flag each read would have to set.
+    const readBefore = this.#socket.bytesRead;
+    this.#connection.ping();
+    this.#flush();
+    this.#heartbeat = setTimeout(() => {
+      if (this.#socket.bytesRead === readBefore) {
+        this.#settings.trace?.(`✗ no answer to a ping within ${pongTimeout} ms: dropping the client (1006)`);
+        this.#socket.destroy();
+        return;
+      }
+      this.#heartbeat = setTimeout(() => this.heartbeat(), Math.max(0, pingInterval - pongTimeout));
+    }, pongTimeout);
+    // #endregion
+  }
+
+  /**
+   * The server is stopping (its `close()`): a close frame with 1001, going
+   * away (§7.4.1), then at most `closeTimeout` for the client's answer and
+   * its FIN (§7.1.1). Does nothing unless the connection is OPEN.
+   */
   goodbye(): void {
+    // #region solution step 4
     if (this.#connection.state !== "OPEN") return;
     this.#connection.close(CloseCode.GoingAway, "server going away");
     this.#flush();
     this.#startCloseTimer();
+    // #endregion
   }
 
+  // #region reference-only
   /**
    * Handles the events of one read, echoing each message as its event comes:
    * the Connection reads the next frame only after that, so an echo is queued
@@ -447,32 +528,10 @@ class EchoSession {
     }
   }
 
-  /**
-   * A heartbeat (§5.5.2: a ping MUST be answered by a pong). A client whose
-   * network vanished sends no FIN: without this, its connection would be
-   * held forever. Nothing from it within pongTimeout: the connection is
-   * failed and its socket destroyed; "close" reports 1006 (§7.1.5).
-   */
-  #ping(): void {
-    if (this.#connection.state !== "OPEN") return;
-    const { pingInterval = 0, pongTimeout = pingInterval } = this.#settings;
-    this.#heard = false;
-    this.#connection.ping();
-    this.#flush();
-    this.#heartbeat = setTimeout(() => {
-      if (!this.#heard) {
-        this.#settings.trace?.(`✗ no answer to a ping within ${pongTimeout} ms: dropping the client (1006)`);
-        this.#socket.destroy();
-        return;
-      }
-      this.#heartbeat = setTimeout(() => this.#ping(), Math.max(0, pingInterval - pongTimeout));
-    }, pongTimeout);
-  }
-
   /** Wait a bounded time for the client, then drop the connection (§7.1.1). */
   #startCloseTimer(): void {
     clearTimeout(this.#closeTimer);
     this.#closeTimer = setTimeout(() => this.#socket.destroy(), this.#settings.closeTimeout);
   }
+  // #endregion
 }
-// #endregion
