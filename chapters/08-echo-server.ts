@@ -166,7 +166,8 @@ export class EchoSession {
    * connection would be held forever. While the connection is OPEN: a ping;
    * `pongTimeout` later, if nothing at all arrived from the client since,
    * the connection is failed and its socket destroyed ("close" reports
-   * 1006, §7.1.5); otherwise the next beat, `pingInterval` after this one.
+   * 1006, §7.1.5); otherwise the next beat, `pingInterval` after this
+   * one's ping (at the check itself, if `pongTimeout` is the longer).
    */
   heartbeat(): void {
     throw new NotImplementedError("EchoSession.heartbeat in chapters/08-echo-server.ts");
