@@ -662,7 +662,7 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
   }
 
   for (const { name, params } of TAKEOVER) {
-    test(`RFC 7692 §7.2: client and server understand each other over 40 messages (${name})`, () => {
+    test(`RFC 7692 §5, §7.2 MUST: both ends use the agreed parameters: client and server understand each other over 40 messages (${name})`, () => {
       const words = ["alpha", "beta", "gamma", "delta", "epsilon"];
       fc.assert(
         fc.property(fc.array(fc.tuple(fc.constantFrom(...words), fc.integer({ min: 0, max: 400 })), { minLength: 40, maxLength: 40 }), (messages) => {
