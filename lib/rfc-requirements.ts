@@ -1067,6 +1067,15 @@ export const requirements: readonly Requirement[] = [
     match: /invalid answer/,
   },
   {
+    id: "7692-5-use-agreed",
+    rfc: "7692",
+    section: "5",
+    level: "MUST",
+    role: "both",
+    statement: "Once the answer accepts permessage-deflate and the connection is open, both ends exchange messages as §6 and the extension say, with the parameters the answer agreed.",
+    match: /agreed parameters/,
+  },
+  {
     id: "7692-6-rsv1-first-only",
     rfc: "7692",
     section: "6",
