@@ -24,13 +24,13 @@ export interface ExtensionElement {
  * takeover allowed; no window size: 15, a 32 KiB window).
  */
 export interface DeflateParams {
-  /** The server starts every message it compresses with an empty window (§7.1.1.1). */
+  /** The server starts every message it compresses with an empty window (§7.1.1.1; the MUST is §7.2.1's). */
   serverNoContextTakeover: boolean;
-  /** The client starts every message it compresses with an empty window (§7.1.1.2). */
+  /** The client starts every message it compresses with an empty window (§7.1.1.2; the MUST is §7.2.1's). */
   clientNoContextTakeover: boolean;
-  /** log2 of the largest window the server compresses with, 8..15 (§7.1.2.1). */
+  /** log2 of the largest window the server compresses with, 8..15 (§7.1.2.1; the MUST NOT is §7.2.1's). */
   serverMaxWindowBits: number;
-  /** log2 of the largest window the client compresses with, 8..15 (§7.1.2.2). */
+  /** log2 of the largest window the client compresses with, 8..15 (§7.1.2.2; the MUST NOT is §7.2.1's). */
   clientMaxWindowBits: number;
 }
 

@@ -5,7 +5,7 @@ import { connect as connectTcp, createServer, type AddressInfo, type Socket } fr
 import { networkInterfaces, tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createInterface } from "node:readline";
-import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
+import { afterAll, afterEach, beforeAll, describe, expect, test, vi } from "vitest";
 import { WebSocketServer } from "ws";
 import { createWsEchoServer, wsEcho, type WsEchoServer, type WsEchoServerOptions } from "@workbook/10-ws-library";
 import { createEchoServer, type EchoServerOptions } from "@workbook/08-echo-server";
@@ -59,11 +59,14 @@ async function handMadeClient(url: string, options?: ClientOptions): Promise<Web
   return client;
 }
 
-/** A TCP server that accepts and never says a word; tells whether its last connection ended. */
-async function silentServer(): Promise<{ url: string; hungUp: () => boolean }> {
+/** A TCP server that accepts and never says a word; tells when a connection came and whether its last one ended. */
+async function silentServer(): Promise<{ url: string; hungUp: () => boolean; connected: Promise<void> }> {
   const sockets = new Set<Socket>();
   let hungUp = false;
+  let connection = () => {};
+  const connected = new Promise<void>((resolve) => (connection = resolve));
   const server = createServer((socket) => {
+    connection();
     sockets.add(socket);
     socket.resume(); // read and drop the request: a socket never read never sees the client's FIN
     socket.on("error", () => {});
@@ -74,15 +77,18 @@ async function silentServer(): Promise<{ url: string; hungUp: () => boolean }> {
     for (const socket of sockets) socket.destroy();
     return new Promise((resolve) => server.close(resolve));
   });
-  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, hungUp: () => hungUp };
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, hungUp: () => hungUp, connected };
 }
 
-/** A ws server that completes the handshake and then ignores every message; tells whether its client left. */
-async function swallowingServer(): Promise<{ url: string; clientLeft: () => boolean }> {
+/** A ws server that completes the handshake and then ignores every message; tells when one came and whether its client left. */
+async function swallowingServer(): Promise<{ url: string; clientLeft: () => boolean; received: Promise<void> }> {
   const server = new WebSocketServer({ host: "127.0.0.1", port: 0 });
   await new Promise((resolve) => server.once("listening", resolve));
   let left = false;
+  let message = () => {};
+  const received = new Promise<void>((resolve) => (message = resolve));
   server.on("connection", (ws) => {
+    ws.on("message", () => message());
     ws.on("error", () => {});
     ws.on("close", () => (left = true));
   });
@@ -90,7 +96,26 @@ async function swallowingServer(): Promise<{ url: string; clientLeft: () => bool
     for (const ws of server.clients) ws.terminate();
     return new Promise((resolve) => server.close(resolve));
   });
-  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, clientLeft: () => left };
+  return { url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/`, clientLeft: () => left, received };
+}
+
+// The real timers, kept before any test fakes them: a test on a fake clock still
+// bounds its own waits in real time.
+const realSetTimeout = globalThis.setTimeout;
+const realClearTimeout = globalThis.clearTimeout;
+
+/** `within`, on the real clock even while the test runs on a fake one. */
+function withinReally<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: ReturnType<typeof realSetTimeout> | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = realSetTimeout(() => reject(new Error(`${what}: nothing after ${ms} ms`)), ms);
+  });
+  return Promise.race([promise, timeout]).finally(() => realClearTimeout(timer));
+}
+
+/** Lets sockets and promises move on: a few turns of the event loop (setImmediate is never faked here). */
+async function turns(count = 20): Promise<void> {
+  for (let i = 0; i < count; i++) await new Promise((resolve) => setImmediate(resolve));
 }
 
 describe("Step 1 — an echo server on ws: createWsEchoServer", () => {
@@ -289,23 +314,41 @@ describe("Step 2 — an echo client on ws: wsEcho", () => {
     expect(offers, "the request's Sec-WebSocket-Extensions: ws's client offers permessage-deflate unless told perMessageDeflate: false").toEqual([undefined]);
   });
 
-  test("bounded waits: wsEcho rejects after timeoutMs when the handshake or the echo never comes, and hangs up", async () => {
+  test("bounded waits: wsEcho gives up when timeoutMs has passed on its clock, not before, if the handshake or the echo never comes, and hangs up", async () => {
+    // setTimeout runs on a fake clock that only the test moves: whether wsEcho waits
+    // timeoutMs, and no less, is then the same on any machine. Sockets run for real,
+    // and a wait of the test's own is bounded on the real clock (a hang guard).
+    const timeoutMs = 10_000;
     const silent = await silentServer();
-    let started = Date.now();
-    await expectRejects(wsEcho(silent.url, "hello?", 300), Error, "a server that never answers the handshake");
-    let waited = Date.now() - started;
-    expect(waited, "it waited for timeoutMs (300 ms) before giving up").toBeGreaterThanOrEqual(250);
-    // A hang guard below the default timeout (5 s): it proves timeoutMs was used, not how fast the machine is.
-    expect(waited, "it gave up well before the default 5 s: timeoutMs is used").toBeLessThan(4_000);
-    await eventually(silent.hungUp, 4_000, "wsEcho closing the TCP connection it gave up on");
-
     const swallowing = await swallowingServer();
-    started = Date.now();
-    await expectRejects(wsEcho(swallowing.url, "hello?", 300), Error, "a server that never echoes: wsEcho rejects after timeoutMs");
-    waited = Date.now() - started;
-    expect(waited, "it waited for timeoutMs (300 ms) before giving up").toBeGreaterThanOrEqual(250);
-    expect(waited, "it gave up well before the default 5 s: timeoutMs is used").toBeLessThan(4_000);
-    await eventually(swallowing.clientLeft, 4_000, "wsEcho closing the WebSocket it gave up on");
+    const cases = [
+      { what: "a server that never answers the handshake", url: silent.url, reached: silent.connected, gone: silent.hungUp, bye: "the TCP connection it gave up on" },
+      { what: "a server that never echoes", url: swallowing.url, reached: swallowing.received, gone: swallowing.clientLeft, bye: "the WebSocket it gave up on" },
+    ];
+    for (const { what, url, reached, gone, bye } of cases) {
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      try {
+        type Outcome = { settled: false } | { settled: true; result: unknown; failed: boolean };
+        let outcome = { settled: false } as Outcome; // set by the callbacks below
+        const echo = wsEcho(url, "hello?", timeoutMs).then(
+          (result) => (outcome = { settled: true, result, failed: false }),
+          (error: unknown) => (outcome = { settled: true, result: error, failed: true }),
+        );
+        await withinReally(reached, 10_000, `${what}: wsEcho's request (or its message) reaching the server`);
+        await turns();
+        expect(outcome, `${what}: no time has passed on the clock yet, and wsEcho already gave up`).toEqual({ settled: false });
+        vi.advanceTimersByTime(timeoutMs - 1);
+        await turns();
+        expect(outcome, `${what}: 1 ms before timeoutMs (${timeoutMs} ms) wsEcho must still be waiting: is timeoutMs what it waits?`).toEqual({ settled: false });
+        vi.advanceTimersByTime(1);
+        await withinReally(echo, 30_000, `${what}: wsEcho giving up once timeoutMs (${timeoutMs} ms) had passed on setTimeout's clock (did it set a timer of timeoutMs?)`);
+        expect(outcome.settled && outcome.failed, `${what}: wsEcho rejects (no echo came)`).toBe(true);
+        expect(outcome.settled && outcome.result instanceof Error, `${what}: it rejects with an Error`).toBe(true);
+      } finally {
+        vi.useRealTimers();
+      }
+      await eventually(gone, 4_000, `wsEcho closing ${bye}`);
+    }
   });
 });
 

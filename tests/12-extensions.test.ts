@@ -12,6 +12,7 @@ import {
   checkDeflateResponse,
   checkSubprotocol,
   DEFLATE_TAIL,
+  type DeflateOptions,
   deflateMessage,
   deflateOffer,
   formatExtensionHeader,
@@ -94,7 +95,7 @@ function meaning(answer: ExtensionElement, offered: ExtensionElement): DeflatePa
   const get = (e: ExtensionElement, name: string) => e.params.find((p) => p.name === name);
   for (const p of answer.params) {
     if (p.name.endsWith("_no_context_takeover")) expect(p.value, `RFC 7692 §7.1.1: ${p.name} has no value`).toBeUndefined();
-    else expect(p.value, `RFC 7692 §7.1.2: ${p.name} has a value, 8 to 15`).toMatch(/^(?:[89]|1[0-5])$/);
+    else expect(p.value, `RFC 7692 §7.1.2.1, §7.1.2.2: ${p.name} has a value, 8 to 15`).toMatch(/^(?:[89]|1[0-5])$/);
   }
   expect(names.filter((n) => !["server_no_context_takeover", "client_no_context_takeover", "server_max_window_bits", "client_max_window_bits"].includes(n)), "RFC 7692 §7: only its own parameters").toEqual([]);
   if (get(answer, "client_max_window_bits") !== undefined) {
@@ -251,7 +252,7 @@ describe("Step 3 — negotiating permessage-deflate: the server's side (RFC 7692
     expect(!foreign.ok && foreign.reason.length > 0, "and the decision says why (DeflateDecision.reason)").toBe(true);
   });
 
-  test("RFC 7692 §7, §7.1.2.1 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
+  test("RFC 7692 §7, §7.1.2.1, §7.1.2.2 MUST: an offer with an invalid value is declined: window sizes are 8..15 in decimal without leading zeros", () => {
     for (const header of [
       "permessage-deflate; server_max_window_bits",
       "permessage-deflate; server_max_window_bits=7",
@@ -275,7 +276,7 @@ describe("Step 3 — negotiating permessage-deflate: the server's side (RFC 7692
     }
   });
 
-  test("RFC 7692 §7.1.1.1: server_no_context_takeover offered is answered, and binds the server", () => {
+  test("RFC 7692 §7.1.1.1 SHOULD (the RFC's RECOMMENDED): the server supports server_no_context_takeover: offered, it is answered, and binds the server", () => {
     expectAccepted("permessage-deflate; server_no_context_takeover; client_max_window_bits", {}, { ...DEFAULTS, serverNoContextTakeover: true }, "§7.1.1.1");
   });
 
@@ -389,6 +390,28 @@ describe("Step 3 — negotiating permessage-deflate: the client's side (RFC 6455
     );
   });
 
+  test("RFC 7692 §5 MUST: an invalid answer fails the handshake: a compression extension the client never offered, or permessage-deflate accepted twice", () => {
+    for (const header of ["x-webkit-deflate-frame", "permessage-deflate; client_max_window_bits=10, permessage-deflate"]) {
+      expectThrows(() => checkDeflateResponse(parseExtensionHeaderReference(header)), HandshakeError, `RFC 7692 §5: "${header}" accepts what was never offered`);
+    }
+  });
+
+  test("RFC 7692 §7.1.1.2 MUST: the client supports client_no_context_takeover in an answer, asked for or not: the answer is accepted, and binds the client", () => {
+    const cases: [string, DeflateOptions, DeflateParams][] = [
+      ["permessage-deflate; client_no_context_takeover", {}, { ...DEFAULTS, clientNoContextTakeover: true }],
+      ["permessage-deflate; client_no_context_takeover", { clientNoContextTakeover: true }, { ...DEFAULTS, clientNoContextTakeover: true }],
+      [
+        "permessage-deflate; server_no_context_takeover; client_no_context_takeover",
+        { serverNoContextTakeover: true },
+        { ...DEFAULTS, serverNoContextTakeover: true, clientNoContextTakeover: true },
+      ],
+      ["permessage-deflate; client_no_context_takeover; client_max_window_bits=10", { clientMaxWindowBits: 12 }, { ...DEFAULTS, clientNoContextTakeover: true, clientMaxWindowBits: 10 }],
+    ];
+    for (const [header, options, agreed] of cases) {
+      expect(checkDeflateResponse([offer(header)], options), `"${header}" answering the offer of ${JSON.stringify(options)}`).toEqual(agreed);
+    }
+  });
+
   test("RFC 7692 §7.1: an acceptable answer gives the agreed parameters; no answer means no compression", () => {
     expect(checkDeflateResponse([]), "the server declined: go on without it").toBeUndefined();
     expect(checkDeflateResponse([offer("permessage-deflate")]), "all defaults").toEqual(DEFAULTS);
@@ -445,7 +468,7 @@ describe("Step 4 — DEFLATE, message by message (RFC 7692 §7.2)", () => {
     expect(new TextDecoder().decode(inflateMessage(second, { dictionary: utf8("Hello") })), "it inflates from the same window").toBe("Hello");
   });
 
-  test("RFC 7692 §7.1.2.1, §7.1.2.2: deflateMessage with windowBits n never reaches back more than 2^n bytes (8 to 15), under or over 16 KiB", () => {
+  test("RFC 7692 §7.2.1: deflateMessage with windowBits n never reaches back more than 2^n bytes (8 to 15), under or over 16 KiB", () => {
     // Repeats 300 to 3000 bytes apart: a 32 KiB window would use them. An
     // inflater whose window really is 2^n bytes refuses any reference further back.
     let text = "";
@@ -613,7 +636,7 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
   });
 
   for (const [bits, role] of [[8, "server"], [9, "server"], [9, "client"], [12, "client"]] as const) {
-    test(`RFC 7692 §7.1.2.1, §7.1.2.2 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => {
+    test(`RFC 7692 §7.2.1 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => {
       const params = role === "server" ? { ...DEFAULTS, serverMaxWindowBits: bits } : { ...DEFAULTS, clientMaxWindowBits: bits };
       const sender = new PerMessageDeflate(role, params);
       const run = letters(24 * 1024, 3);
@@ -639,7 +662,7 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
   }
 
   for (const { name, params } of TAKEOVER) {
-    test(`RFC 7692 §7.2: client and server understand each other over 40 messages (${name})`, () => {
+    test(`RFC 7692 §5, §7.2 MUST: both ends use the agreed parameters: client and server understand each other over 40 messages (${name})`, () => {
       const words = ["alpha", "beta", "gamma", "delta", "epsilon"];
       fc.assert(
         fc.property(fc.array(fc.tuple(fc.constantFrom(...words), fc.integer({ min: 0, max: 400 })), { minLength: 40, maxLength: 40 }), (messages) => {
@@ -1034,7 +1057,7 @@ describe("Step 5 — compressed messages on the wire: interop, the echo server w
     }, PEER_TIME);
   }
 
-  test("interop, RFC 7692 §7.1.2.1: a ws client asking for server_max_window_bits=9 gets 72 KiB echoes it can inflate with its 512-byte window", async () => {
+  test("interop, RFC 7692 §7.1.2.1, §7.2.1: a ws client asking for server_max_window_bits=9 gets 72 KiB echoes it can inflate with its 512-byte window", async () => {
     const tap = await deflateEchoServer();
     const ws = await openWs(tap.url, { perMessageDeflate: { serverMaxWindowBits: 9, threshold: 0 }, maxPayload: 64 * MiB });
     cleanups.push(() => ws.terminate());

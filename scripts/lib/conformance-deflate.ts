@@ -300,7 +300,7 @@ function compressedMessages(client: DeflateClient): Uint8Array[] {
 
 /**
  * Every compressed message of the server inflates in an inflater whose window
- * really is what was agreed (RFC 7692 §7.1.2.1: server_max_window_bits, or 15),
+ * really is what was agreed (RFC 7692 §7.2.1 MUST NOT: server_max_window_bits, or 15),
  * taking the window over from message to message unless server_no_context_takeover
  * was agreed (then each must inflate alone, §7.2.1). zlib's inflate lets a
  * reference reach into the output chunk it is filling as well as into its window,
@@ -377,7 +377,7 @@ const largeWindowCases: Case[] = [8, 9].map((bits) =>
       id: `deflate-window-${bits}-large`,
       chapter: 12,
       group: "permessage-deflate: parameters",
-      title: `offer "${offerText({ serverMaxWindowBits: bits })}": three 72 KiB messages, each repeating 24 KiB, echoed within the agreed ${2 ** bits}-byte window (RFC 7692 §7.1.2.1)`,
+      title: `offer "${offerText({ serverMaxWindowBits: bits })}": three 72 KiB messages, each repeating 24 KiB, echoed within the agreed ${2 ** bits}-byte window (RFC 7692 §7.1.2.1, §7.2.1)`,
     },
     { serverMaxWindowBits: bits },
     async (client) => {

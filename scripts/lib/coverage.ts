@@ -1,5 +1,5 @@
 /**
- * The RFC coverage map: which rules of RFC 6455 §4–§7 (lib/rfc-requirements.ts)
+ * The RFC coverage map: which rules of RFC 6455 §4–§7 and of RFC 7692 (lib/rfc-requirements.ts)
  * the workbook's tests check, read from the tests' names alone.
  *
  * The rule, in full. A test's name may start with the rule it checks:

@@ -2,6 +2,7 @@
  * What the grader and the watcher print: the progress table, a chapter's
  * failures in full, and the next thing to do.
  */
+import { requirements } from "../../lib/rfc-requirements.ts";
 import { rulesMet } from "./coverage.ts";
 import { curriculum, type Chapter } from "./curriculum.ts";
 import { isGreen, passedCount, type ChapterOutcome } from "./run-tests.ts";
@@ -68,18 +69,26 @@ export function progressTable(outcomes: readonly ChapterOutcome[], showReadOnly:
 }
 
 /**
- * One line under the table: how many rules of RFC 6455 §4–§7 (lib/rfc-requirements.ts)
- * the code meets, judged by this run's tests (scripts/lib/coverage.ts). A rule is met
- * when every test that checks it passed; with only some chapters graded, only the
- * rules their tests check are counted.
+ * One line under the table: how many rules of RFC 6455 §4–§7, and apart from them how
+ * many of RFC 7692 (permessage-deflate, chapter 12), the code meets (lib/rfc-requirements.ts),
+ * judged by this run's tests (scripts/lib/coverage.ts). A rule is met when every test
+ * that checks it passed; with only some chapters graded, only the rules their tests
+ * check are counted, and an RFC none of them checks is left out.
  */
 export function rulesLine(outcomes: readonly ChapterOutcome[], allChapters: boolean): string {
-  const { total, checked, met } = rulesMet(outcomes.flatMap((o) => o.tests));
+  const results = outcomes.flatMap((o) => o.tests);
+  const of6455 = rulesMet(results, requirements.filter((r) => r.rfc === undefined));
+  const of7692 = rulesMet(results, requirements.filter((r) => r.rfc === "7692"));
   const where = dim("(see /reference/coverage on the site)");
-  if (allChapters) return `Rules your code meets: ${bold(String(met))} of ${total} requirements of RFC 6455 §4–§7 ${where}`;
-  if (checked === 0) return ""; // these tests check no rule of §4–§7 (chapter 01 is about §3)
-  const requirements = checked === 1 ? "requirement" : "requirements";
-  return `Rules your code meets: ${bold(String(met))} of the ${checked} ${requirements} of RFC 6455 §4–§7 that these tests check ${where}`;
+  if (allChapters) {
+    return `Rules your code meets: ${bold(String(of6455.met))} of ${of6455.total} requirements of RFC 6455 §4–§7, and ${bold(String(of7692.met))} of ${of7692.total} of RFC 7692 ${where}`;
+  }
+  // These tests check no rule of either (chapter 01 is about §3): nothing to say.
+  const parts: string[] = [];
+  if (of6455.checked > 0) parts.push(`${bold(String(of6455.met))} of the ${of6455.checked} ${of6455.checked === 1 ? "requirement" : "requirements"} of RFC 6455 §4–§7`);
+  if (of7692.checked > 0) parts.push(`${bold(String(of7692.met))} of the ${of7692.checked} ${parts.length > 0 ? "" : of7692.checked === 1 ? "requirement " : "requirements "}of RFC 7692`);
+  if (parts.length === 0) return "";
+  return `Rules your code meets: ${parts.join(", and ")} that these tests check ${where}`;
 }
 
 /**
