@@ -70,7 +70,7 @@ function collector() {
   const got: ChatMessage[] = [];
   return { got, listener: (message: ChatMessage) => void got.push(message) };
 }
-const seqs = (messages: readonly { seq?: unknown }[]) => messages.map((m) => m.seq);
+const seqs = (messages: readonly object[]) => messages.map((m) => (m as { seq?: unknown }).seq);
 const range = (from: number, to: number) => Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
 
 async function cluster(count: number, kind: BusKind, options: ClusterChatServerOptions & BusOptions = {}) {
