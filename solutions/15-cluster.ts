@@ -450,6 +450,8 @@ function gapAfter(room: string, after: number, kept: readonly ChatMessage[], las
  * - While the bus is down, a join or a say is answered with an error naming
  *   it; when it comes back, each room catches up from its history, and a hole
  *   the history can no longer fill is announced as a gap, never skipped silently.
+ *   A room whose count went down (a Redis back without its data) started over:
+ *   its members get "joined" with the new count, then what is kept of it.
  */
 export function createClusterChatServer(options: ClusterChatServerOptions = {}): ClusterChatServer {
   // #region solution step 4
@@ -502,7 +504,18 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   const catchUp = async (room: LocalRoom) => {
     if (bus === undefined || room.last < 0) return;
     try {
-      const { last, kept } = await bus.history(room.name, room.last);
+      let { last, kept } = await bus.history(room.name, room.last);
+      if (last < room.last) {
+        // The bus forgot the room (a Redis restarted without its data): its count started over.
+        // Each member is told with "joined" at the new count (below what it has seen: a client
+        // starts over from 0), then gets everything kept of the new count.
+        ({ last, kept } = await bus.history(room.name, 0));
+        room.last = 0;
+        for (const entry of room.members.values()) {
+          entry.seen = 0;
+          send(entry.member, { type: "joined", room: room.name, seq: last });
+        }
+      }
       const gap = gapAfter(room.name, room.last, kept, last);
       if (gap?.type === "gap") fanOut(room, gap);
       for (const message of kept) fanOut(room, message);
@@ -543,7 +556,8 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
     void inRoom(room, () => bus?.unsubscribe(name, room.listener)).catch(() => {});
   };
 
-  const join = (member: Member, name: string, since: number | undefined) => {
+  const join = (member: Member, name: string, asked: number | undefined) => {
+    let since = asked;
     const room = roomFor(name);
     return inRoom(room, async () => {
       if (bus === undefined || member.closing) return;
@@ -551,7 +565,9 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
         // Subscribe first, then read: whatever is published after the read arrives live, and
         // whatever arrives live that the read already had is dropped by its seq (`seen`).
         await bus.subscribe(name, room.listener);
-        const { last, kept } = await bus.history(name, since);
+        let { last, kept } = await bus.history(name, since);
+        // A since past the room's last: the room started over (see catchUp), so everything it kept is new.
+        if (since !== undefined && since > last) ({ last, kept } = await bus.history(name, (since = 0)));
         if (member.closing) return void leaveRoom(member, name); // gone while we read: out again, unsubscribing if last
         if (room.last < 0) room.last = last; // the first member here: the room starts from now
         send(member, { type: "joined", room: name, seq: last });
@@ -769,7 +785,10 @@ export interface ReconnectingChat {
  * A chat.v1 client that comes back by itself: after any closure it did not
  * ask for, it waits `backoffDelay(attempt)` and connects again (to the next
  * URL, if given several), then joins each of its rooms with `since` = the last
- * seq it saw. The attempt count goes back to 0 once a connection opens.
+ * seq it saw. The attempt count goes back to 0 once a connection opens. A
+ * message whose seq it has already seen is dropped; a "joined" below the last
+ * seq it saw means the room's count started over (a Redis that lost its data),
+ * and it starts over from 0.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
   // #region solution step 5
@@ -799,7 +818,9 @@ export function connectChat(url: string | readonly string[], options: ConnectCha
       if (message.seq <= (last.get(message.room) ?? 0)) return;
       last.set(message.room, message.seq);
     } else if (message.type === "joined") {
-      if (!last.has(message.room)) last.set(message.room, message.seq); // from now on; an earlier seq stays to resume from
+      const seen = last.get(message.room);
+      if (seen === undefined) last.set(message.room, message.seq); // from now on; an earlier seq stays to resume from
+      else if (message.seq < seen) last.set(message.room, 0); // the room's count started over: what follows is all new
     } else if (message.type === "gap") {
       last.set(message.room, Math.max(last.get(message.room) ?? 0, message.to));
     }
