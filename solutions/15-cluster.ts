@@ -455,7 +455,15 @@ function gapAfter(room: string, after: number, kept: readonly ChatMessage[], las
  */
 export function createClusterChatServer(options: ClusterChatServerOptions = {}): ClusterChatServer {
   // #region solution step 4
-  const settings = { ...SERVER_DEFAULTS, ...options };
+  // Each default on its own (an option given as undefined still gets its default).
+  const settings = {
+    history: options.history ?? SERVER_DEFAULTS.history,
+    now: options.now ?? SERVER_DEFAULTS.now,
+    maxQueuedBytes: options.maxQueuedBytes ?? SERVER_DEFAULTS.maxQueuedBytes,
+    maxMessageSize: options.maxMessageSize ?? SERVER_DEFAULTS.maxMessageSize,
+    onClose: options.onClose,
+    onBusHealth: options.onBusHealth,
+  };
   const serverId = options.serverId ?? Math.random().toString(36).slice(2, 8);
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageSize, clientTracking: false, handleProtocols: (offered) => (offered.has(CHAT_PROTOCOL) ? CHAT_PROTOCOL : false) });
@@ -468,27 +476,28 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   let shuttingDown: Promise<void> | undefined;
   let nextId = 1;
 
-  // ---- sending: each message serialised once, for every member it goes to
-  const sendTo = (member: Member, json: string) => {
+  // ---- sending: each message serialised and encoded to UTF-8 once, for every member it goes to
+  const sendTo = (member: Member, bytes: Buffer) => {
     if (member.closing || member.ws.readyState !== WebSocket.OPEN) return;
     // Chapter 13's bound: a member that cannot keep up is closed, the room never waits for it.
-    if (member.ws.bufferedAmount + json.length > settings.maxQueuedBytes) {
-      closeMember(member, CloseCode.TryAgainLater, `too slow: over ${settings.maxQueuedBytes} bytes queued`, 5_000);
+    if (member.ws.bufferedAmount + bytes.length > settings.maxQueuedBytes) {
+      void closeMember(member, CloseCode.TryAgainLater, `too slow: over ${settings.maxQueuedBytes} bytes queued`, 5_000);
       return;
     }
-    member.ws.send(json);
+    member.ws.send(bytes, { binary: false }); // the same bytes for everyone, sent as a text message
   };
-  const send = (member: Member, message: ServerMessage) => sendTo(member, JSON.stringify(message));
+  const encode = (message: ServerMessage) => Buffer.from(JSON.stringify(message));
+  const send = (member: Member, message: ServerMessage) => sendTo(member, encode(message));
   const error = (member: Member, reason: string) => send(member, { type: "error", reason });
 
   /** Hands a message (or a gap) to every member of the room here that has not had it yet. */
   const fanOut = (room: LocalRoom, message: ChatMessage | Extract<ServerMessage, { type: "gap" }>) => {
-    const json = JSON.stringify(message);
+    const bytes = encode(message);
     const upTo = message.type === "message" ? message.seq : message.to;
     for (const entry of room.members.values()) {
       if (message.type === "message" && message.seq <= entry.seen) continue;
       entry.seen = Math.max(entry.seen, upTo);
-      sendTo(entry.member, json);
+      sendTo(entry.member, bytes);
     }
     room.last = Math.max(room.last, upTo);
   };
@@ -626,7 +635,7 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   };
 
   const accept = (ws: WebSocket) => {
-    const rate = settings.rate;
+    const rate = options.rate ?? SERVER_DEFAULTS.rate;
     const member: Member = {
       id: `${serverId}.c${nextId++}`,
       ws,
