@@ -9,18 +9,22 @@
  * subscriber is one delivery), p50 and p99 delivery latency in ms.
  *
  *   fanout-load.ts URL SUBSCRIBERS SIZE SECONDS
+ *
+ * URL may be a comma-separated list (`--cluster`: one URL per server): the
+ * subscribers are dealt to them in turn, and the publisher joins the first.
  */
 import WebSocket from "ws";
 
-const [url = "", subscribersText = "10", sizeText = "64", secondsText = "2"] = process.argv.slice(2);
+const [urls = "", subscribersText = "10", sizeText = "64", secondsText = "2"] = process.argv.slice(2);
 const subscribers = Number(subscribersText);
 const size = Number(sizeText);
 const seconds = Number(secondsText);
 const WINDOW = 8;
 const room = "bench";
 
-function open(): Promise<WebSocket> {
-  const ws = new WebSocket(url, ["chat.v1"], { perMessageDeflate: false });
+const servers = urls.split(",");
+function open(n = 0): Promise<WebSocket> {
+  const ws = new WebSocket(servers[n % servers.length] ?? "", ["chat.v1"], { perMessageDeflate: false });
   return new Promise((resolve, reject) => ws.once("open", () => resolve(ws)).once("error", reject));
 }
 async function join(ws: WebSocket): Promise<void> {
@@ -31,7 +35,7 @@ async function join(ws: WebSocket): Promise<void> {
 
 const members: WebSocket[] = [];
 for (let i = 0; i < subscribers; i += 50) {
-  const batch = await Promise.all(Array.from({ length: Math.min(50, subscribers - i) }, open));
+  const batch = await Promise.all(Array.from({ length: Math.min(50, subscribers - i) }, (_, j) => open(i + j)));
   for (const ws of batch) await join(ws);
   members.push(...batch);
 }

@@ -18,8 +18,8 @@ const START_GUARD_MS = 60_000;
 export const STOP_GUARD_MS = 30_000;
 
 export interface ChatServerSettings {
-  /** The bus every server joins. */
-  redisUrl: string;
+  /** The bus every server joins (without it: the in-process bus, one server alone, as the bench compares). */
+  redisUrl?: string;
   impl: Implementation;
   /** More arguments for `npm run chat` (say, a shorter drain period for the tests). */
   extraArgs?: readonly string[];
@@ -75,7 +75,8 @@ export class ChatServerProcess {
 
   /** Starts it on its port; resolves once it printed its URL and GET /health answers 200. */
   async start(): Promise<void> {
-    const args = ["--import", "tsx", this.settings.script ?? "scripts/chat.ts", "--port", String(this.port), "--redis", this.settings.redisUrl];
+    const args = ["--import", "tsx", this.settings.script ?? "scripts/chat.ts", "--port", String(this.port)];
+    if (this.settings.redisUrl !== undefined) args.push("--redis", this.settings.redisUrl);
     if (this.settings.impl !== "solutions") args.push("--impl", this.settings.impl);
     args.push(...(this.settings.extraArgs ?? []));
     // As package.json's "chat" script runs it: node with tsx as a loader, so SIGTERM reaches the server itself.
