@@ -12,6 +12,7 @@
  * deliveries a second).
  */
 import { afterAll, describe, expect, test } from "vitest";
+import { health as healthStatus } from "../scripts/lib/cluster/chat-server.ts";
 import { Cluster, type RestartStep } from "../scripts/lib/cluster/cluster.ts";
 import { ChatMember, tally } from "../scripts/lib/cluster/member.ts";
 import { peer, skipNote } from "../scripts/lib/system-peers.ts";
@@ -146,6 +147,79 @@ describe.skipIf(!here)(`chapter 15 on a real cluster: redis-server, 3 chat serve
       expect(rejoins, "every dropped member came back and rejoined").toBe(dropped);
       expect(members.every((m) => m.joined)).toBe(true);
       for (const member of members) member.close();
+    },
+    START_GUARD_MS,
+  );
+  test(
+    "the workbook's policy: with redis-server stopped, every server keeps its members connected, answers their says with an error and its health check with 200; with Redis back, the bus works again without a restart",
+    async () => {
+      const running = await cluster();
+      const { redis, servers } = running;
+      // Two members on each server, straight to its port: whose server is whose is then known.
+      const local = servers.flatMap((server, s) => [0, 1].map((i) => new ChatMember(`o${s}.${i}`, server.url, "outage")));
+      members.push(...local);
+      await Promise.all(local.map((m) => m.join()));
+      const pidsBefore = servers.map((s) => s.pid);
+      const heard = (text: string) => local.filter((m) => m.received.some((r) => r.text === text)).length;
+      const [first, , second] = local;
+      if (first === undefined || second === undefined) throw new Error("no members");
+
+      first.say("before");
+      await until(() => heard("before") === local.length, SETTLE_GUARD_MS, () => `${heard("before")} of ${local.length} members heard "before"`);
+      const seqBefore = first.last;
+
+      const stoppedAt = Date.now();
+      await redis.stopKeepingData();
+      // Each server is told by its own Redis connection; a say is refused once it knows.
+      const errorsBefore = local.map((m) => m.errors.length);
+      const refused = () => local.filter((m, i) => m.errors.length > (errorsBefore[i] ?? 0)).length;
+      const sayers = [first, second];
+      let turn = 0;
+      let lastSay = 0;
+      await until(
+        () => {
+          const waiting = sayers.filter((m) => m.errors.length === (errorsBefore[local.indexOf(m)] ?? 0));
+          // One say per member every 500 ms, well inside chapter 13's rate limit.
+          if (waiting.length > 0 && Date.now() - lastSay >= 500) {
+            lastSay = Date.now();
+            for (const m of waiting) m.say(`during ${turn++}`);
+          }
+          return waiting.length === 0;
+        },
+        SETTLE_GUARD_MS,
+        () => `${refused()} of ${sayers.length} members saying while Redis is down were answered with an error`,
+      );
+      const health = await Promise.all(servers.map((s) => healthStatus(s.port)));
+      const droppedDuring = local.filter((m) => !m.joined).length;
+      const heardDuring = local.reduce((n, m) => n + m.received.filter((r) => r.text.startsWith("during")).length, 0);
+
+      await redis.start();
+      const backAt = Date.now();
+      let n = 0;
+      await until(
+        () => {
+          if (heard(`after ${n}`) === local.length) return true;
+          if ((Date.now() - backAt) / 250 > n) first.say(`after ${++n}`);
+          return false;
+        },
+        SETTLE_GUARD_MS,
+        () => `no message said after Redis came back reached all ${local.length} members (tried ${n})`,
+      );
+      const recoveredMs = Date.now() - backAt;
+      const pidsAfter = servers.map((s) => s.pid);
+      const after = local[0]?.received.find((r) => r.text === `after ${n}`);
+      console.log(
+        [
+          `redis-server stopped for ${((backAt - stoppedAt) / 1000).toFixed(1)} s: says refused with an error ${sayers.length}/${sayers.length}, messages delivered meanwhile ${heardDuring}, members dropped ${droppedDuring}/${local.length}, health ${health.join(" ")}`,
+          `while Redis was back: a message through the bus to all ${local.length} members ${(recoveredMs / 1000).toFixed(1)} s after its start (seq ${after?.seq ?? "?"}, after ${seqBefore} before); servers restarted ${pidsAfter.filter((p, i) => p !== pidsBefore[i]).length}`,
+        ].join("\n"),
+      );
+      expect(droppedDuring, "members dropped while Redis was down").toBe(0);
+      expect(heardDuring, "messages delivered although the bus was down").toBe(0);
+      expect(health, "GET /health while Redis is down: the servers still serve (200), or the balancer would take them all out").toEqual(servers.map(() => 200));
+      expect(pidsAfter, "the same server processes (no restart)").toEqual(pidsBefore);
+      expect(after?.seq, "the room's seq goes on from where it was").toBeGreaterThan(seqBefore);
+      for (const member of local) member.close();
     },
     START_GUARD_MS,
   );

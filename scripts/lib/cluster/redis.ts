@@ -5,6 +5,7 @@
  * port are how the Redis-outage test takes the bus away and gives it back.
  */
 import { mkdirSync } from "node:fs";
+import { connect } from "node:net";
 import { join } from "node:path";
 import { REDIS_SERVER } from "../system-peers.ts";
 import { Child } from "./child.ts";
@@ -51,8 +52,25 @@ export class RedisServer {
     await this.#child.waitForOutput(/Ready to accept connections/, START_GUARD_MS, `ready on port ${this.port}`);
   }
 
-  /** Stops it (SIGTERM: redis-server's own shutdown; nothing to save here). */
+  /** Stops it (SIGTERM: redis-server's own shutdown; with `--save ""` it keeps nothing). */
   async stop(): Promise<void> {
     await this.#child?.stop("SIGTERM", STOP_GUARD_MS);
+  }
+
+  /**
+   * Stops it the way a Redis with persistence restarts: SHUTDOWN SAVE writes
+   * its data to dump.rdb in its folder, which the next start() loads. The
+   * outage test uses it: the rooms' seqs and histories survive, as they would
+   * in production; only the connection to Redis is lost for a while.
+   */
+  async stopKeepingData(): Promise<void> {
+    const child = this.#child;
+    if (child === undefined || !child.alive) return;
+    await new Promise<void>((resolve) => {
+      const socket = connect({ host: "127.0.0.1", port: this.port }, () => socket.write("SHUTDOWN SAVE\r\n"));
+      socket.on("error", () => resolve());
+      socket.on("close", () => resolve());
+    });
+    await child.stop("SIGTERM", STOP_GUARD_MS); // it is exiting already; this waits (bounded) for it
   }
 }
