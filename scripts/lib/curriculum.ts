@@ -160,4 +160,13 @@ export const curriculum: readonly Chapter[] = [
       "The hub decides what goes to whom and the shell only writes: that is why one broadcast is encoded once and written many times, and why a member that stops reading is a number (its queued bytes) you can bound, not a mystery. " +
       "A slow reader is closed with 1013 and a flooding sender with 1008, so the room never waits for either.",
   },
+  {
+    number: 15,
+    id: "15-cluster",
+    title: "Many processes: a bus, history and restarts",
+    rfc: "§7.1.1, §7.2.3, §7.4.1",
+    notice:
+      "One counter, one log and one channel per room, changed in one atomic step, are what make many servers one chat: seq order is stream order is delivery order on every server. " +
+      "Subscribe first, read the history, drop what was already sent: that one rule makes resume exact, and a restart is then just 1001, a jittered wait and a join with since.",
+  },
 ];
