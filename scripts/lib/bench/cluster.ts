@@ -81,16 +81,30 @@ const median = (xs: number[]) => {
 };
 const fmt = (x: number, digits = 0) => (Number.isFinite(x) ? x.toLocaleString("en-US", { minimumFractionDigits: digits, maximumFractionDigits: digits }) : "–");
 
-function load(urls: string[], subscribers: number, size: number, seconds: number) {
+/**
+ * Runs the load generator against `urls`; `mark` is called as its timed part
+ * starts and ends (so CPU time is read over exactly that part).
+ */
+function load(urls: string[], subscribers: number, size: number, seconds: number, mark: (counting: boolean) => void) {
   const args = ["--import", "tsx", join(root, "scripts/lib/bench/fanout-load.ts"), urls.join(","), String(subscribers), String(size), String(seconds)];
   return new Promise<{ deliveriesPerSecond: number; messagesPerSecond: number; p50: number; p99: number }>((resolve, reject) => {
     const child = spawn(process.execPath, args, { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
-    child.stdout.on("data", (c: Buffer) => (out += c.toString()));
+    child.stdout.on("data", (c: Buffer) => {
+      out += c.toString();
+      const lines = out.split("\n");
+      out = lines.pop() ?? "";
+      for (const line of lines) {
+        const message = JSON.parse(line) as { counting?: boolean };
+        if (message.counting !== undefined) mark(message.counting);
+        else result = message as typeof result;
+      }
+    });
+    let result: { deliveriesPerSecond: number; messagesPerSecond: number; p50: number; p99: number } | undefined;
     const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 90) * 1000); // a hang guard, connecting included
     child.once("exit", (code) => {
       clearTimeout(timer);
-      if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "{}"));
+      if (code === 0 && result !== undefined) resolve(result);
       else reject(new Error(`the fan-out load generator exited with ${String(code)} (against ${urls.join(", ")})`));
     });
   });
@@ -145,11 +159,13 @@ export async function benchCluster(args: string[]): Promise<void> {
   try {
     const redis = await RedisServer.start(dir);
     started.push(redis);
-    const alone = await ChatServerProcess.start("alone", { impl: "solutions" });
+    // As --fanout does: no rate limit (one publisher says as fast as the window lets it) and room to queue.
+    const extraArgs = ["--rate", "off", "--max-queued-bytes", String(64 * 1024 * 1024)];
+    const alone = await ChatServerProcess.start("alone", { impl: "solutions", extraArgs });
     started.push(alone);
     const withRedis: ChatServerProcess[] = [];
     for (let i = 1; i <= 3; i++) {
-      const server = await ChatServerProcess.start(`chat${i}`, { impl: "solutions", redisUrl: redis.url });
+      const server = await ChatServerProcess.start(`chat${i}`, { impl: "solutions", redisUrl: redis.url, extraArgs });
       withRedis.push(server);
       started.push(server);
     }
@@ -162,7 +178,7 @@ export async function benchCluster(args: string[]): Promise<void> {
     console.log(bold(`cluster fan-out: one publisher, ${subscribers} subscribers in one room, ${size}-byte texts, ${rounds} round(s) of ${seconds} s, medians`));
     console.log(dim("no CPU pinning: servers, redis-server and the load generator share this machine's CPUs; CPU time per delivery is the figure that carries over"));
     console.log(
-      `${"set-up".padEnd(21)}${"deliveries/s".padStart(13)}${"msg/s".padStart(8)}${"p50 ms".padStart(8)}${"p99 ms".padStart(8)}` +
+      `${"set-up".padEnd(21)}${"deliveries/s".padStart(13)}${"msg/s".padStart(8)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}` +
         `${"servers µs/delivery".padStart(21)}${"Redis µs/msg".padStart(14)}`,
     );
     const samples = new Map<Setup, Sample[]>(SETUPS.map((s) => [s, []]));
@@ -172,11 +188,12 @@ export async function benchCluster(args: string[]): Promise<void> {
         const servers = serversOf[setup];
         const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
         const usesRedis = setup !== "1 process";
-        const [serversBefore, redisBefore] = [cpu(), cpuSeconds(redis.pid)];
-        const result = await load(servers.map((s) => s.url), subscribers, size, seconds);
-        const [serversAfter, redisAfter] = [cpu(), cpuSeconds(redis.pid)];
-        // The CPU covers connecting and the warm-up too; the deliveries those cost are not counted,
-        // so the per-delivery figures lean high, the same way for every set-up.
+        let [serversBefore, redisBefore, serversAfter, redisAfter] = [NaN, NaN, NaN, NaN];
+        const result = await load(servers.map((s) => s.url), subscribers, size, seconds, (counting) => {
+          if (counting) [serversBefore, redisBefore] = [cpu(), cpuSeconds(redis.pid)];
+          else [serversAfter, redisAfter] = [cpu(), cpuSeconds(redis.pid)];
+        });
+        // CPU time over the timed part only (/proc counts in 10 ms ticks: runs of a few seconds are needed).
         const deliveries = result.deliveriesPerSecond * seconds;
         samples.get(setup)!.push({
           ...result,
@@ -191,7 +208,7 @@ export async function benchCluster(args: string[]): Promise<void> {
       const s = samples.get(setup)!;
       console.log(
         `${setup.padEnd(21)}${fmt(median(s.map((x) => x.deliveriesPerSecond))).padStart(13)}${fmt(median(s.map((x) => x.messagesPerSecond))).padStart(8)}` +
-          `${fmt(median(s.map((x) => x.p50)), 2).padStart(8)}${fmt(median(s.map((x) => x.p99)), 2).padStart(8)}` +
+          `${fmt(median(s.map((x) => x.p50)), 2).padStart(10)}${fmt(median(s.map((x) => x.p99)), 2).padStart(10)}` +
           `${fmt(median(s.map((x) => (1e6 * x.serversCpu) / x.deliveries)), 1).padStart(21)}${fmt(median(s.map((x) => (1e6 * x.redisCpu) / x.messages)), 1).padStart(14)}`,
       );
     }

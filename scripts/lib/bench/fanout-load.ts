@@ -6,7 +6,8 @@
  * for SECONDS after a warm-up. Every subscriber takes the time of each
  * message it receives against the time the publisher sent it (one process,
  * one clock). Prints one JSON line: deliveries per second (one message to one
- * subscriber is one delivery), p50 and p99 delivery latency in ms.
+ * subscriber is one delivery), p50 and p99 delivery latency in ms; before
+ * it, a line when the timed part starts and one when it ends.
  *
  *   fanout-load.ts URL SUBSCRIBERS SIZE SECONDS
  *
@@ -79,8 +80,10 @@ const finished = new Promise<void>((resolve) => {
 for (let i = 0; i < WINDOW; i++) say();
 await new Promise((r) => setTimeout(r, 500));
 counting = true;
+console.log(JSON.stringify({ counting: true })); // --cluster reads each process's CPU time here and below
 await new Promise((r) => setTimeout(r, seconds * 1000));
 counting = false;
+console.log(JSON.stringify({ counting: false }));
 stopped = true;
 await Promise.race([finished, new Promise((r) => setTimeout(r, 10_000))]);
 latencies.sort((a, b) => a - b);
