@@ -8,10 +8,17 @@
  * SIGTERM closes every member with 1001 and exits 0; a second Ctrl-C stops at once.
  *
  * Try it with two `ws` clients from a Node prompt, or the site's chat page.
- * Chapters 14 and 15 add --allow-origin and --redis.
+ * Chapter 14 adds --allow-origin.
+ *
+ * Chapter 15: --redis redis://127.0.0.1:6379 [--drain 10s] [--server-id NAME]
+ * runs chapter 15's cluster server instead: its rooms on a Redis bus shared
+ * with every other server given the same URL, GET /health, and on SIGTERM a
+ * graceful shutdown (health 503, 1001 to every member spread over --drain).
  */
 import { parseArgs } from "node:util";
 import type * as RoomsChapter from "../solutions/13-rooms.ts";
+import type * as ClusterChapter from "../solutions/15-cluster.ts";
+import { parseDuration } from "./lib/duration.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 import { stopOnSignals } from "./lib/stop-on-signal.ts";
@@ -27,6 +34,9 @@ try {
       "max-queued-bytes": { type: "string" },
       history: { type: "string" },
       rate: { type: "string" },
+      redis: { type: "string" },
+      drain: { type: "string" },
+      "server-id": { type: "string" },
     },
   });
   const port = Number(values.port);
@@ -47,18 +57,37 @@ try {
     rate = { burst: Number(found[1]), perSecond: Number(found[2]) };
   }
 
-  const { createChatServer } = await loadChapter<typeof RoomsChapter>("13-rooms", impl);
-  const server = createChatServer({
+  const common = {
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(history === undefined ? {} : { history }),
     ...(rate === undefined ? {} : { rate }),
-    onClose: ({ id, code, reason }) => {
+    onClose: ({ id, code, reason }: { id: string; code: number; reason: string }) => {
       if (code !== 1000 && code !== 1001 && code !== 1005) console.error(dim(`${id} closed: ${code}${reason ? ` ${reason}` : ""}`));
     },
-  });
+  };
+
+  let server: { listen(port: number, host: string): Promise<string>; close(): Promise<unknown> };
+  if (values.redis === undefined) {
+    // One process (chapter 13): the rooms live in this process's memory.
+    const { createChatServer } = await loadChapter<typeof RoomsChapter>("13-rooms", impl);
+    server = createChatServer(common);
+  } else {
+    // Chapter 15: the rooms live on a Redis bus that every server given this URL shares.
+    if (!/^rediss?:\/\//.test(values.redis)) throw new Error(`--redis ${values.redis}: write a URL like redis://127.0.0.1:6379`);
+    const drainMs = values.drain === undefined ? 10_000 : parseDuration(values.drain, "--drain");
+    const { createClusterChatServer } = await loadChapter<typeof ClusterChapter>("15-cluster", impl);
+    const cluster = createClusterChatServer({
+      ...common,
+      redisUrl: values.redis,
+      ...(values["server-id"] === undefined ? {} : { serverId: values["server-id"] }),
+      onBusHealth: (up, reason) => console.error(up ? dim(`the bus is up: ${reason}`) : red(`the bus is down: ${reason}`)),
+    });
+    server = { listen: (p, h) => cluster.listen(p, h), close: () => cluster.shutdown({ drainMs }) };
+  }
   const url = await server.listen(port, values.host);
   console.log(url);
-  console.error(dim(`chat server (${impl}) listening, subprotocol chat.v1; Ctrl-C stops it`));
+  const where = values.redis === undefined ? "in one process" : `on the Redis bus at ${values.redis}`;
+  console.error(dim(`chat server (${impl}) listening ${where}, subprotocol chat.v1; Ctrl-C stops it`));
 
   stopOnSignals(server, "members");
 } catch (error) {

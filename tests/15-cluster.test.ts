@@ -487,7 +487,7 @@ describe("Step 4 — the cluster chat server: health and a graceful shutdown", (
 // ---------------------------------------------------------------------------
 
 describe("Step 5 — the reconnecting client: connectChat", () => {
-  test("§7.2.3 SHOULD: a client backs off before reconnecting: the schedule of step 1 with its random source, reset once a connection opens", async () => {
+  test("§7.2.3 SHOULD: back off before reconnecting: the schedule of step 1 with its random source, reset once a connection opens", async () => {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/`;
     const states: ChatClientState[] = [];
