@@ -1,12 +1,13 @@
 /**
- * npm run cluster -- [--servers N] [--port P] [--impl chapters]
+ * npm run cluster -- [--servers N] [--port P] [--drain 10s] [--impl chapters]
  *
  * Chapter 15 on one machine: starts a redis-server of its own, N chat servers
  * (`npm run chat -- --redis URL`, default 3) and HAProxy in front of them
  * (deploy/haproxy.cfg), all on 127.0.0.1, and prints the one ws:// URL to give
  * clients. Then:
  *   r + Enter (or SIGHUP)  restarts the servers one by one: SIGTERM, the server
- *                          drains with 1001, starts again, is UP in haproxy, next;
+ *                          drains with 1001 (spread over --drain, default 10 s),
+ *                          starts again, is UP in haproxy, next;
  *   Ctrl-C (or SIGTERM)    stops everything it started, and exits 0.
  * Nothing system-wide is used: the ports are free ones, the files live in a
  * temporary folder removed at the end. Every wait is bounded and names what hung.
@@ -24,7 +25,7 @@ let cluster: Cluster | undefined;
 try {
   const args = process.argv.slice(2);
   const impl = takeImplementation(args);
-  const { values } = parseArgs({ args, options: { servers: { type: "string", default: "3" }, port: { type: "string" } } });
+  const { values } = parseArgs({ args, options: { servers: { type: "string", default: "3" }, port: { type: "string" }, drain: { type: "string" } } });
   const servers = Number(values.servers);
   if (!Number.isInteger(servers) || servers < 1 || servers > 16) throw new Error(`--servers ${values.servers}: a whole number from 1 to 16`);
   const port = values.port === undefined ? undefined : Number(values.port);
@@ -32,7 +33,13 @@ try {
   const missing = [peer("redis-server"), peer("haproxy")].filter((p) => !p.present());
   if (missing.length > 0) throw new Error(`${missing.map((p) => p.name).join(" and ")} missing; install with: ${installCommand(missing)}`);
 
-  cluster = await Cluster.start({ servers, impl, ...(port === undefined ? {} : { port }), log: say });
+  cluster = await Cluster.start({
+    servers,
+    impl,
+    ...(port === undefined ? {} : { port }),
+    ...(values.drain === undefined ? {} : { drain: values.drain }),
+    log: say,
+  });
   console.log(cluster.url);
   say(`${servers} chat servers (${impl}) behind haproxy, one Redis. r + Enter (or kill -HUP ${process.pid}): rolling restart; Ctrl-C: stop`);
 } catch (error) {

@@ -57,7 +57,8 @@ describe.skipIf(!here)(`chapter 15 on a real cluster: redis-server, 3 chat serve
   // failure would report the tests as skipped): on the pristine stubs each test fails, at once,
   // with why no server started.
   let started: Promise<Cluster> | undefined;
-  const cluster = () => (started ??= Cluster.start({ servers: 3, impl }));
+  // A drain of 1 s per server (npm run chat's default is 10 s): the test's 200 members, not the wait, are the point.
+  const cluster = () => (started ??= Cluster.start({ servers: 3, impl, drain: "1s" }));
   const members: ChatMember[] = [];
 
   afterAll(async () => {

@@ -14,8 +14,12 @@ import { freePort } from "./ports.ts";
 
 /** Hang guards: a server starts in a second or two on a quiet machine; ten times that on a loaded one. */
 const START_GUARD_MS = 60_000;
-/** How long a SIGTERM'd server may take to drain and exit before it is killed (and the result says so). */
-export const STOP_GUARD_MS = 30_000;
+/**
+ * How long a SIGTERM'd server may take beyond its drain period to exit before
+ * it is killed (and the result says so): its close handshakes are bounded by
+ * a few seconds (chapter 15's closeTimeoutMs), then it exits.
+ */
+const STOP_MARGIN_MS = 30_000;
 
 export interface ChatServerSettings {
   /** The bus every server joins (without it: the in-process bus, one server alone, as the bench compares). */
@@ -23,6 +27,8 @@ export interface ChatServerSettings {
   impl: Implementation;
   /** More arguments for `npm run chat` (say, a shorter drain period for the tests). */
   extraArgs?: readonly string[];
+  /** Its drain period in ms (what `--drain` in extraArgs says; default npm run chat's 10 s): the stop waits that long and more. */
+  drainMs?: number;
   /** The script to run instead of scripts/chat.ts (relative to the workbook), taking the same arguments. */
   script?: string;
 }
@@ -73,10 +79,11 @@ export class ChatServerProcess {
     return this.#child?.output ?? "";
   }
 
-  /** Starts it on its port; resolves once it printed its URL and GET /health answers 200. */
+  /** Starts it on its port; resolves once it printed its URL and (with Redis) GET /health answers 200. */
   async start(): Promise<void> {
     const args = ["--import", "tsx", this.settings.script ?? "scripts/chat.ts", "--port", String(this.port)];
-    if (this.settings.redisUrl !== undefined) args.push("--redis", this.settings.redisUrl);
+    // With --redis, chapter 15's server (named after its place in the cluster); without, chapter 13's.
+    if (this.settings.redisUrl !== undefined) args.push("--redis", this.settings.redisUrl, "--server-id", this.name);
     if (this.settings.impl !== "solutions") args.push("--impl", this.settings.impl);
     args.push(...(this.settings.extraArgs ?? []));
     // As package.json's "chat" script runs it: node with tsx as a loader, so SIGTERM reaches the server itself.
@@ -84,6 +91,7 @@ export class ChatServerProcess {
     this.#child = child;
     this.starts++;
     await child.waitForOutput(/ws:\/\/\S+/, START_GUARD_MS, "printing its ws:// URL");
+    if (this.settings.redisUrl === undefined) return; // chapter 13's server has no /health
     await bounded(
       (async () => {
         for (;;) {
@@ -100,7 +108,7 @@ export class ChatServerProcess {
   /** SIGTERM, and waits for it to drain and exit. */
   async stop(signal: NodeJS.Signals = "SIGTERM"): Promise<{ code: number | null; killed: boolean }> {
     if (this.#child === undefined) return { code: null, killed: false };
-    const ended = await this.#child.stop(signal, STOP_GUARD_MS);
+    const ended = await this.#child.stop(signal, (this.settings.drainMs ?? 10_000) + STOP_MARGIN_MS);
     return { code: ended.code, killed: ended.killed };
   }
 }

@@ -8,6 +8,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { parseDuration } from "../duration.ts";
 import type { Implementation } from "../workbook.ts";
 import { ChatServerProcess } from "./chat-server.ts";
 import { HAProxy } from "./haproxy.ts";
@@ -21,6 +22,8 @@ export interface ClusterOptions {
   impl?: Implementation;
   /** The balancer's port (default: a free one). */
   port?: number;
+  /** How long each server spreads its 1001s over when it stops (`npm run chat -- --drain`; its default: 10 s). */
+  drain?: string;
   /** More arguments for each `npm run chat`. */
   chatArgs?: readonly string[];
   /** Where progress goes (default: nowhere). */
@@ -47,13 +50,19 @@ export class Cluster {
 
   static async start(options: ClusterOptions): Promise<Cluster> {
     const log = options.log ?? (() => {});
+    const drainMs = options.drain === undefined ? undefined : parseDuration(options.drain, "--drain"); // bad input: an error before anything starts
     const dir = mkdtempSync(join(tmpdir(), "workbook-cluster-"));
     const started: { stop(): Promise<unknown> }[] = [];
     try {
       const redis = await RedisServer.start(dir);
       started.push(redis);
       log(`redis-server on ${redis.url} (pid ${redis.pid ?? "?"})`);
-      const settings = { redisUrl: redis.url, impl: options.impl ?? "solutions", extraArgs: options.chatArgs ?? [] } as const;
+      const settings = {
+        redisUrl: redis.url,
+        impl: options.impl ?? "solutions",
+        extraArgs: [...(options.drain === undefined ? [] : ["--drain", options.drain]), ...(options.chatArgs ?? [])],
+        ...(drainMs === undefined ? {} : { drainMs }),
+      } as const;
       // One at a time: three tsx start-ups at once on two busy cores are slower than in turn.
       const servers: ChatServerProcess[] = [];
       for (let i = 1; i <= options.servers; i++) {
