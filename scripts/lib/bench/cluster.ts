@@ -1,5 +1,5 @@
 /**
- * npm run bench -- --cluster [--subscribers 300] [--size 64] [--rounds N] [--seconds S] [--quick]
+ * npm run bench -- --cluster [--subscribers 3,300] [--size 64] [--rounds N] [--seconds S] [--quick]
  *
  * Fan-out through Redis (chapter 15): one publisher, N subscribers in one
  * room, on three set-ups of the reference chat server (`npm run chat`):
@@ -10,6 +10,8 @@
  *                      the publisher on the first: a message crosses processes.
  * Subscribers connect to each server directly (no balancer: its hop is not
  * what is measured). The load generator is fanout-load.ts, as for --fanout.
+ * With 3 subscribers (one per server) messages are many and deliveries few:
+ * Redis's CPU per message is measured there; with 300, the servers' fan-out.
  * For each: deliveries per second (one message to one subscriber), messages
  * per second, p50/p99 delivery latency, and the CPU time every process of the
  * set-up used (servers and redis-server, from /proc), per delivery and per
@@ -140,7 +142,7 @@ export async function benchCluster(args: string[]): Promise<void> {
     args,
     options: {
       cluster: { type: "boolean" },
-      subscribers: { type: "string", default: "300" },
+      subscribers: { type: "string", default: "3,300" },
       size: { type: "string", default: "64" },
       rounds: { type: "string", default: "3" },
       seconds: { type: "string", default: "2" },
@@ -151,8 +153,8 @@ export async function benchCluster(args: string[]): Promise<void> {
   const rounds = values.quick ? 1 : Number(values.rounds);
   const seconds = values.quick ? 1 : Number(values.seconds);
   const size = Number(values.size);
-  const subscribers = Number(values.subscribers);
-  if (!Number.isInteger(subscribers) || subscribers < 3) throw new Error(`--subscribers ${values.subscribers}: at least 3 (one per server)`);
+  const counts = values.subscribers.split(",").map(Number);
+  for (const n of counts) if (!Number.isInteger(n) || n < 3) throw new Error(`--subscribers ${values.subscribers}: each at least 3 (one per server)`);
 
   const dir = mkdtempSync(join(tmpdir(), "workbook-bench-cluster-"));
   const started: { stop(): Promise<unknown> }[] = [];
@@ -175,42 +177,44 @@ export async function benchCluster(args: string[]): Promise<void> {
       "3 processes + Redis": withRedis,
     };
 
-    console.log(bold(`cluster fan-out: one publisher, ${subscribers} subscribers in one room, ${size}-byte texts, ${rounds} round(s) of ${seconds} s, medians`));
+    console.log(bold(`cluster fan-out: one publisher, N subscribers in one room, ${size}-byte texts, ${rounds} round(s) of ${seconds} s, medians`));
     console.log(dim("no CPU pinning: servers, redis-server and the load generator share this machine's CPUs; CPU time per delivery is the figure that carries over"));
     console.log(
-      `${"set-up".padEnd(21)}${"deliveries/s".padStart(13)}${"msg/s".padStart(8)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}` +
+      `${"subscribers".padEnd(13)}${"set-up".padEnd(21)}${"deliveries/s".padStart(13)}${"msg/s".padStart(8)}${"p50 ms".padStart(10)}${"p99 ms".padStart(10)}` +
         `${"servers µs/delivery".padStart(21)}${"Redis µs/msg".padStart(14)}`,
     );
-    const samples = new Map<Setup, Sample[]>(SETUPS.map((s) => [s, []]));
-    for (let round = 0; round < rounds; round++) {
-      const order = [...SETUPS.slice(round % SETUPS.length), ...SETUPS.slice(0, round % SETUPS.length)];
-      for (const setup of order) {
-        const servers = serversOf[setup];
-        const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
-        const usesRedis = setup !== "1 process";
-        let [serversBefore, redisBefore, serversAfter, redisAfter] = [NaN, NaN, NaN, NaN];
-        const result = await load(servers.map((s) => s.url), subscribers, size, seconds, (counting) => {
-          if (counting) [serversBefore, redisBefore] = [cpu(), cpuSeconds(redis.pid)];
-          else [serversAfter, redisAfter] = [cpu(), cpuSeconds(redis.pid)];
-        });
-        // CPU time over the timed part only (/proc counts in 10 ms ticks: runs of a few seconds are needed).
-        const deliveries = result.deliveriesPerSecond * seconds;
-        samples.get(setup)!.push({
-          ...result,
-          serversCpu: serversAfter - serversBefore,
-          redisCpu: usesRedis ? redisAfter - redisBefore : NaN,
-          deliveries,
-          messages: deliveries / subscribers,
-        });
+    for (const subscribers of counts) {
+      const samples = new Map<Setup, Sample[]>(SETUPS.map((s) => [s, []]));
+      for (let round = 0; round < rounds; round++) {
+        const order = [...SETUPS.slice(round % SETUPS.length), ...SETUPS.slice(0, round % SETUPS.length)];
+        for (const setup of order) {
+          const servers = serversOf[setup];
+          const cpu = () => servers.reduce((sum, s) => sum + cpuSeconds(s.pid), 0);
+          const usesRedis = setup !== "1 process";
+          let [serversBefore, redisBefore, serversAfter, redisAfter] = [NaN, NaN, NaN, NaN];
+          const result = await load(servers.map((s) => s.url), subscribers, size, seconds, (counting) => {
+            if (counting) [serversBefore, redisBefore] = [cpu(), cpuSeconds(redis.pid)];
+            else [serversAfter, redisAfter] = [cpu(), cpuSeconds(redis.pid)];
+          });
+          // CPU time over the timed part only (/proc counts in 10 ms ticks: runs of a few seconds are needed).
+          const deliveries = result.deliveriesPerSecond * seconds;
+          samples.get(setup)!.push({
+            ...result,
+            serversCpu: serversAfter - serversBefore,
+            redisCpu: usesRedis ? redisAfter - redisBefore : NaN,
+            deliveries,
+            messages: deliveries / subscribers,
+          });
+        }
       }
-    }
-    for (const setup of SETUPS) {
-      const s = samples.get(setup)!;
-      console.log(
-        `${setup.padEnd(21)}${fmt(median(s.map((x) => x.deliveriesPerSecond))).padStart(13)}${fmt(median(s.map((x) => x.messagesPerSecond))).padStart(8)}` +
-          `${fmt(median(s.map((x) => x.p50)), 2).padStart(10)}${fmt(median(s.map((x) => x.p99)), 2).padStart(10)}` +
-          `${fmt(median(s.map((x) => (1e6 * x.serversCpu) / x.deliveries)), 1).padStart(21)}${fmt(median(s.map((x) => (1e6 * x.redisCpu) / x.messages)), 1).padStart(14)}`,
-      );
+      for (const setup of SETUPS) {
+        const s = samples.get(setup)!;
+        console.log(
+          `${String(subscribers).padEnd(13)}${setup.padEnd(21)}${fmt(median(s.map((x) => x.deliveriesPerSecond))).padStart(13)}${fmt(median(s.map((x) => x.messagesPerSecond))).padStart(8)}` +
+            `${fmt(median(s.map((x) => x.p50)), 2).padStart(10)}${fmt(median(s.map((x) => x.p99)), 2).padStart(10)}` +
+            `${fmt(median(s.map((x) => (1e6 * x.serversCpu) / x.deliveries)), 1).padStart(21)}${fmt(median(s.map((x) => (1e6 * x.redisCpu) / x.messages)), 1).padStart(14)}`,
+        );
+      }
     }
 
     const members = values.quick ? 1000 : 2000;
