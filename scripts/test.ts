@@ -14,7 +14,7 @@
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
- *  9. the command-line contracts: npm run server, client, conformance, bench and chat, as DESIGN.md says.
+ *  9. the command-line contracts: npm run server, client, conformance, bench, chat and cluster, as DESIGN.md says.
  *  4c. chapter 15 on a real cluster (tests/15-rolling-restart.test.ts): a rolling restart
  *     behind HAProxy loses no message; passes on the reference, fails on the stubs;
  * Before section 1, a preflight (lib/preflight.ts) makes sure the system peers are
@@ -29,6 +29,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkChatContract } from "./lib/chat-contract.ts";
+import { checkClusterContract } from "./lib/cluster-contract.ts";
 import { runChapters } from "./lib/run-tests.ts";
 import { preflight } from "./lib/preflight.ts";
 import { installCommand, peer } from "./lib/system-peers.ts";
@@ -347,6 +348,12 @@ section("9. the command-line contracts (DESIGN.md)");
   check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
   // npm run chat (chapter 13): its URL, chat.v1 selected, a say to a room of two, exit 0 on SIGTERM.
   await checkChatContract(check);
+  // npm run cluster (chapter 15): its URL, a say through the balancer, r + Enter, Ctrl-C with nothing left behind.
+  if (peer("redis-server").present() && peer("haproxy").present()) await checkClusterContract(check);
+  else {
+    notRun += 4;
+    console.log(yellow("npm run cluster not checked: redis-server or HAProxy is missing (--no-peers)"));
+  }
 }
 endSection();
 
