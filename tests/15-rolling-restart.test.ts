@@ -67,7 +67,7 @@ describe.skipIf(!here)(`chapter 15 on a real cluster: redis-server, 3 chat serve
   }, START_GUARD_MS);
 
   test(
-    "the workbook's policy (§7.4.1 1001 going away; §7.2.3 backoff): a rolling restart behind the balancer loses no message and duplicates none; every dropped member comes back",
+    "the workbook's policy: a rolling restart behind the balancer loses no message and duplicates none; every drop is a goodbye with 1001 (going away, §7.4.1), and every dropped member comes back",
     async () => {
       const { url, balancer } = await cluster();
       for (let i = 0; i < MEMBERS; i++) members.push(new ChatMember(`m${i}`, url, ROOMS[i % ROOMS.length] ?? "lobby"));

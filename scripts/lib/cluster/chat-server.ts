@@ -29,8 +29,6 @@ export interface ChatServerSettings {
   extraArgs?: readonly string[];
   /** Its drain period in ms (what `--drain` in extraArgs says; default npm run chat's 10 s): the stop waits that long and more. */
   drainMs?: number;
-  /** The script to run instead of scripts/chat.ts (relative to the workbook), taking the same arguments. */
-  script?: string;
 }
 
 /** GET http://127.0.0.1:port/health → its status, or 0 when nothing answered. */
@@ -81,7 +79,7 @@ export class ChatServerProcess {
 
   /** Starts it on its port; resolves once it printed its URL and (with Redis) GET /health answers 200. */
   async start(): Promise<void> {
-    const args = ["--import", "tsx", this.settings.script ?? "scripts/chat.ts", "--port", String(this.port)];
+    const args = ["--import", "tsx", "scripts/chat.ts", "--port", String(this.port)];
     // With --redis, chapter 15's server (named after its place in the cluster); without, chapter 13's.
     if (this.settings.redisUrl !== undefined) args.push("--redis", this.settings.redisUrl, "--server-id", this.name);
     if (this.settings.impl !== "solutions") args.push("--impl", this.settings.impl);
