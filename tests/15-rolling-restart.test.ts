@@ -207,12 +207,18 @@ describe.skipIf(!here)(`chapter 15 on a real cluster: redis-server, 3 chat serve
         () => `no message said after Redis came back reached all ${local.length} members (tried ${n})`,
       );
       const recoveredMs = Date.now() - backAt;
+      // And what each member got over the whole outage: every seq of the room once, in order (Redis kept its data).
+      const final = Math.max(...local.map((m) => m.last));
+      await until(() => local.every((m) => m.last === final), SETTLE_GUARD_MS, () => local.map((m) => `${m.name} at ${m.last} of ${final}`).join(", ")).catch(() => {});
+      const counts = local.map((m) => tally(m, final));
+      const lost = counts.reduce((sum, t) => sum + t.lost, 0);
+      const duplicated = counts.reduce((sum, t) => sum + t.duplicated + t.outOfOrder, 0);
       const pidsAfter = servers.map((s) => s.pid);
       const after = local[0]?.received.find((r) => r.text === `after ${n}`);
       console.log(
         [
           `redis-server stopped for ${((backAt - stoppedAt) / 1000).toFixed(1)} s: says refused with an error ${sayers.length}/${sayers.length}, messages delivered meanwhile ${heardDuring}, members dropped ${droppedDuring}/${local.length}, health ${health.join(" ")}`,
-          `while Redis was back: a message through the bus to all ${local.length} members ${(recoveredMs / 1000).toFixed(1)} s after its start (seq ${after?.seq ?? "?"}, after ${seqBefore} before); servers restarted ${pidsAfter.filter((p, i) => p !== pidsBefore[i]).length}`,
+          `while Redis was back: a message through the bus to all ${local.length} members ${(recoveredMs / 1000).toFixed(1)} s after its start (seq ${after?.seq ?? "?"}, after ${seqBefore} before); servers restarted ${pidsAfter.filter((p, i) => p !== pidsBefore[i]).length}; over the outage, seqs lost ${lost}, duplicated or out of order ${duplicated}`,
         ].join("\n"),
       );
       expect(droppedDuring, "members dropped while Redis was down").toBe(0);
@@ -220,6 +226,7 @@ describe.skipIf(!here)(`chapter 15 on a real cluster: redis-server, 3 chat serve
       expect(health, "GET /health while Redis is down: the servers still serve (200), or the balancer would take them all out").toEqual(servers.map(() => 200));
       expect(pidsAfter, "the same server processes (no restart)").toEqual(pidsBefore);
       expect(after?.seq, "the room's seq goes on from where it was").toBeGreaterThan(seqBefore);
+      expect({ lost, duplicated }, "every member got every seq of the room once, in order, across the outage").toEqual({ lost: 0, duplicated: 0 });
       for (const member of local) member.close();
     },
     START_GUARD_MS,
