@@ -206,6 +206,8 @@ export interface ClusterChatServer {
  * - While the bus is down, a join or a say is answered with an error naming
  *   it; when it comes back, each room catches up from its history, and a hole
  *   the history can no longer fill is announced as a gap, never skipped silently.
+ *   A room whose count went down (a Redis back without its data) started over:
+ *   its members get "joined" with the new count, then what is kept of it.
  */
 export function createClusterChatServer(options: ClusterChatServerOptions = {}): ClusterChatServer {
   throw new NotImplementedError("createClusterChatServer in chapters/15-cluster.ts");
@@ -257,7 +259,10 @@ export interface ReconnectingChat {
  * A chat.v1 client that comes back by itself: after any closure it did not
  * ask for, it waits `backoffDelay(attempt)` and connects again (to the next
  * URL, if given several), then joins each of its rooms with `since` = the last
- * seq it saw. The attempt count goes back to 0 once a connection opens.
+ * seq it saw. The attempt count goes back to 0 once a connection opens. A
+ * message whose seq it has already seen is dropped; a "joined" below the last
+ * seq it saw means the room's count started over (a Redis that lost its data),
+ * and it starts over from 0.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
   throw new NotImplementedError("connectChat in chapters/15-cluster.ts");

@@ -450,10 +450,20 @@ function gapAfter(room: string, after: number, kept: readonly ChatMessage[], las
  * - While the bus is down, a join or a say is answered with an error naming
  *   it; when it comes back, each room catches up from its history, and a hole
  *   the history can no longer fill is announced as a gap, never skipped silently.
+ *   A room whose count went down (a Redis back without its data) started over:
+ *   its members get "joined" with the new count, then what is kept of it.
  */
 export function createClusterChatServer(options: ClusterChatServerOptions = {}): ClusterChatServer {
   // #region solution step 4
-  const settings = { ...SERVER_DEFAULTS, ...options };
+  // Each default on its own (an option given as undefined still gets its default).
+  const settings = {
+    history: options.history ?? SERVER_DEFAULTS.history,
+    now: options.now ?? SERVER_DEFAULTS.now,
+    maxQueuedBytes: options.maxQueuedBytes ?? SERVER_DEFAULTS.maxQueuedBytes,
+    maxMessageSize: options.maxMessageSize ?? SERVER_DEFAULTS.maxMessageSize,
+    onClose: options.onClose,
+    onBusHealth: options.onBusHealth,
+  };
   const serverId = options.serverId ?? Math.random().toString(36).slice(2, 8);
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageSize, clientTracking: false, handleProtocols: (offered) => (offered.has(CHAT_PROTOCOL) ? CHAT_PROTOCOL : false) });
@@ -466,27 +476,28 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   let shuttingDown: Promise<void> | undefined;
   let nextId = 1;
 
-  // ---- sending: each message serialised once, for every member it goes to
-  const sendTo = (member: Member, json: string) => {
+  // ---- sending: each message serialised and encoded to UTF-8 once, for every member it goes to
+  const sendTo = (member: Member, bytes: Buffer) => {
     if (member.closing || member.ws.readyState !== WebSocket.OPEN) return;
     // Chapter 13's bound: a member that cannot keep up is closed, the room never waits for it.
-    if (member.ws.bufferedAmount + json.length > settings.maxQueuedBytes) {
-      closeMember(member, CloseCode.TryAgainLater, `too slow: over ${settings.maxQueuedBytes} bytes queued`, 5_000);
+    if (member.ws.bufferedAmount + bytes.length > settings.maxQueuedBytes) {
+      void closeMember(member, CloseCode.TryAgainLater, `too slow: over ${settings.maxQueuedBytes} bytes queued`, 5_000);
       return;
     }
-    member.ws.send(json);
+    member.ws.send(bytes, { binary: false }); // the same bytes for everyone, sent as a text message
   };
-  const send = (member: Member, message: ServerMessage) => sendTo(member, JSON.stringify(message));
+  const encode = (message: ServerMessage) => Buffer.from(JSON.stringify(message));
+  const send = (member: Member, message: ServerMessage) => sendTo(member, encode(message));
   const error = (member: Member, reason: string) => send(member, { type: "error", reason });
 
   /** Hands a message (or a gap) to every member of the room here that has not had it yet. */
   const fanOut = (room: LocalRoom, message: ChatMessage | Extract<ServerMessage, { type: "gap" }>) => {
-    const json = JSON.stringify(message);
+    const bytes = encode(message);
     const upTo = message.type === "message" ? message.seq : message.to;
     for (const entry of room.members.values()) {
       if (message.type === "message" && message.seq <= entry.seen) continue;
       entry.seen = Math.max(entry.seen, upTo);
-      sendTo(entry.member, json);
+      sendTo(entry.member, bytes);
     }
     room.last = Math.max(room.last, upTo);
   };
@@ -502,7 +513,18 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   const catchUp = async (room: LocalRoom) => {
     if (bus === undefined || room.last < 0) return;
     try {
-      const { last, kept } = await bus.history(room.name, room.last);
+      let { last, kept } = await bus.history(room.name, room.last);
+      if (last < room.last) {
+        // The bus forgot the room (a Redis restarted without its data): its count started over.
+        // Each member is told with "joined" at the new count (below what it has seen: a client
+        // starts over from 0), then gets everything kept of the new count.
+        ({ last, kept } = await bus.history(room.name, 0));
+        room.last = 0;
+        for (const entry of room.members.values()) {
+          entry.seen = 0;
+          send(entry.member, { type: "joined", room: room.name, seq: last });
+        }
+      }
       const gap = gapAfter(room.name, room.last, kept, last);
       if (gap?.type === "gap") fanOut(room, gap);
       for (const message of kept) fanOut(room, message);
@@ -543,7 +565,8 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
     void inRoom(room, () => bus?.unsubscribe(name, room.listener)).catch(() => {});
   };
 
-  const join = (member: Member, name: string, since: number | undefined) => {
+  const join = (member: Member, name: string, asked: number | undefined) => {
+    let since = asked;
     const room = roomFor(name);
     return inRoom(room, async () => {
       if (bus === undefined || member.closing) return;
@@ -551,7 +574,9 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
         // Subscribe first, then read: whatever is published after the read arrives live, and
         // whatever arrives live that the read already had is dropped by its seq (`seen`).
         await bus.subscribe(name, room.listener);
-        const { last, kept } = await bus.history(name, since);
+        let { last, kept } = await bus.history(name, since);
+        // A since past the room's last: the room started over (see catchUp), so everything it kept is new.
+        if (since !== undefined && since > last) ({ last, kept } = await bus.history(name, (since = 0)));
         if (member.closing) return void leaveRoom(member, name); // gone while we read: out again, unsubscribing if last
         if (room.last < 0) room.last = last; // the first member here: the room starts from now
         send(member, { type: "joined", room: name, seq: last });
@@ -610,7 +635,7 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
   };
 
   const accept = (ws: WebSocket) => {
-    const rate = settings.rate;
+    const rate = options.rate ?? SERVER_DEFAULTS.rate;
     const member: Member = {
       id: `${serverId}.c${nextId++}`,
       ws,
@@ -769,7 +794,10 @@ export interface ReconnectingChat {
  * A chat.v1 client that comes back by itself: after any closure it did not
  * ask for, it waits `backoffDelay(attempt)` and connects again (to the next
  * URL, if given several), then joins each of its rooms with `since` = the last
- * seq it saw. The attempt count goes back to 0 once a connection opens.
+ * seq it saw. The attempt count goes back to 0 once a connection opens. A
+ * message whose seq it has already seen is dropped; a "joined" below the last
+ * seq it saw means the room's count started over (a Redis that lost its data),
+ * and it starts over from 0.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
   // #region solution step 5
@@ -799,7 +827,9 @@ export function connectChat(url: string | readonly string[], options: ConnectCha
       if (message.seq <= (last.get(message.room) ?? 0)) return;
       last.set(message.room, message.seq);
     } else if (message.type === "joined") {
-      if (!last.has(message.room)) last.set(message.room, message.seq); // from now on; an earlier seq stays to resume from
+      const seen = last.get(message.room);
+      if (seen === undefined) last.set(message.room, message.seq); // from now on; an earlier seq stays to resume from
+      else if (message.seq < seen) last.set(message.room, 0); // the room's count started over: what follows is all new
     } else if (message.type === "gap") {
       last.set(message.room, Math.max(last.get(message.room) ?? 0, message.to));
     }

@@ -432,6 +432,47 @@ for (const kind of ["local", "redis"] as const) {
   });
 }
 
+describe("Step 4 — the cluster chat server: when the bus goes down", () => {
+  test("the workbook's policy: while Redis is down a say is answered with an error and every member stays; when it comes back (empty), the rooms go on by themselves on both servers", async () => {
+    const own = await RedisServer.start();
+    try {
+      const health: boolean[] = [];
+      const servers: ClusterChatServer[] = [];
+      const urls: string[] = [];
+      for (const id of ["a", "b"]) {
+        const server = createClusterChatServer({ rate: false, serverId: id, redisUrl: own.url, onBusHealth: (up) => health.push(up) });
+        started.servers.push(server);
+        servers.push(server);
+        urls.push(await within(server.listen(0, "127.0.0.1"), 10_000, "a cluster chat server on its own Redis"));
+      }
+      const [onA] = (await clients(urls[0] as string, 1)) as [ChatClient];
+      const [onB] = (await clients(urls[1] as string, 1)) as [ChatClient];
+      for (const member of [onA, onB]) await member.join("lobby");
+      for (let n = 1; n <= 3; n++) onA.send({ type: "say", room: "lobby", text: `before ${n}` });
+      await onB.messages(3);
+      await own.stop();
+      await eventually(() => servers.every((s) => s.bus?.up === false), 10_000, "both servers' buses reporting down");
+      expect(health.filter((up) => !up).length, "onBusHealth told each server: down").toBeGreaterThanOrEqual(2);
+      const health503 = await httpGet(urls[0] as string, "/health");
+      expect(JSON.parse(health503.body).bus, "/health names the bus as down").toBe("down");
+      onA.send({ type: "say", room: "lobby", text: "while down" });
+      await onA.until((r) => r.some((m) => m.type === "error"), "an error answering a say while the bus is down");
+      expect(onA.closed ?? onB.closed, "every member still connected").toBeUndefined();
+      await own.resume();
+      await eventually(() => servers.every((s) => s.bus?.up === true), 20_000, "both servers' buses reporting up again, by themselves");
+      const mark = { a: onA.received.length, b: onB.received.length };
+      onB.send({ type: "say", room: "lobby", text: "after" });
+      for (const [member, from] of [[onA, mark.a], [onB, mark.b]] as const) {
+        await member.until((r) => r.slice(from).some((m) => m.text === "after"), "the first message after Redis came back");
+      }
+      expect(chatMessages(onA.received).map((m) => m.text), "on A: the three before, then the one after; nothing while down").toEqual(["before 1", "before 2", "before 3", "after"]);
+      expect(chatMessages(onB.received).map((m) => m.text), "on B: the same").toEqual(["before 1", "before 2", "before 3", "after"]);
+    } finally {
+      await own.dispose();
+    }
+  });
+});
+
 describe("Step 4 — the cluster chat server: health and a graceful shutdown", () => {
   test("the workbook's policy: GET /health answers 200 while serving; chat.v1 is required (400 without it), as in chapter 13", async () => {
     const { urls } = await cluster(1, "local");
