@@ -34,6 +34,8 @@
  *                      compressible text (scripts/lib/bench/deflate.ts)
  *   --fanout           broadcast (chapter 13): one publisher, 10/100/1000 subscribers, the
  *                      reference chat server against ws (scripts/lib/bench/fanout.ts)
+ *   --cluster          fan-out through Redis (chapter 15): one process, one process with
+ *                      Redis, three processes with Redis (scripts/lib/bench/cluster.ts)
  */
 import { readFileSync } from "node:fs";
 import { parseArgs } from "node:util";
@@ -425,6 +427,8 @@ try {
   if (process.argv.includes("--deflate")) await (await import("./lib/bench/deflate.ts")).benchDeflate(process.argv.slice(2));
   // --fanout too (chapter 13): one publisher, N subscribers, the reference chat server against ws.
   else if (process.argv.includes("--fanout")) await (await import("./lib/bench/fanout.ts")).benchFanout(process.argv.slice(2));
+  // --cluster (chapter 15): the fan-out through Redis, across processes.
+  else if (process.argv.includes("--cluster")) await (await import("./lib/bench/cluster.ts")).benchCluster(process.argv.slice(2));
   else await main();
 } catch (error) {
   console.error(red(`npm run bench: ${(error as Error).message}`));

@@ -14,9 +14,11 @@
  *  7. site: the VitePress build succeeds (dead links fail it);
  *  8. the site in a real browser (scripts/site-test.ts): every page loads cleanly,
  *     links and anchors resolve, nothing scrolls sideways at 375 px, the widgets work;
- *  9. the command-line contracts: npm run server, client, conformance, bench and chat, as DESIGN.md says.
+ *  9. the command-line contracts: npm run server, client, conformance, bench, chat and cluster, as DESIGN.md says.
+ *  4c. chapter 15 on a real cluster (tests/15-rolling-restart.test.ts): a rolling restart
+ *     behind HAProxy loses no message; passes on the reference, fails on the stubs;
  * Before section 1, a preflight (lib/preflight.ts) makes sure the system peers are
- * here (Chromium, Python websockets, Go x/net), installing them where the machine
+ * here (Chromium, Python websockets, Go x/net, redis-server, HAProxy), installing them where the machine
  * lets it, or stops at once naming them. `--no-peers` (or WORKBOOK_NO_PEERS=1) runs
  * the rest without them and ends with a loud count of the tests that did not run.
  * Each section prints the time it took (a figure for the reader of the log: no
@@ -27,6 +29,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkChatContract } from "./lib/chat-contract.ts";
+import { checkClusterContract } from "./lib/cluster-contract.ts";
 import { runChapters } from "./lib/run-tests.ts";
 import { preflight } from "./lib/preflight.ts";
 import { installCommand, peer } from "./lib/system-peers.ts";
@@ -173,6 +176,46 @@ section("4b. the reference's WebAssembly SIMD kernels (lib/simd)");
   check(kernels.status === 0, "tests/simd.test.ts: the kernels agree with the plain loops of chapters 03 and 05", kernels.output);
 }
 
+section("4c. chapter 15 on a real cluster: redis-server, 3 chat servers, HAProxy (tests/15-rolling-restart.test.ts)");
+{
+  // Not a unit test of the chapter (those are tests/15-cluster.test.ts): its own stage, on the
+  // reference (each test must pass; the counts it prints are shown) and on the pristine stubs
+  // (each must fail, and does at once: no server starts).
+  const file = "tests/15-rolling-restart.test.ts";
+  const needs = [peer("redis-server"), peer("haproxy")].filter((p) => !p.present());
+  if (needs.length > 0) {
+    notRun += 2 * 2; // its tests, on the reference and on the stubs
+    console.log(yellow(`not run: ${needs.map((p) => p.name).join(", ")} missing (--no-peers)`));
+  } else {
+    for (const impl of ["solutions", ".pristine"] as const) {
+      const report = join(root, ".cache", `rolling-restart.${impl.replace(".", "")}.json`);
+      rmSync(report, { force: true });
+      const { output } = run("vitest", ["run", file, "--reporter=default", "--reporter=json", `--outputFile.json=${report}`], { WORKBOOK_IMPL: impl });
+      let results: { fullName: string; status: string; failureMessages: string[] }[] = [];
+      try {
+        const json = JSON.parse(readFileSync(report, "utf8")) as { testResults: { assertionResults: typeof results }[] };
+        results = json.testResults.flatMap((r) => r.assertionResults);
+      } catch {
+        check(false, `${file} ran on ${impl}`, output);
+        continue;
+      }
+      if (results.length === 0) check(false, `${file} has tests that ran on ${impl}`, output);
+      for (const test of results) {
+        if (impl === "solutions") {
+          check(test.status === "passed", `${file} › ${test.fullName}`, `${test.failureMessages.join("\n")}\n${output}`);
+        } else {
+          check(test.status === "failed", `${file} › ${test.fullName} fails on the pristine stubs`, "DEFECT: this test passes (or was skipped) on the untouched stubs");
+        }
+      }
+      // The counts the test prints (the chapter's note quotes them).
+      if (impl === "solutions") {
+        const counts = output.split("\n").filter((l) => /^(rolling restart of|\d+ members in|deliveries owed|connections dropped|haproxy, connections|redis-server stopped|while Redis)/.test(l));
+        if (counts.length > 0) console.log(dim(counts.map((l) => `    ${l}`).join("\n")));
+      }
+    }
+  }
+}
+
 section("5. every test fails on the pristine stubs (no test passes vacuously)");
 for (const outcome of await runChapters(chapters, ".pristine")) {
   if (outcome.loadError !== undefined) check(false, `${outcome.chapter.id}: the tests load on the stubs`, outcome.loadError);
@@ -305,6 +348,12 @@ section("9. the command-line contracts (DESIGN.md)");
   check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
   // npm run chat (chapter 13): its URL, chat.v1 selected, a say to a room of two, exit 0 on SIGTERM.
   await checkChatContract(check);
+  // npm run cluster (chapter 15): its URL, a say through the balancer, r + Enter, Ctrl-C with nothing left behind.
+  if (peer("redis-server").present() && peer("haproxy").present()) await checkClusterContract(check);
+  else {
+    notRun += 4;
+    console.log(yellow("npm run cluster not checked: redis-server or HAProxy is missing (--no-peers)"));
+  }
 }
 endSection();
 

@@ -4,6 +4,10 @@
  * `npm test`'s preflight installs or names what is missing, the tests skip with
  * the hint made here, and `npm run grade` repeats that hint to a reader.
  *
+ * Chapter 15 adds two servers that its cluster runs as child processes: Redis and
+ * HAProxy. Nothing system-wide is ever started: each test and `npm run cluster`
+ * starts its own redis-server and haproxy on free loopback ports (scripts/lib/cluster/).
+ *
  * A peer is found by the same path the tests use: Debian's, since CI and the
  * machines this workbook is checked on are Debian. Each path can be moved with
  * an environment variable for a machine that keeps it elsewhere.
@@ -33,11 +37,15 @@ export const CHROMIUM_ARGS = [
 ];
 /** Where Debian's golang-golang-x-net-dev puts x/net: a GOPATH tree, built without modules, offline. */
 export const GOPATH = process.env.WORKBOOK_GOPATH ?? "/usr/share/gocode";
+/** Debian's redis-server (the package's service is never used: each run starts its own). */
+export const REDIS_SERVER = process.env.WORKBOOK_REDIS_SERVER ?? "/usr/bin/redis-server";
+/** Debian's HAProxy, the load balancer of chapter 15 (deploy/haproxy.cfg says why this one). */
+export const HAPROXY = process.env.WORKBOOK_HAPROXY ?? "/usr/sbin/haproxy";
 
 export type Platform = "debian" | "fedora" | "macos" | "other";
 
 export interface SystemPeer {
-  id: "chromium" | "python-websockets" | "go-x-net";
+  id: "chromium" | "python-websockets" | "go-x-net" | "redis-server" | "haproxy";
   /** What it is, as a reader knows it. */
   name: string;
   /** Which tests need it, in a few words. */
@@ -80,6 +88,20 @@ export const systemPeers: readonly SystemPeer[] = [
       fedora: ["golang", "golang-x-net-devel"],
       macos: "brew install go, then x/net as a GOPATH tree in WORKBOOK_GOPATH (Homebrew has no package for it)",
     },
+  },
+  {
+    id: "redis-server",
+    name: "Redis (redis-server)",
+    usedBy: "chapter 15's cluster: the bus between servers (the rolling restart, npm run cluster, bench --cluster)",
+    present: () => existsSync(REDIS_SERVER),
+    packages: { debian: ["redis-server"], fedora: ["redis"], macos: "brew install redis, then WORKBOOK_REDIS_SERVER=$(which redis-server)" },
+  },
+  {
+    id: "haproxy",
+    name: "HAProxy",
+    usedBy: "chapter 15's load balancer (the rolling restart, npm run cluster)",
+    present: () => existsSync(HAPROXY),
+    packages: { debian: ["haproxy"], fedora: ["haproxy"], macos: "brew install haproxy, then WORKBOOK_HAPROXY=$(which haproxy)" },
   },
 ];
 

@@ -6,21 +6,26 @@
  * for SECONDS after a warm-up. Every subscriber takes the time of each
  * message it receives against the time the publisher sent it (one process,
  * one clock). Prints one JSON line: deliveries per second (one message to one
- * subscriber is one delivery), p50 and p99 delivery latency in ms.
+ * subscriber is one delivery), p50 and p99 delivery latency in ms; before
+ * it, a line when the timed part starts and one when it ends.
  *
  *   fanout-load.ts URL SUBSCRIBERS SIZE SECONDS
+ *
+ * URL may be a comma-separated list (`--cluster`: one URL per server): the
+ * subscribers are dealt to them in turn, and the publisher joins the first.
  */
 import WebSocket from "ws";
 
-const [url = "", subscribersText = "10", sizeText = "64", secondsText = "2"] = process.argv.slice(2);
+const [urls = "", subscribersText = "10", sizeText = "64", secondsText = "2"] = process.argv.slice(2);
 const subscribers = Number(subscribersText);
 const size = Number(sizeText);
 const seconds = Number(secondsText);
 const WINDOW = 8;
 const room = "bench";
 
-function open(): Promise<WebSocket> {
-  const ws = new WebSocket(url, ["chat.v1"], { perMessageDeflate: false });
+const servers = urls.split(",");
+function open(n = 0): Promise<WebSocket> {
+  const ws = new WebSocket(servers[n % servers.length] ?? "", ["chat.v1"], { perMessageDeflate: false });
   return new Promise((resolve, reject) => ws.once("open", () => resolve(ws)).once("error", reject));
 }
 async function join(ws: WebSocket): Promise<void> {
@@ -31,7 +36,7 @@ async function join(ws: WebSocket): Promise<void> {
 
 const members: WebSocket[] = [];
 for (let i = 0; i < subscribers; i += 50) {
-  const batch = await Promise.all(Array.from({ length: Math.min(50, subscribers - i) }, open));
+  const batch = await Promise.all(Array.from({ length: Math.min(50, subscribers - i) }, (_, j) => open(i + j)));
   for (const ws of batch) await join(ws);
   members.push(...batch);
 }
@@ -75,8 +80,10 @@ const finished = new Promise<void>((resolve) => {
 for (let i = 0; i < WINDOW; i++) say();
 await new Promise((r) => setTimeout(r, 500));
 counting = true;
+console.log(JSON.stringify({ counting: true })); // --cluster reads each process's CPU time here and below
 await new Promise((r) => setTimeout(r, seconds * 1000));
 counting = false;
+console.log(JSON.stringify({ counting: false }));
 stopped = true;
 await Promise.race([finished, new Promise((r) => setTimeout(r, 10_000))]);
 latencies.sort((a, b) => a - b);
