@@ -1,96 +1,50 @@
 /**
- * A real `redis-server` for the tests of chapter 15: its own free port on
- * 127.0.0.1, its own temporary folder, no persistence (`--save ""
- * --appendonly no`), started by the test and killed after. It can be stopped
- * and started again on the same port, to test what a server does while the bus
- * is away. Every wait is bounded and names what hung.
+ * A real `redis-server` for the tests of chapter 15, the same one `npm run
+ * cluster` starts (scripts/lib/cluster/redis.ts): its own free port on
+ * 127.0.0.1, its own temporary folder, nothing saved, started by the test and
+ * stopped after. `stop()` then `resume()` on the same port take the bus away and
+ * give it back, to test what a server does while Redis is gone.
  */
-import { spawn, spawnSync, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { RedisServer as OwnRedis } from "../../scripts/lib/cluster/redis.ts";
+import { installCommand, peer, REDIS_SERVER } from "../../scripts/lib/system-peers.ts";
 
-export const REDIS_SERVER = process.env.REDIS_SERVER ?? "redis-server";
-const INSTALL = "sudo apt-get install redis-server (npm test installs it where it may)";
-
-/** True when redis-server runs here. */
-export const haveRedis = (() => {
-  const probe = spawnSync(REDIS_SERVER, ["--version"], { timeout: 10_000, encoding: "utf8" });
-  return probe.status === 0;
-})();
-
-/** A free TCP port on 127.0.0.1 (the kernel picks it; it is free again once we close). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from "../../scripts/lib/cluster/ports.ts";
 
 export class RedisServer {
-  #process: ChildProcess | undefined;
   private constructor(
-    readonly port: number,
+    readonly own: OwnRedis,
     readonly dir: string,
   ) {}
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return this.own.url;
   }
 
-  /** Starts a redis-server on a free port; throws at once, with the install command, if there is none. */
+  /** Starts one on a free port; throws at once, naming the install command, where there is no redis-server. */
   static async start(): Promise<RedisServer> {
-    if (!haveRedis) throw new Error(`redis-server was not found (${REDIS_SERVER}): chapter 15's tests need a real Redis. Install it: ${INSTALL}`);
-    const server = new RedisServer(await freePort(), mkdtempSync(join(tmpdir(), "workbook-redis-")));
-    await server.resume();
-    return server;
+    if (!existsSync(REDIS_SERVER)) {
+      throw new Error(`${peer("redis-server").name} was not found at ${REDIS_SERVER}: chapter 15's tests need a real Redis. Install it: ${installCommand([peer("redis-server")])}`);
+    }
+    const dir = mkdtempSync(join(tmpdir(), "workbook-redis-"));
+    return new RedisServer(await OwnRedis.start(dir), dir);
   }
 
-  /** (Re)starts the server on its port and waits until it accepts connections (10 s at most). */
-  async resume(): Promise<void> {
-    const child = spawn(REDIS_SERVER, ["--port", String(this.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no", "--dir", this.dir, "--daemonize", "no", "--loglevel", "notice"], {
-      stdio: ["ignore", "pipe", "pipe"],
-    });
-    this.#process = child;
-    let output = "";
-    await new Promise<void>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`redis-server on port ${this.port} not ready after 10 s:\n${output}`)), 10_000);
-      const seen = (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("Ready to accept connections")) {
-          clearTimeout(timer);
-          resolve();
-        }
-      };
-      child.stdout?.on("data", seen);
-      child.stderr?.on("data", seen);
-      child.once("exit", (code) => {
-        clearTimeout(timer);
-        reject(new Error(`redis-server on port ${this.port} exited (${code}) before it was ready:\n${output}`));
-      });
-    });
+  /** Stops it (bounded); its port stays ours for `resume()`. */
+  stop(): Promise<void> {
+    return this.own.stop();
   }
 
-  /** Kills the server (SIGKILL: as abrupt as a crash) and waits for it to be gone. */
-  async stop(): Promise<void> {
-    const child = this.#process;
-    this.#process = undefined;
-    if (child === undefined || child.exitCode !== null || child.signalCode !== null) return;
-    const gone = new Promise<void>((resolve) => child.once("exit", () => resolve()));
-    child.kill("SIGKILL");
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([gone, new Promise<void>((resolve) => (timer = setTimeout(resolve, 10_000)))]);
-    clearTimeout(timer);
+  /** Starts it again on the same port; resolves once it accepts commands. */
+  resume(): Promise<void> {
+    return this.own.start();
   }
 
-  /** Stops the server and removes its folder. */
+  /** Stops it and removes its folder. */
   async dispose(): Promise<void> {
-    await this.stop();
+    await this.own.stop();
     rmSync(this.dir, { recursive: true, force: true });
   }
 }
