@@ -46,7 +46,7 @@ describe("Step 1 — Origin: normalizeOrigin, checkOrigin", () => {
     }
   });
 
-  test("§4.2.1 item 8, §10.2: with an allow-list, a handshake from an origin on it is accepted, from any other refused with 403", () => {
+  test("§10.2 SHOULD: with an allow-list, a handshake from an origin on it is accepted, from any other refused with 403 (§4.2.1 item 8)", () => {
     const allow = ["https://chat.example", "http://127.0.0.1:8080"];
     expect(checkOrigin("https://chat.example", allow)).toEqual({ ok: true });
     expect(checkOrigin("HTTPS://Chat.Example:443", allow), "the same origin, written otherwise").toEqual({ ok: true });
@@ -350,14 +350,22 @@ describe("Step 4 — the server on real sockets: credentials before 101", () => 
 });
 
 describe("Step 4 — the server on real sockets: Origin", () => {
-  test("§4.2.1 item 8, §10.2: with --allow-origin, a page from another origin is refused with 403 before 101; the allowed origin and a client without Origin get in", async () => {
+  test("§10.2 SHOULD: with allowOrigins, a page from another origin is refused with 403 before 101, even with the user's cookie; the allowed origin gets in", async () => {
     const { url, refused } = await accessServer({ allowOrigins: ["https://chat.example"] });
+    const alice = await member(url);
     const cookie = await login(url, "alice", USERS.alice);
     const foreign = await hostile(url, { headers: ["Origin: https://evil.example", `Cookie: ${cookie}`], localAddress: "127.0.0.5" });
     expect(foreign.status, "a page from https://evil.example with alice's cookie").toBe(403);
     expect(refused.map((r) => r.status)).toEqual([403]);
     expect((await hostile(url, { headers: ["Origin: https://chat.example", `Cookie: ${cookie}`] })).status, "alice's own page").toBe(101);
-    expect((await hostile(url, { headers: [`Cookie: ${cookie}`] })).status, "the workbook's policy: no Origin (not a browser)").toBe(101);
+    await stillChats(alice, "the page next door was refused");
+  });
+
+  test("the workbook's policy: with allowOrigins, a handshake without Origin (not a browser) goes on to the credential check: 101 with a cookie, 401 without", async () => {
+    const { url } = await accessServer({ allowOrigins: ["https://chat.example"] });
+    const cookie = await login(url, "alice", USERS.alice);
+    expect((await hostile(url, { headers: [`Cookie: ${cookie}`] })).status, "no Origin, alice's cookie").toBe(101);
+    expect((await hostile(url, { localAddress: "127.0.0.5" })).status, "no Origin, no credentials").toBe(401);
   });
 });
 
@@ -430,6 +438,98 @@ describe("Step 4 — the server on real sockets: limits against abuse", () => {
       slow.destroy();
     }
     await stillChats(alice, "after the slowloris");
+  });
+});
+
+describe("Step 4 — the server on real sockets: bad data (§10.4, §10.7)", () => {
+  /** A raw client upgraded with alice's cookie: it writes frames by hand and reads the server's. */
+  async function rawMember(url: string, localAddress: string) {
+    const cookie = await login(url, "alice", USERS.alice);
+    const answer = await hostile(url, { headers: [`Cookie: ${cookie}`], localAddress });
+    expect(answer.status, "the raw member's handshake").toBe(101);
+    const received: number[] = [];
+    answer.socket.on("data", (chunk: Buffer) => received.push(...chunk));
+    /** The status code of the first close frame the server sent (frames from the server are never masked). */
+    const closeCode = async () => {
+      let code: number | undefined;
+      await eventually(() => {
+        for (let at = 0; at + 1 < received.length; ) {
+          const opcode = (received[at] ?? 0) & 0x0f;
+          let length = (received[at + 1] ?? 0) & 0x7f;
+          let header = 2;
+          if (length === 126) {
+            length = ((received[at + 2] ?? 0) << 8) | (received[at + 3] ?? 0);
+            header = 4;
+          }
+          if (at + header + length > received.length) return false;
+          if (opcode === 0x8) {
+            code = ((received[at + header] ?? 0) << 8) | (received[at + header + 1] ?? 0);
+            return true;
+          }
+          at += header + length;
+        }
+        return false;
+      }, 5_000, "a close frame from the server");
+      return code;
+    };
+    return { socket: answer.socket, closeCode, answer };
+  }
+  const masked = (first: number, payload: Uint8Array) => {
+    const key = [0x11, 0x22, 0x33, 0x44];
+    const length = payload.length < 126 ? [0x80 | payload.length] : [0x80 | 126, payload.length >> 8, payload.length & 0xff];
+    return Buffer.from([first, ...length, ...key, ...payload.map((b, i) => b ^ (key[i % 4] ?? 0))]);
+  };
+
+  test("§10.4 MUST: the server protects itself: a frame announcing 2^60 bytes is closed with 1009 from its header alone; the member beside it keeps chatting", async () => {
+    const { url } = await accessServer({ maxMessageSize: 16 * 1024 });
+    const alice = await member(url);
+    const raw = await rawMember(url, "127.0.0.12");
+    // FIN + binary, MASK + 127: a 64-bit length of 2^60, then the masking key; no payload ever follows.
+    raw.socket.write(Buffer.from([0x82, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]));
+    expect(await raw.closeCode(), "the close code for a frame that could never fit").toBe(1009);
+    await eventually(() => raw.answer.closed, 10_000, "the server closing TCP after its close frame");
+    await stillChats(alice, "a giant frame came and went");
+  });
+
+  test("§10.4 SHOULD: the server limits the size of a message reassembled from fragments: one byte over maxMessageSize is closed with 1009, exactly maxMessageSize is not", async () => {
+    const limit = 16 * 1024;
+    const { url } = await accessServer({ maxMessageSize: limit });
+    const alice = await member(url);
+    const exact = await rawMember(url, "127.0.0.13");
+    // Exactly the limit, in four fragments (text, then continuations): not JSON, so an error message comes back, and no close.
+    const quarter = new Uint8Array(limit / 4).fill(0x61);
+    exact.socket.write(Buffer.concat([masked(0x01, quarter), masked(0x00, quarter), masked(0x00, quarter), masked(0x80, quarter)]));
+    const over = await rawMember(url, "127.0.0.14");
+    over.socket.write(Buffer.concat([masked(0x01, quarter), masked(0x00, quarter), masked(0x00, quarter), masked(0x00, quarter), masked(0x80, new Uint8Array(1).fill(0x61))]));
+    expect(await over.closeCode(), "one byte over the limit").toBe(1009);
+    await stillChats(alice, "a big message came and went");
+    expect(exact.answer.closed, "a message of exactly maxMessageSize is not closed").toBe(false);
+  });
+
+  test("§10.7 SHOULD: invalid data after the handshake gets a close frame with a status code before TCP closes: an unmasked frame, 1002", async () => {
+    const { url } = await accessServer();
+    const alice = await member(url);
+    const raw = await rawMember(url, "127.0.0.15");
+    raw.socket.write(Buffer.from([0x81, 0x02, 0x68, 0x69])); // "hi", not masked (§5.1)
+    expect(await raw.closeCode(), "the close code for an unmasked client frame").toBe(1002);
+    await stillChats(alice, "an unmasked frame came and went");
+  });
+
+  test("§10.7 SHOULD: invalid data in the handshake is answered with an HTTP status, never 101: an Origin that is no origin (403), a ticket that is no ticket (401)", async () => {
+    const { url } = await accessServer({ allowOrigins: ["https://chat.example"] });
+    const cookie = await login(url, "alice", USERS.alice);
+    expect((await hostile(url, { headers: ["Origin: null", `Cookie: ${cookie}`], localAddress: "127.0.0.16" })).status, "Origin: null (a sandboxed page)").toBe(403);
+    expect((await hostile(url, { path: "/?ticket=%00%ff", headers: ["Origin: https://chat.example"], localAddress: "127.0.0.16" })).status, "a ticket of bytes").toBe(401);
+  });
+
+  test("§10.7 MUST: credentials are validated, never trusted as sent: a forged session cookie, a ticket of 4,000 characters, a used ticket", async () => {
+    const { url } = await accessServer();
+    const cookie = await login(url, "alice", USERS.alice);
+    const ticket = await fetchTicket(url, cookie);
+    expect((await hostile(url, { headers: [`Cookie: ${SESSION_COOKIE}=${"a".repeat(32)}`], localAddress: "127.0.0.17" })).status, "a session id nobody was given").toBe(401);
+    expect((await hostile(url, { path: `/?ticket=${"7".repeat(4000)}`, localAddress: "127.0.0.17" })).status, "a long ticket").toBe(401);
+    expect((await hostile(url, { path: `/?ticket=${ticket}`, localAddress: "127.0.0.17" })).status, "the real ticket").toBe(101);
+    expect((await hostile(url, { path: `/?ticket=${ticket}`, localAddress: "127.0.0.17" })).status, "the same ticket, replayed").toBe(401);
   });
 });
 
@@ -516,7 +616,7 @@ describe("Step 4 — the server on real sockets: cross-site WebSocket hijacking 
   );
 
   test.skipIf(!haveChromium)(
-    `§4.2.1 item 8, §10.2: with the allow-list, the same page is refused with 403; nothing is read or sent${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    `§10.2 SHOULD: with the allow-list, the same page is refused with 403; nothing is read or sent${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
     async () => {
       const port = await attackerSite();
       // The chat's own page is the only origin allowed; its port is known once it listens, so a free one is found first.
