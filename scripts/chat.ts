@@ -1,6 +1,8 @@
 /**
  * npm run chat -- [--port N] [--host H] [--impl chapters]
  *                 [--max-queued-bytes BYTES] [--history N] [--rate BURST/PERSECOND | --rate off]
+ *                 [--allow-origin ORIGIN]... [--user NAME:PASSWORD]... [--max-connections N]
+ *                 [--max-per-address N] [--handshake-rate BURST/PERSECOND | --handshake-rate off]
  *
  * Starts the chat server of chapter 13 (the reference, or with --impl
  * chapters your own) and prints its ws:// URL on stdout. It speaks chat.v1
@@ -8,10 +10,14 @@
  * SIGTERM closes every member with 1001 and exits 0; a second Ctrl-C stops at once.
  *
  * Try it with two `ws` clients from a Node prompt, or the site's chat page.
- * Chapters 14 and 15 add --allow-origin and --redis.
+ * With any option of chapter 14 (--allow-origin, --user, the limits), the
+ * server is chapter 14's: the same chat behind its gate (403 for another
+ * origin, 401 without credentials once --user is given, 429/503 past a limit),
+ * with POST /login and POST /ticket. Chapter 15 adds --redis.
  */
 import { parseArgs } from "node:util";
 import type * as RoomsChapter from "../solutions/13-rooms.ts";
+import type * as AccessChapter from "../solutions/14-access.ts";
 import { loadChapter, takeImplementation } from "./lib/impl.ts";
 import { dim, red } from "./lib/terminal.ts";
 import { stopOnSignals } from "./lib/stop-on-signal.ts";
@@ -27,6 +33,12 @@ try {
       "max-queued-bytes": { type: "string" },
       history: { type: "string" },
       rate: { type: "string" },
+      // chapter 14
+      "allow-origin": { type: "string", multiple: true },
+      user: { type: "string", multiple: true },
+      "max-connections": { type: "string" },
+      "max-per-address": { type: "string" },
+      "handshake-rate": { type: "string" },
     },
   });
   const port = Number(values.port);
@@ -47,8 +59,42 @@ try {
     rate = { burst: Number(found[1]), perSecond: Number(found[2]) };
   }
 
-  const { createChatServer } = await loadChapter<typeof RoomsChapter>("13-rooms", impl);
-  const server = createChatServer({
+  // Chapter 14's options: any of them puts the chat behind chapter 14's gate.
+  const access: AccessChapter.AccessServerOptions = {};
+  if (values["allow-origin"] !== undefined) access.allowOrigins = values["allow-origin"];
+  if (values.user !== undefined) {
+    access.users = Object.fromEntries(
+      values.user.map((entry) => {
+        const colon = entry.indexOf(":");
+        if (colon < 1) throw new Error(`--user ${entry}: write NAME:PASSWORD`);
+        return [entry.slice(0, colon), entry.slice(colon + 1)];
+      }),
+    );
+  }
+  const atLeastOne = (text: string | undefined, name: string) => {
+    const n = whole(text, name);
+    if (n === 0) throw new Error(`${name} 0 would let nobody in`);
+    return n;
+  };
+  const maxConnections = atLeastOne(values["max-connections"], "--max-connections");
+  const maxPerAddress = atLeastOne(values["max-per-address"], "--max-per-address");
+  if (maxConnections !== undefined) access.maxConnections = maxConnections;
+  if (maxPerAddress !== undefined) access.maxConnectionsPerAddress = maxPerAddress;
+  if (values["handshake-rate"] === "off") access.handshakeRate = false;
+  else if (values["handshake-rate"] !== undefined) {
+    const found = /^(\d+)\/(\d+(?:\.\d+)?)$/.exec(values["handshake-rate"]);
+    if (found === null || Number(found[1]) < 1 || Number(found[2]) <= 0) throw new Error(`--handshake-rate ${values["handshake-rate"]}: write BURST/PERSECOND (10/2), or off`);
+    access.handshakeRate = { burst: Number(found[1]), perSecond: Number(found[2]) };
+  }
+  const gated = Object.keys(access).length > 0;
+  const createChatServer = gated
+    ? (options: RoomsChapter.ChatServerOptions) =>
+        loadChapter<typeof AccessChapter>("14-access", impl).then(({ createAccessServer }) =>
+          createAccessServer({ ...options, ...access, onRefused: ({ address, status, reason }) => console.error(dim(`${address} refused: ${status} ${reason}`)) }),
+        )
+    : (options: RoomsChapter.ChatServerOptions) => loadChapter<typeof RoomsChapter>("13-rooms", impl).then(({ createChatServer }) => createChatServer(options));
+
+  const server = await createChatServer({
     ...(maxQueuedBytes === undefined ? {} : { maxQueuedBytes }),
     ...(history === undefined ? {} : { history }),
     ...(rate === undefined ? {} : { rate }),
@@ -58,7 +104,7 @@ try {
   });
   const url = await server.listen(port, values.host);
   console.log(url);
-  console.error(dim(`chat server (${impl}) listening, subprotocol chat.v1; Ctrl-C stops it`));
+  console.error(dim(`chat server (${impl}${gated ? ", chapter 14's gate" : ""}) listening, subprotocol chat.v1; Ctrl-C stops it`));
 
   stopOnSignals(server, "members");
 } catch (error) {
