@@ -134,8 +134,8 @@ export const CHALLENGE = 'Ticket realm="chat"';
  */
 export function authenticate(
   request: { url: string; cookie: string | undefined },
-  tickets: TicketStore,
-  sessions: SessionStore,
+  tickets: Pick<TicketStore, "redeem">,
+  sessions: Pick<SessionStore, "userOf">,
 ): { ok: true; user: string } | Refusal {
   throw new NotImplementedError("authenticate in chapters/14-access.ts");
 }
@@ -158,7 +158,7 @@ export interface GateOptions extends LimitOptions {
   /** The web origins allowed to connect (step 1); undefined: no Origin check. */
   allowOrigins?: readonly string[];
   /** Where to check credentials (step 2); undefined: anyone may connect, as in chapter 13. */
-  auth?: { tickets: TicketStore; sessions: SessionStore };
+  auth?: { tickets: Pick<TicketStore, "redeem">; sessions: Pick<SessionStore, "userOf"> };
   /** The clock, in ms, for the handshake rate. */
   now: () => number;
 }

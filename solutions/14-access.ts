@@ -214,8 +214,8 @@ export const CHALLENGE = 'Ticket realm="chat"';
  */
 export function authenticate(
   request: { url: string; cookie: string | undefined },
-  tickets: TicketStore,
-  sessions: SessionStore,
+  tickets: Pick<TicketStore, "redeem">,
+  sessions: Pick<SessionStore, "userOf">,
 ): { ok: true; user: string } | Refusal {
   // #region solution step 2
   const challenge = { "WWW-Authenticate": CHALLENGE };
@@ -249,7 +249,7 @@ export interface GateOptions extends LimitOptions {
   /** The web origins allowed to connect (step 1); undefined: no Origin check. */
   allowOrigins?: readonly string[];
   /** Where to check credentials (step 2); undefined: anyone may connect, as in chapter 13. */
-  auth?: { tickets: TicketStore; sessions: SessionStore };
+  auth?: { tickets: Pick<TicketStore, "redeem">; sessions: Pick<SessionStore, "userOf"> };
   /** The clock, in ms, for the handshake rate. */
   now: () => number;
 }
