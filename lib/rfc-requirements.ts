@@ -1,5 +1,5 @@
 /**
- * The normative rules of RFC 6455 §4–§7 that an endpoint (client or server)
+ * The normative rules of RFC 6455 §4–§7 and §10 that an endpoint (client or server)
  * has to follow, and those of RFC 7692 (permessage-deflate, chapter 12): one entry per MUST, MUST NOT, SHOULD or SHOULD NOT statement,
  * in the workbook's own words. Rules for intermediaries and for authors of
  * extensions are left out, and so are MAYs.
@@ -62,6 +62,11 @@ export const sections: readonly { section: string; title: string; rfc?: "7692" }
   { section: "7.2.3", title: "Recovering from abnormal closure" },
   { section: "7.3", title: "Normal closure of connections" },
   { section: "7.4.1", title: "Defined status codes" },
+  { section: "10.2", title: "Origin considerations" },
+  { section: "10.3", title: "Attacks on infrastructure (masking)" },
+  { section: "10.4", title: "Implementation-specific limits" },
+  { section: "10.6", title: "Connection confidentiality and integrity" },
+  { section: "10.7", title: "Handling of invalid data" },
   { rfc: "7692", section: "5", title: "Extension negotiation" },
   { rfc: "7692", section: "6", title: "Framing" },
   { rfc: "7692", section: "7", title: "The permessage-deflate extension" },
@@ -1208,5 +1213,93 @@ export const requirements: readonly Requirement[] = [
     role: "both",
     statement:
       "Unless the peer's no_context_takeover was agreed, decompress each message from the window left by the previous compressed message (with it, starting empty is allowed, not required).",
+  },
+  // §10 — security considerations (chapter 14 gathers them; §10.1, §10.5 and §10.8 state no rule)
+  {
+    id: "10.2-verify-origin",
+    section: "10.2",
+    level: "SHOULD",
+    role: "server",
+    statement: "A server meant for certain sites only, not for any web page, checks that the Origin is one it expects.",
+  },
+  {
+    id: "10.2-403",
+    section: "10.2",
+    level: "SHOULD",
+    role: "server",
+    statement: "An Origin the server does not accept is answered with 403 Forbidden.",
+  },
+  {
+    id: "10.3-new-key",
+    section: "10.3",
+    level: "MUST",
+    role: "client",
+    statement: "Choose a new masking key for every frame, by a method the application supplying the data cannot predict.",
+    whyNoTest:
+      "Not a rule of its own: §10.3 gives the reason for §5.3's fresh, unpredictable key (rows 5.3-fresh-key, 5.3-entropy, 5.3-unpredictable), and chapter 03's tests check it under §5.3's name.",
+  },
+  {
+    id: "10.3-payload-fixed",
+    section: "10.3",
+    level: "MUST",
+    role: "client",
+    statement: "Once a frame is on its way, the application can no longer change its payload.",
+    whyNoTest:
+      "Checked under §5.2/§5.3's name: chapter 04's test of a masked frame requires encodeFrame to mask a copy and leave the caller's bytes as they were, so what the application does with them afterwards never reaches the wire.",
+  },
+  {
+    id: "10.4-protect",
+    section: "10.4",
+    level: "MUST",
+    role: "both",
+    statement: "An implementation with limits on frame or message size protects itself against data that would exceed them (a frame announcing 2^60 bytes, a fragmented message that never ends).",
+  },
+  {
+    id: "10.4-limit",
+    section: "10.4",
+    level: "SHOULD",
+    role: "both",
+    statement: "Impose a limit on frame size and on the size of a message reassembled from fragments.",
+  },
+  {
+    id: "10.6-support-tls",
+    section: "10.6",
+    level: "MUST",
+    role: "both",
+    statement: "Support TLS (wss: URIs).",
+    whyNoTest:
+      "Chapter 11's whole exercise is this rule: its echo server and client run over TLS and talk to ws and Python's websockets there; its tests carry the names of the rules they check in §3 and §4.1.",
+  },
+  {
+    id: "10.6-use-tls",
+    section: "10.6",
+    level: "SHOULD",
+    role: "both",
+    statement: "Use TLS when talking to peers.",
+    whyNoTest:
+      "A deployment choice, not a behaviour of the code: the tests run on 127.0.0.1 in plain ws: so that every byte can be inspected; chapters 11 and 14 say to serve wss: in production.",
+  },
+  {
+    id: "10.7-validate",
+    section: "10.7",
+    level: "MUST",
+    role: "both",
+    statement: "Validate all incoming data, whatever the peer claims.",
+  },
+  {
+    id: "10.7-close-frame",
+    section: "10.7",
+    level: "SHOULD",
+    role: "both",
+    statement: "Invalid data after the opening handshake: send a close frame with a fitting status code before closing the connection.",
+    match: /close frame/,
+  },
+  {
+    id: "10.7-http-status",
+    section: "10.7",
+    level: "SHOULD",
+    role: "server",
+    statement: "Invalid data during the opening handshake: answer with a fitting HTTP status code.",
+    match: /HTTP status/,
   },
 ];

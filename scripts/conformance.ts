@@ -6,6 +6,11 @@
  * npm run conformance -- --deflate             permessage-deflate cases instead (chapter 12,
  *                                              scripts/lib/conformance-deflate.ts); the server
  *                                              started here accepts compression
+ * npm run conformance -- --security            hostile clients instead (chapter 14,
+ *                                              scripts/lib/conformance-security.ts) against
+ *                                              chapter 14's server, started here with a user
+ *                                              of its own; with --url, --user NAME:PASSWORD
+ *                                              logs in where the server has POST /login
  *
  * Runs the cases of scripts/lib/conformance.ts against an echo server and
  * prints one line per case: OK (strict), NON-STRICT (acceptable) or FAILED
@@ -20,6 +25,8 @@ import { parseArgs } from "node:util";
 import type * as EchoServerChapter from "../solutions/08-echo-server.ts";
 import { countsByGroup, formatResult, runConformance, shortCounts, summary, type Result } from "./lib/conformance.ts";
 import { runDeflateConformance } from "./lib/conformance-deflate.ts";
+import { runSecurityConformance, type SecurityTarget } from "./lib/conformance-security.ts";
+import type * as AccessChapter from "../solutions/14-access.ts";
 import { loadChapter } from "./lib/impl.ts";
 import { startWsEcho } from "./lib/ws-echo.ts";
 import { bold, dim, green, red, yellow } from "./lib/terminal.ts";
@@ -47,6 +54,27 @@ async function startServer(impl: Implementation, deflate = false): Promise<Targe
   const server = createEchoServer({ maxMessageSize: 16 * 1024 * 1024, ...(deflate ? { deflate: true } : {}) });
   const url = await bounded(server.listen(0, "127.0.0.1"), 2_000, "the server's listen()");
   return { url, thrown, stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
+}
+
+/** Chapter 14's chat server behind its gate, with one user for the runner and an allow-list that holds no page of the runner's. */
+async function startAccessServer(impl: Implementation): Promise<Target & { user: { name: string; password: string } }> {
+  const { createAccessServer } = await loadChapter<typeof AccessChapter>("14-access", impl);
+  const user = { name: "conformance", password: crypto.randomUUID() };
+  const server = createAccessServer({ users: { [user.name]: user.password }, allowOrigins: ["https://chat.example"] });
+  const url = await bounded(server.listen(0, "127.0.0.1"), 2_000, "the server's listen()");
+  return { url, user, thrown: [], stop: () => bounded(server.close(), 7_000, "the server's close()").catch(() => {}) };
+}
+
+/** The security cases against `target`, printed as they come. */
+async function runSecurity(target: SecurityTarget, print: boolean): Promise<Result[]> {
+  let previous: Result | undefined;
+  return runSecurityConformance(target, {
+    onResult: (result) => {
+      if (!print) return;
+      printResult(result, previous);
+      previous = result;
+    },
+  });
 }
 
 /** An echo server made with the `ws` package, as close to ours as its options allow (16 MiB messages, no compression). */
@@ -91,12 +119,13 @@ function describeThrown(thrown: unknown[]): string {
 
 async function main(): Promise<number> {
   const { values } = parseArgs({
-    options: { url: { type: "string" }, impl: { type: "string" }, compare: { type: "string" }, deflate: { type: "boolean", default: false } },
+    options: { url: { type: "string" }, impl: { type: "string" }, compare: { type: "string" }, deflate: { type: "boolean", default: false }, security: { type: "boolean", default: false }, user: { type: "string" } },
   });
   if (values.compare !== undefined && values.compare !== "ws") throw new Error(`--compare takes ws (the ws package's echo server), not ${values.compare}`);
   if (values.url !== undefined && values.impl !== undefined) throw new Error("--url and --impl exclude each other: --url tests a server already running");
   const impl = (values.impl ?? "chapters") as Implementation;
   if (!IMPLEMENTATIONS.includes(impl)) throw new Error(`--impl must be one of ${IMPLEMENTATIONS.join(", ")}, not ${impl}`);
+  if (values.security) return security(values.url, values.user, impl, values.compare === "ws");
 
   const target: Target =
     values.url !== undefined ? { url: values.url, thrown: [], stop: async () => {} } : await startServer(impl, values.deflate);
@@ -132,6 +161,32 @@ async function main(): Promise<number> {
     console.log(dim("Each FAILED line names the chapter whose rule the server broke: `npm run grade -- N` checks that chapter."));
   }
   return failedCount === 0 ? 0 : 1;
+}
+
+/** npm run conformance -- --security [--url URL [--user NAME:PASSWORD]] [--compare ws] */
+async function security(url: string | undefined, userOption: string | undefined, impl: Implementation, compare: boolean): Promise<number> {
+  let user: SecurityTarget["user"];
+  if (userOption !== undefined) {
+    const colon = userOption.indexOf(":");
+    if (colon < 1) throw new Error(`--user ${userOption}: write NAME:PASSWORD`);
+    user = { name: userOption.slice(0, colon), password: userOption.slice(colon + 1) };
+  }
+  const started = url === undefined ? await startAccessServer(impl) : undefined;
+  const target: SecurityTarget = { url: url ?? started!.url, ...((user ?? started?.user) ? { user: user ?? started!.user } : {}) };
+  const which = url !== undefined ? "" : impl === "chapters" ? " (your chapters/14-access.ts)" : ` (${impl}/14-access.ts)`;
+  console.log(`security cases against the server at ${target.url}${which}`);
+  const clock = Date.now();
+  const results = await runSecurity(target, true).finally(() => started?.stop());
+  console.log(bold(`\n${summary(results)} (${((Date.now() - clock) / 1000).toFixed(1)} s)`));
+  if (compare) {
+    const ws = await startWsEcho();
+    console.log(`\nthe same cases against a ws server with its defaults at ${ws.url}`);
+    const wsClock = Date.now();
+    const wsResults = await runSecurity({ url: ws.url }, false).finally(() => ws.stop());
+    for (const result of wsResults) console.log(`  ${colour[result.verdict](result.verdict)}${formatResult(result).slice(result.verdict.length)}`);
+    console.log(bold(`ws: ${summary(wsResults)} (${((Date.now() - wsClock) / 1000).toFixed(1)} s)`));
+  }
+  return results.some((r) => r.verdict === "FAILED") ? 1 : 0;
 }
 
 try {

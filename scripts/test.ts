@@ -29,6 +29,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { checkChatContract } from "./lib/chat-contract.ts";
+import { checkChatAccessContract } from "./lib/chat-access-contract.ts";
 import { checkClusterContract } from "./lib/cluster-contract.ts";
 import { runChapters } from "./lib/run-tests.ts";
 import { preflight } from "./lib/preflight.ts";
@@ -348,6 +349,8 @@ section("9. the command-line contracts (DESIGN.md)");
   check(code === 0, `npm run server exits 0 on SIGTERM (${code === "hung" ? `hung: still running ${SERVER_GUARD_MS / 1000} s after SIGTERM` : `exit ${code}`})`);
   // npm run chat (chapter 13): its URL, chat.v1 selected, a say to a room of two, exit 0 on SIGTERM.
   await checkChatContract(check);
+  // npm run chat -- --allow-origin (chapter 14): 403 for another origin, chat.v1 for the allowed one.
+  await checkChatAccessContract(check);
   // npm run cluster (chapter 15): its URL, a say through the balancer, r + Enter, Ctrl-C with nothing left behind.
   if (peer("redis-server").present() && peer("haproxy").present()) await checkClusterContract(check);
   else {

@@ -1,5 +1,5 @@
 /**
- * Build-time data for coverage.md: the requirements of RFC 6455 §4–§7 and of RFC 7692
+ * Build-time data for coverage.md: the requirements of RFC 6455 §4–§7 and §10, and of RFC 7692
  * (lib/rfc-requirements.ts) and the tests whose names say they check them,
  * read from tests/*.test.ts without running anything (scripts/lib/coverage.ts).
  */

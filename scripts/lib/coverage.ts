@@ -1,5 +1,5 @@
 /**
- * The RFC coverage map: which rules of RFC 6455 §4–§7 and of RFC 7692 (lib/rfc-requirements.ts)
+ * The RFC coverage map: which rules of RFC 6455 §4–§7 and §10, and of RFC 7692 (lib/rfc-requirements.ts)
  * the workbook's tests check, read from the tests' names alone.
  *
  * The rule, in full. A test's name may start with the rule it checks:
@@ -67,9 +67,9 @@ export interface NamedTest {
   name: string;
 }
 
-/** Does the claim name a section the map lists: RFC 6455 §4–§7, or any of RFC 7692? */
+/** Does the claim name a section the map lists: RFC 6455 §4–§7 and §10, or any of RFC 7692? */
 export const claimsMappedSection = (claim: Claim) =>
-  claim.rfc === "7692" || (claim.rfc === "6455" && claim.sections.some((s) => /^[4-7](\.|$)/.test(s)));
+  claim.rfc === "7692" || (claim.rfc === "6455" && claim.sections.some((s) => /^([4-7]|10)(\.|$)/.test(s)));
 
 // ---------------------------------------------------------------------------
 // Test names, read statically from tests/*.test.ts (no vitest run).
@@ -121,7 +121,7 @@ export function coverage(tests: readonly NamedTest[], list: readonly Requirement
 }
 
 /**
- * Tests that claim a keyword rule of §4–§7 but cover no listed requirement:
+ * Tests that claim a keyword rule of §4–§7 or §10 but cover no listed requirement:
  * either the map lacks a rule or a `match` pattern is too narrow. The
  * coverage page shows them, so a gap in the map cannot hide.
  */
@@ -172,7 +172,7 @@ export interface CoverageReport {
     untestable: number;
     /** Per level: how many rules, how many of them checked. */
     byLevel: { level: Level; total: number; covered: number }[];
-    /** Tests whose names claim a keyword rule of §4–§7. */
+    /** Tests whose names claim a keyword rule of §4–§7 or §10. */
     claimingTests: number;
     /** Tests in all. */
     tests: number;

@@ -161,6 +161,15 @@ export const curriculum: readonly Chapter[] = [
       "A slow reader is closed with 1013 and a flooding sender with 1008, so the room never waits for either.",
   },
   {
+    number: 14,
+    id: "14-access",
+    title: "Who may connect",
+    rfc: "§4.2.1, §10",
+    notice:
+      "Everything that decides who may connect happens before the 101: the Origin a browser cannot fake, the credential in a cookie or a one-time ticket, and the counts per address, each refused with its own HTTP status. " +
+      "Origin protects the users of browsers, not the server: any other client can send any Origin, which is why authentication and limits still apply to everyone.",
+  },
+  {
     number: 15,
     id: "15-cluster",
     title: "Many processes: a bus, history and restarts",

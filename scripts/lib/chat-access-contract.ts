@@ -1,0 +1,71 @@
+/**
+ * The contract of `npm run chat -- --allow-origin ORIGIN` (DESIGN.md; chapter
+ * 14), checked by `npm test` stage 9 beside chapter 13's: a `ws` client whose
+ * Origin is not on the list is refused with 403 before any upgrade, one whose
+ * Origin is on it connects with chat.v1, and SIGTERM makes it exit 0. Every
+ * wait is bounded and names what hung.
+ */
+import { spawn } from "node:child_process";
+import WebSocket from "ws";
+import { root } from "./workbook.ts";
+
+/** A hang guard: the server prints its URL in a second or two, a handshake takes milliseconds. */
+const GUARD_MS = 120_000;
+const ALLOWED = "http://allowed.example";
+
+type Check = (ok: boolean, what: string, detail?: string) => void;
+
+function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  return Promise.race([
+    promise,
+    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung: ${what} within ${GUARD_MS / 1000} s`)), GUARD_MS))),
+  ]).finally(() => clearTimeout(timer));
+}
+
+/** Opens a chat.v1 client with this Origin: the protocol it got, or the HTTP status it was refused with. */
+function attempt(url: string, origin: string): Promise<{ protocol: string } | { status: number }> {
+  return new Promise((resolve, reject) => {
+    const ws = new WebSocket(url, ["chat.v1"], { origin });
+    ws.once("open", () => {
+      resolve({ protocol: ws.protocol });
+      ws.terminate();
+    });
+    ws.once("unexpected-response", (_req, res) => {
+      resolve({ status: res.statusCode ?? 0 });
+      ws.terminate();
+    });
+    ws.once("error", reject);
+  });
+}
+
+export async function checkChatAccessContract(check: Check): Promise<void> {
+  const chat = spawn(process.execPath, ["--import", "tsx", "scripts/chat.ts", "--port", "0", "--allow-origin", ALLOWED], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
+  let stderr = "";
+  chat.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
+  const exited = new Promise<number | null>((resolve) => chat.once("exit", (code) => resolve(code)));
+  try {
+    const url = await bounded(
+      new Promise<string>((resolve) =>
+        chat.stdout.on("data", (chunk: Buffer) => {
+          const found = /ws:\/\/\S+/.exec(chunk.toString());
+          if (found) resolve(found[0]);
+        }),
+      ),
+      "npm run chat -- --allow-origin printing its URL",
+    ).catch((error: Error) => error);
+    check(typeof url === "string", `npm run chat -- --port 0 --allow-origin ${ALLOWED} prints its ws:// URL (${String(url)})`, stderr);
+    if (typeof url !== "string") return;
+    const foreign = await bounded(attempt(url, "http://evil.example"), "a handshake from another origin").catch((error: Error) => error);
+    check(!(foreign instanceof Error) && "status" in foreign && foreign.status === 403, "npm run chat -- --allow-origin: a handshake from another origin gets 403", JSON.stringify(foreign instanceof Error ? foreign.message : foreign));
+    const allowed = await bounded(attempt(url, ALLOWED), "a handshake from the allowed origin").catch((error: Error) => error);
+    check(!(allowed instanceof Error) && "protocol" in allowed && allowed.protocol === "chat.v1", "npm run chat -- --allow-origin: a handshake from the allowed origin connects with chat.v1", JSON.stringify(allowed instanceof Error ? allowed.message : allowed));
+  } finally {
+    chat.kill("SIGTERM");
+    let guard: NodeJS.Timeout | undefined;
+    const code = await Promise.race([exited, new Promise<"hung">((r) => (guard = setTimeout(() => r("hung"), GUARD_MS)))]);
+    clearTimeout(guard);
+    if (code === "hung") chat.kill("SIGKILL");
+    check(code === 0, `npm run chat -- --allow-origin exits 0 on SIGTERM (${code === "hung" ? "hung" : `exit ${code}`})`, stderr);
+  }
+}
