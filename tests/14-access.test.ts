@@ -49,7 +49,7 @@ describe("Step 1 — Origin: normalizeOrigin, checkOrigin", () => {
     }
   });
 
-  test("§10.2 SHOULD: with an allow-list, a handshake from an origin on it is accepted, from any other refused with 403 (§4.2.1 item 8)", () => {
+  test("§10.2 SHOULD: with an allow-list, a handshake from an origin on it is accepted, from any other refused with 403 (§4.2.2, its /origin/ step)", () => {
     const allow = ["https://chat.example", "http://127.0.0.1:8080"];
     expect(checkOrigin("https://chat.example", allow)).toEqual({ ok: true });
     expect(checkOrigin("HTTPS://Chat.Example:443", allow), "the same origin, written otherwise").toEqual({ ok: true });
