@@ -285,6 +285,7 @@ export class AccessGate {
   // #region reference-only
   readonly #options: Required<Omit<GateOptions, "allowOrigins" | "auth">> & GateOptions;
   readonly #buckets = new Map<string, { bucket: TokenBucket; seen: number }>();
+  #swept = -Infinity;
   readonly #open = new Map<string, number>();
   #total = 0;
   // #endregion
@@ -340,12 +341,19 @@ export class AccessGate {
   }
 
   // #region reference-only
-  /** One bucket per address; buckets idle long enough to be full again are forgotten, so a spoofed flood of addresses costs bounded memory. */
+  /**
+   * One bucket per address, dropped once it is full again: a bucket left alone
+   * for burst/perSecond seconds has refilled, and a new one would be the same.
+   * Without this the map keeps every address ever seen (IPv6 makes addresses
+   * cheap). Swept at most once per refill time, so the map holds only the
+   * addresses of the last two refill times, and the sweeps cost O(1) per admit on average.
+   */
   #bucketFor(address: string, rate: { burst: number; perSecond: number }): TokenBucket {
     const now = this.#options.now();
-    if (this.#buckets.size > 10_000) {
-      const refill = (rate.burst / rate.perSecond) * 1000;
-      for (const [key, entry] of this.#buckets) if (now - entry.seen > refill) this.#buckets.delete(key);
+    const refill = (rate.burst / rate.perSecond) * 1000;
+    if (now - this.#swept >= refill) {
+      for (const [key, entry] of this.#buckets) if (now - entry.seen >= refill) this.#buckets.delete(key);
+      this.#swept = now;
     }
     let entry = this.#buckets.get(address);
     if (entry === undefined) {

@@ -216,6 +216,16 @@ describe("Step 3 — limits: the AccessGate", () => {
     refusedWith(gate.admit(from("10.0.0.3", { origin: "https://chat.example" })), 429, "even from the allowed origin, until the bucket refills");
   });
 
+  test("the workbook's policy: an address's bucket is forgotten only once it is full again, however many other addresses come and go", () => {
+    const { gate, clock } = gateAt({ handshakeRate: { burst: 3, perSecond: 1 } });
+    for (let n = 0; n < 3; n++) admitted(gate.admit(from("10.0.0.11")), `handshake ${n + 1} of a burst of 3`).release();
+    clock.ms += 2_000; // two tokens back, not three: the bucket is not full yet
+    for (let n = 0; n < 20_000; n++) admitted(gate.admit(from(`10.1.${n >> 8}.${n & 255}`)), `a passer-by, 10.1.${n >> 8}.${n & 255}`).release();
+    admitted(gate.admit(from("10.0.0.11")), "1st of the 2 refilled tokens").release();
+    admitted(gate.admit(from("10.0.0.11")), "2nd of the 2 refilled tokens").release();
+    refusedWith(gate.admit(from("10.0.0.11")), 429, "a 3rd: forgetting a bucket before it refilled would give a fresh burst");
+  });
+
   test("the workbook's policy: Origin is checked before credentials, so a page from elsewhere cannot use up a ticket", () => {
     const tickets = new TicketStore(30_000, () => 0);
     const sessions = new SessionStore(30_000, () => 0);
