@@ -89,7 +89,8 @@ export type TicketProblem = "unknown" | "expired" | "used";
 
 /**
  * Short-lived, one-time tickets. `issue(user)` makes one that is good for
- * `ttl` ms on the given clock; `redeem(ticket)` accepts it once.
+ * `ttl` ms on the given clock, from its issue up to but not including issue + ttl;
+ * `redeem(ticket)` accepts it once. A ttl that is not above 0 is a RangeError.
  */
 export class TicketStore {
   constructor(ttl: number, now: () => number) {
@@ -107,7 +108,7 @@ export class TicketStore {
   }
 }
 
-/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms. */
+/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms (a ttl not above 0 is a RangeError). */
 export class SessionStore {
   constructor(ttl: number, now: () => number) {
     throw new NotImplementedError("new SessionStore in chapters/14-access.ts");
@@ -219,7 +220,7 @@ export interface AccessServerOptions extends ChatServerOptions, LimitOptions {
   ticketTtl?: number;
   /** How long a session lasts, in ms. Default 8 h. */
   sessionTtl?: number;
-  /** Told of each refused handshake (the status and reason the client got) and each refused login. */
+  /** Told of each refusal and of nothing else: each refused handshake (the status and reason the client got), each refused POST /login and POST /ticket. */
   onRefused?: (info: { address: string; status: number; reason: string }) => void;
 }
 
