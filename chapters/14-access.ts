@@ -4,7 +4,7 @@
  * Exercise: a gate in front of your chapter 13 chat server. Every decision is
  * sans-I/O (a string in, a verdict out, the clock given), so each rule is a
  * plain function call to test; the node:http shell only carries them out.
- * 1. Origin (RFC 6455 §4.2.1 item 8, §10.2): an allow-list of web origins;
+ * 1. Origin (RFC 6455 §4.2.2 /origin/, §10.2): an allow-list of web origins;
  *    a browser page from anywhere else is refused with 403 before any upgrade.
  * 2. Who you are (§10.5): a session cookie, and short-lived one-time tickets
  *    presented in the URL (`?ticket=`); without either, 401 before any upgrade.
@@ -46,11 +46,13 @@ export function normalizeOrigin(value: string): string | undefined {
 }
 
 /**
- * RFC 6455 §4.2.1 item 8 and §10.2: the Origin header says which web page
- * opened the WebSocket. With an allow-list, a page from an origin not on it is
- * refused with 403. Without one (`allow` undefined) nothing is checked.
- * The workbook's policy: a request without Origin is let through (browsers
- * always send one, so it does not come from a page; authentication still applies).
+ * RFC 6455 §4.2.2 (its /origin/ step) and §10.2: the Origin header says which
+ * web page opened the WebSocket. With an allow-list, a page from an origin not
+ * on it is refused with 403; an empty list allows no page. Without one
+ * (`allow` undefined) nothing is checked.
+ * The workbook's policy: a request without Origin is let through (§4.2.1 item 7:
+ * a request without one SHOULD NOT be taken as from a browser; authentication
+ * still applies).
  */
 export function checkOrigin(origin: string | undefined, allow: readonly string[] | undefined): { ok: true } | Refusal {
   throw new NotImplementedError("checkOrigin in chapters/14-access.ts");
@@ -87,7 +89,8 @@ export type TicketProblem = "unknown" | "expired" | "used";
 
 /**
  * Short-lived, one-time tickets. `issue(user)` makes one that is good for
- * `ttl` ms on the given clock; `redeem(ticket)` accepts it once.
+ * `ttl` ms on the given clock, from its issue up to but not including issue + ttl;
+ * `redeem(ticket)` accepts it once. A ttl that is not above 0 is a RangeError.
  */
 export class TicketStore {
   constructor(ttl: number, now: () => number) {
@@ -105,7 +108,7 @@ export class TicketStore {
   }
 }
 
-/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms. */
+/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms (a ttl not above 0 is a RangeError). */
 export class SessionStore {
   constructor(ttl: number, now: () => number) {
     throw new NotImplementedError("new SessionStore in chapters/14-access.ts");
@@ -217,7 +220,7 @@ export interface AccessServerOptions extends ChatServerOptions, LimitOptions {
   ticketTtl?: number;
   /** How long a session lasts, in ms. Default 8 h. */
   sessionTtl?: number;
-  /** Told of each refused handshake (the status and reason the client got) and each refused login. */
+  /** Told of each refusal and of nothing else: each refused handshake (the status and reason the client got), each refused POST /login and POST /ticket. */
   onRefused?: (info: { address: string; status: number; reason: string }) => void;
 }
 

@@ -4,7 +4,7 @@
  * Exercise: a gate in front of your chapter 13 chat server. Every decision is
  * sans-I/O (a string in, a verdict out, the clock given), so each rule is a
  * plain function call to test; the node:http shell only carries them out.
- * 1. Origin (RFC 6455 §4.2.1 item 8, §10.2): an allow-list of web origins;
+ * 1. Origin (RFC 6455 §4.2.2 /origin/, §10.2): an allow-list of web origins;
  *    a browser page from anywhere else is refused with 403 before any upgrade.
  * 2. Who you are (§10.5): a session cookie, and short-lived one-time tickets
  *    presented in the URL (`?ticket=`); without either, 401 before any upgrade.
@@ -60,11 +60,13 @@ export function normalizeOrigin(value: string): string | undefined {
 }
 
 /**
- * RFC 6455 §4.2.1 item 8 and §10.2: the Origin header says which web page
- * opened the WebSocket. With an allow-list, a page from an origin not on it is
- * refused with 403. Without one (`allow` undefined) nothing is checked.
- * The workbook's policy: a request without Origin is let through (browsers
- * always send one, so it does not come from a page; authentication still applies).
+ * RFC 6455 §4.2.2 (its /origin/ step) and §10.2: the Origin header says which
+ * web page opened the WebSocket. With an allow-list, a page from an origin not
+ * on it is refused with 403; an empty list allows no page. Without one
+ * (`allow` undefined) nothing is checked.
+ * The workbook's policy: a request without Origin is let through (§4.2.1 item 7:
+ * a request without one SHOULD NOT be taken as from a browser; authentication
+ * still applies).
  */
 export function checkOrigin(origin: string | undefined, allow: readonly string[] | undefined): { ok: true } | Refusal {
   // #region solution step 1
@@ -119,7 +121,8 @@ export type TicketProblem = "unknown" | "expired" | "used";
 
 /**
  * Short-lived, one-time tickets. `issue(user)` makes one that is good for
- * `ttl` ms on the given clock; `redeem(ticket)` accepts it once.
+ * `ttl` ms on the given clock, from its issue up to but not including issue + ttl;
+ * `redeem(ticket)` accepts it once. A ttl that is not above 0 is a RangeError.
  */
 export class TicketStore {
   // #region reference-only
@@ -165,7 +168,7 @@ export class TicketStore {
   }
 }
 
-/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms. */
+/** Sessions made by POST /login: an id (the cookie's value) for a user, for `ttl` ms (a ttl not above 0 is a RangeError). */
 export class SessionStore {
   // #region reference-only
   readonly #ttl: number;
@@ -283,6 +286,7 @@ export class AccessGate {
   // #region reference-only
   readonly #options: Required<Omit<GateOptions, "allowOrigins" | "auth">> & GateOptions;
   readonly #buckets = new Map<string, { bucket: TokenBucket; seen: number }>();
+  #swept = -Infinity;
   readonly #open = new Map<string, number>();
   #total = 0;
   // #endregion
@@ -338,12 +342,19 @@ export class AccessGate {
   }
 
   // #region reference-only
-  /** One bucket per address; buckets idle long enough to be full again are forgotten, so a spoofed flood of addresses costs bounded memory. */
+  /**
+   * One bucket per address, dropped once it is full again: a bucket left alone
+   * for burst/perSecond seconds has refilled, and a new one would be the same.
+   * Without this the map keeps every address ever seen (IPv6 makes addresses
+   * cheap). Swept at most once per refill time, so the map holds only the
+   * addresses of the last two refill times, and the sweeps cost O(1) per admit on average.
+   */
   #bucketFor(address: string, rate: { burst: number; perSecond: number }): TokenBucket {
     const now = this.#options.now();
-    if (this.#buckets.size > 10_000) {
-      const refill = (rate.burst / rate.perSecond) * 1000;
-      for (const [key, entry] of this.#buckets) if (now - entry.seen > refill) this.#buckets.delete(key);
+    const refill = (rate.burst / rate.perSecond) * 1000;
+    if (now - this.#swept >= refill) {
+      for (const [key, entry] of this.#buckets) if (now - entry.seen >= refill) this.#buckets.delete(key);
+      this.#swept = now;
     }
     let entry = this.#buckets.get(address);
     if (entry === undefined) {
@@ -369,7 +380,7 @@ export interface AccessServerOptions extends ChatServerOptions, LimitOptions {
   ticketTtl?: number;
   /** How long a session lasts, in ms. Default 8 h. */
   sessionTtl?: number;
-  /** Told of each refused handshake (the status and reason the client got) and each refused login. */
+  /** Told of each refusal and of nothing else: each refused handshake (the status and reason the client got), each refused POST /login and POST /ticket. */
   onRefused?: (info: { address: string; status: number; reason: string }) => void;
 }
 
