@@ -105,6 +105,20 @@ function plainFailure(validator: Utf8Validator, bytes: Uint8Array): number {
   return -1;
 }
 
+/** plainFailure without an expect() per call: for a loop that makes 100 000 of them. */
+function quickPlainFailure(bytes: Uint8Array): number {
+  const validator = new Utf8Validator();
+  for (let i = 0; i < bytes.length; i++) {
+    try {
+      validator.push(bytes.subarray(i, i + 1));
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 1007) return i;
+      throw error;
+    }
+  }
+  return -1;
+}
+
 /** Text that is mostly valid: ASCII runs, every length of code point, and the edges of each range. */
 const edgy = fc.constantFrom(
   0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
@@ -160,6 +174,83 @@ describe("UTF-8 (RFC 3629 §4, RFC 6455 §8.1): the SIMD kernel gives chapter 05
         expect(state !== UTF8_START && (state & 0xff) !== 0).toBe(cutOff);
       }),
       { numRuns: 400 },
+    );
+  });
+
+  it("§8.1: every pair of bytes, followed by a continuation byte or by ASCII, at the end of a 16-byte block and across two, gets the plain validator's verdict on the same byte", () => {
+    const k = kernels();
+    // The kernel judges each byte by the one before it (three table lookups) and
+    // by the 2nd and 3rd before it, and an all-ASCII block (16 or 64 bytes) by
+    // the end of the block before it. Every pair, with its third byte, placed so
+    // that they end a block or straddle two, followed by ASCII in 16 or in 64
+    // bytes, is every case it can meet.
+    const placements = [
+      { at: 13, bytes: new Uint8Array(48) },
+      { at: 13, bytes: new Uint8Array(96) },
+      { at: 14, bytes: new Uint8Array(48) },
+      { at: 15, bytes: new Uint8Array(96) },
+    ];
+    for (const { bytes } of placements) bytes.fill(0x61);
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // some 100 000 errors thrown below: no stacks needed
+    try {
+      for (let first = 0; first < 256; first++) {
+        for (let second = 0; second < 256; second++) {
+          for (const third of [0xbf, 0x61]) {
+            // The plain loop needs only these bytes (and the next, where a code point is cut short): the rest is ASCII.
+            const failedAt = quickPlainFailure(Uint8Array.of(first, second, third, 0x61));
+            const ascii = first < 0x80 && second < 0x80 && third < 0x80 ? UTF8_ALL_ASCII : 0;
+            for (const { at, bytes } of placements) {
+              bytes[at] = first;
+              bytes[at + 1] = second;
+              bytes[at + 2] = third;
+              const expected = failedAt >= 0 ? -1 - (at + failedAt) : UTF8_START | ascii;
+              const result = k.utf8(bytes, UTF8_START);
+              if (result !== expected) {
+                const where = `at byte ${at} of ${bytes.length}`;
+                expect(result, `${[first, second, third].map((b) => b.toString(16)).join(" ")} ${where}`).toBe(expected);
+              }
+              bytes.fill(0x61, at, at + 3);
+            }
+          }
+        }
+      }
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+  });
+
+  it("§8.1: long text of 2-, 3- and 4-byte code points, corrupted or not, cut anywhere, gets the plain validator's verdicts on the same bytes", () => {
+    const k = kernels();
+    const long = fc
+      .tuple(
+        fc.string({ unit: anyCodePoint, minLength: 16, maxLength: 2000, size: "large" }).map((s) => new TextEncoder().encode(s)),
+        fc.array(fc.tuple(fc.nat(), fc.oneof(edgy, fc.nat({ max: 255 }))), { maxLength: 2 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+      )
+      .map(([bytes, changes, cuts]) => {
+        for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
+        return { bytes, cuts: [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b) };
+      });
+    fc.assert(
+      fc.property(long, ({ bytes, cuts }) => {
+        // The plain validator on the whole text: where it fails, if it does.
+        const whole = plainFailure(new Utf8Validator(), bytes);
+        let state = UTF8_START;
+        let from = 0;
+        for (const to of [...cuts, bytes.length]) {
+          const result = k.utf8(bytes.subarray(from, to), state);
+          if (whole >= from && whole < to) {
+            expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
+            return;
+          }
+          expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
+          state = result & (UTF8_ALL_ASCII - 1);
+          from = to;
+        }
+        expect(whole).toBe(-1);
+      }),
+      { numRuns: 300 },
     );
   });
 
