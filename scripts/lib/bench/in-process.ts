@@ -6,14 +6,17 @@
  *
  *   npx tsx scripts/lib/bench/in-process.ts reference|ws [text|binary] [size] [messages]
  *
- * `reference`: a server-side Connection (chapter 07, `decodeText: false`, as
- * the echo server makes it); `ws`: its Receiver and Sender (with bufferutil
+ * `reference`: a server-side Connection (chapter 07, `decodeText: false`, and
+ * Node's isUtf8 supplied to lib/simd, as the echo server does; NO_NATIVE_UTF8=1:
+ * without it); `ws`: its Receiver and Sender (with bufferutil
  * unless WS_NO_BUFFER_UTIL=1). The message's masked frame is fed in 64 KiB
  * pieces, each a fresh Buffer, as a socket delivers it. Prints one JSON line:
  * { server, type, size, messages, cpuUsPerMessage }. Under `node --cpu-prof`,
  * it is also what the maintainers profile (making-it-fast.md, section 8).
  */
+import { isUtf8 } from "node:buffer";
 import { createRequire } from "node:module";
+import { useNativeUtf8 } from "../../../lib/simd/index.ts";
 import type { Connection as ConnectionClass } from "../../../solutions/07-connection.ts";
 import { wireFor, type MessageType } from "./wire.ts";
 
@@ -32,6 +35,8 @@ type Echo = () => number; // feeds one message, returns the bytes of the echo fr
 let echo: Echo;
 if (server === "reference") {
   const { Connection } = (await import("../../../solutions/07-connection.ts")) as { Connection: typeof ConnectionClass };
+  // As the echo server (chapter 08) does: Node's isUtf8 for the UTF-8 check where it pays.
+  if (process.env.NO_NATIVE_UTF8 === undefined) useNativeUtf8(isUtf8);
   const connection = new Connection("server", { decodeText: false, maxMessageSize: 64 * 1024 * 1024 });
   connection.open();
   echo = () => {
