@@ -139,6 +139,7 @@ function instantiate(): SimdKernels | undefined {
       }
     }
     if (!native(bytes.subarray(open, end))) return undefined;
+    if (end === bytes.length) return UTF8_START; // no code point left open
     const tail = viaKernel(bytes.subarray(end), UTF8_START);
     if (tail < 0) return tail - end; // its index in `bytes`
     return tail & (UTF8_ALL_ASCII - 1);
