@@ -30,6 +30,10 @@ import {
   selectSubprotocol,
   type DeflateOptions,
 } from "./12-extensions.ts";
+// #region reference-only
+import { isUtf8 } from "node:buffer";
+import { useNativeUtf8 } from "../lib/simd/index.ts";
+// #endregion
 
 export interface EchoServerOptions {
   /** The largest message echoed, in bytes; a larger one fails its connection with 1009. Default 16 MiB. */
@@ -99,6 +103,9 @@ const JOIN_LIMIT = 16 * 1024;
 const WRITE_LIMIT = 1024 * 1024;
 /** Echoes waiting for the end of the event loop's turn are written at once when they reach this many bytes. */
 const FLUSH_CAP = 256 * 1024;
+// Performance: a text message's UTF-8 is checked by Node's native isUtf8, in place, where a
+// piece of it is 1 KiB or more (lib/simd keeps the streaming check around it; tests/simd.test.ts).
+useNativeUtf8(isUtf8);
 // #endregion
 
 // ---------------------------------------------------------------------------

@@ -508,6 +508,25 @@ describe("Step 2 — receive: passing text on without decoding it (decodeText: f
     expect(bad.map(shortEvent), "text bytes are still validated: a cut-off code point fails with 1007").toEqual(["close 1007 (failed)"]);
   });
 
+  test("the workbook's policy: a message handed over is the application's to keep: the frames after it never change its bytes", () => {
+    // An echo or a relay holds a message until it is written: a connection that
+    // filled the next message into the buffer it handed over would change it.
+    const server = openConnection("server", { decodeText: false });
+    const big = (byte: number) => new Uint8Array(70_000).fill(byte); // read in pieces, like a large frame from TCP
+    const kept: Uint8Array[] = [];
+    for (const payload of [big(0x61), text("one"), big(0x62), text("two"), big(0x63)]) {
+      const wire = fromClient(0x1, payload);
+      for (let at = 0; at < wire.length; at += 16 * 1024) {
+        for (const event of server.receive(wire.subarray(at, at + 16 * 1024))) {
+          if (event.type === "message-bytes") kept.push(event.message.data);
+        }
+      }
+    }
+    expect(kept.map((data) => data.length), "five messages").toEqual([70_000, 3, 70_000, 3, 70_000]);
+    expect(kept[0]!.every((b) => b === 0x61) && kept[2]!.every((b) => b === 0x62), "the first messages still hold their own bytes").toBe(true);
+    expect([toHex(kept[1]!), toHex(kept[3]!)], "and the short ones too").toEqual([toHex(text("one")), toHex(text("two"))]);
+  });
+
   test("§5.6: send() takes text as its UTF-8 bytes too, and sends them as a text frame, unchanged", () => {
     const server = openConnection("server");
     server.send({ type: "text", data: text("né") });

@@ -10,7 +10,8 @@
  */
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { simd, UTF8_ALL_ASCII, UTF8_START, type SimdKernels } from "../lib/simd/index.ts";
+import { isUtf8 } from "node:buffer";
+import { simd, UTF8_ALL_ASCII, UTF8_START, useNativeUtf8, type SimdKernels } from "../lib/simd/index.ts";
 import { ProtocolError } from "../lib/errors.ts";
 import { applyMask } from "../solutions/03-masking.ts";
 import { Utf8Validator } from "../solutions/05-messages.ts";
@@ -105,6 +106,20 @@ function plainFailure(validator: Utf8Validator, bytes: Uint8Array): number {
   return -1;
 }
 
+/** plainFailure without an expect() per call: for a loop that makes 100 000 of them. */
+function quickPlainFailure(bytes: Uint8Array): number {
+  const validator = new Utf8Validator();
+  for (let i = 0; i < bytes.length; i++) {
+    try {
+      validator.push(bytes.subarray(i, i + 1));
+    } catch (error) {
+      if (error instanceof ProtocolError && error.code === 1007) return i;
+      throw error;
+    }
+  }
+  return -1;
+}
+
 /** Text that is mostly valid: ASCII runs, every length of code point, and the edges of each range. */
 const edgy = fc.constantFrom(
   0x00, 0x7f, 0x80, 0x8f, 0x90, 0x9f, 0xa0, 0xbf, 0xc0, 0xc1, 0xc2, 0xdf, 0xe0, 0xed, 0xef, 0xf0, 0xf4, 0xf5, 0xff,
@@ -161,6 +176,149 @@ describe("UTF-8 (RFC 3629 §4, RFC 6455 §8.1): the SIMD kernel gives chapter 05
       }),
       { numRuns: 400 },
     );
+  });
+
+  it("§8.1: every pair of bytes, followed by a continuation byte or by ASCII, at the end of a 16-byte block and across two, gets the plain validator's verdict on the same byte", () => {
+    const k = kernels();
+    // The kernel judges each byte by the one before it (three table lookups) and
+    // by the 2nd and 3rd before it, and an all-ASCII block (16 or 64 bytes) by
+    // the end of the block before it. Every pair, with its third byte, placed so
+    // that they end a block or straddle two, followed by ASCII in 16 or in 64
+    // bytes, is every case it can meet.
+    const placements = [
+      { at: 13, bytes: new Uint8Array(48) },
+      { at: 13, bytes: new Uint8Array(96) },
+      { at: 14, bytes: new Uint8Array(48) },
+      { at: 15, bytes: new Uint8Array(96) },
+    ];
+    for (const { bytes } of placements) bytes.fill(0x61);
+    const stackTraceLimit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0; // some 100 000 errors thrown below: no stacks needed
+    try {
+      for (let first = 0; first < 256; first++) {
+        for (let second = 0; second < 256; second++) {
+          for (const third of [0xbf, 0x61]) {
+            // The plain loop needs only these bytes (and the next, where a code point is cut short): the rest is ASCII.
+            const failedAt = quickPlainFailure(Uint8Array.of(first, second, third, 0x61));
+            const ascii = first < 0x80 && second < 0x80 && third < 0x80 ? UTF8_ALL_ASCII : 0;
+            for (const { at, bytes } of placements) {
+              bytes[at] = first;
+              bytes[at + 1] = second;
+              bytes[at + 2] = third;
+              const expected = failedAt >= 0 ? -1 - (at + failedAt) : UTF8_START | ascii;
+              const result = k.utf8(bytes, UTF8_START);
+              if (result !== expected) {
+                const where = `at byte ${at} of ${bytes.length}`;
+                expect(result, `${[first, second, third].map((b) => b.toString(16)).join(" ")} ${where}`).toBe(expected);
+              }
+              bytes.fill(0x61, at, at + 3);
+            }
+          }
+        }
+      }
+    } finally {
+      Error.stackTraceLimit = stackTraceLimit;
+    }
+  });
+
+  it("§8.1: long text of 2-, 3- and 4-byte code points, corrupted or not, cut anywhere, gets the plain validator's verdicts on the same bytes", () => {
+    const k = kernels();
+    const long = fc
+      .tuple(
+        fc.string({ unit: anyCodePoint, minLength: 16, maxLength: 2000, size: "large" }).map((s) => new TextEncoder().encode(s)),
+        fc.array(fc.tuple(fc.nat(), fc.oneof(edgy, fc.nat({ max: 255 }))), { maxLength: 2 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+      )
+      .map(([bytes, changes, cuts]) => {
+        for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
+        return { bytes, cuts: [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b) };
+      });
+    fc.assert(
+      fc.property(long, ({ bytes, cuts }) => {
+        // The plain validator on the whole text: where it fails, if it does.
+        const whole = plainFailure(new Utf8Validator(), bytes);
+        let state = UTF8_START;
+        let from = 0;
+        for (const to of [...cuts, bytes.length]) {
+          const result = k.utf8(bytes.subarray(from, to), state);
+          if (whole >= from && whole < to) {
+            expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
+            return;
+          }
+          expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
+          state = result & (UTF8_ALL_ASCII - 1);
+          from = to;
+        }
+        expect(whole).toBe(-1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it("§8.1: with a native whole-text check supplied (Node's isUtf8, as chapter 08 does), utf8() still gives the plain validator's verdicts on the same bytes, however the text is cut", () => {
+    const k = kernels();
+    // Long enough for the native path (1 KiB and more), short pieces too: JSON-like
+    // or 2-4-byte text, corrupted or not, cut anywhere (code points cut at both ends).
+    const unit = fc.oneof(fc.constantFrom("{", "\"", "a", " ", "é", "€", "😀"), anyCodePoint);
+    const long = fc
+      .tuple(
+        fc.string({ unit, minLength: 400, maxLength: 3000, size: "large" }).map((s) => new TextEncoder().encode(s)),
+        fc.array(fc.tuple(fc.nat(), fc.oneof(edgy, fc.nat({ max: 255 }))), { maxLength: 2 }),
+        fc.array(fc.nat(), { maxLength: 3 }),
+      )
+      .map(([bytes, changes, cuts]) => {
+        for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
+        return { bytes, cuts: [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b) };
+      });
+    let nativeCalls = 0;
+    useNativeUtf8((bytes) => (nativeCalls++, isUtf8(bytes)));
+    try {
+      fc.assert(
+        fc.property(long, ({ bytes, cuts }) => {
+          const whole = plainFailure(new Utf8Validator(), bytes);
+          let state = UTF8_START;
+          let from = 0;
+          for (const to of [...cuts, bytes.length]) {
+            const piece = bytes.subarray(from, to);
+            const result = k.utf8(piece, state);
+            if (whole >= from && whole < to) {
+              expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
+              return;
+            }
+            expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
+            // The native check cannot tell ASCII: the flag may stay clear, but is never set wrongly.
+            if ((result & UTF8_ALL_ASCII) !== 0) expect(piece.every((b) => b < 0x80)).toBe(true);
+            state = result & (UTF8_ALL_ASCII - 1);
+            from = to;
+          }
+          expect(whole).toBe(-1);
+        }),
+        { numRuns: 300 },
+      );
+    } finally {
+      useNativeUtf8(undefined);
+    }
+    expect(nativeCalls, "the native path was taken").toBeGreaterThan(100);
+  });
+
+  it("§8.1: with the native check supplied, a long piece that ends in a bad or unfinished code point fails on the plain validator's byte, or leaves its state", () => {
+    const k = kernels();
+    const text = new TextEncoder().encode("zoë sees € and 😀, ".repeat(100)); // 2 KiB and more, whole code points
+    const endings = [[0xc0], [0xc1], [0xf5], [0xff], [0xe0, 0x80], [0xed, 0xa0], [0xf0, 0x8f], [0xf4, 0x90], [0xf4, 0x8f, 0xc0], [0xe2, 0x82], [0xf0, 0x9f, 0x98], [0xc3]];
+    useNativeUtf8(isUtf8);
+    try {
+      for (const ending of endings) {
+        const bytes = new Uint8Array([...text, ...ending]);
+        const whole = plainFailure(new Utf8Validator(), bytes);
+        const result = k.utf8(bytes, UTF8_START);
+        const plain = new Utf8Validator();
+        plain.push(text);
+        if (whole >= 0) expect(result, ending.map((b) => b.toString(16)).join(" ")).toBe(-1 - whole);
+        else expect(result & 0xff, ending.map((b) => b.toString(16)).join(" ")).toBe(k.utf8(Uint8Array.from(ending), UTF8_START) & 0xff);
+      }
+    } finally {
+      useNativeUtf8(undefined);
+    }
   });
 
   it("§8.1: one bad byte in long ASCII text, at the edges of the kernel's 16- and 64-byte steps and of its 64 KiB blocks, fails on that byte", () => {
