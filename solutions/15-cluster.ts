@@ -471,7 +471,8 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
     onBusHealth: options.onBusHealth,
   };
   const pingInterval = options.pingInterval ?? SERVER_DEFAULTS.pingInterval;
-  if (pingInterval !== false && !(pingInterval > 0 && Number.isFinite(pingInterval))) throw new RangeError(`pingInterval must be a positive number of ms or false, not ${pingInterval}`);
+  // (Above 2^31 - 1 ms, Node's timers fire after 1 ms instead: a ping storm, not a slow heartbeat.)
+  if (pingInterval !== false && !(pingInterval > 0 && pingInterval <= 2 ** 31 - 1)) throw new RangeError(`pingInterval must be a number of ms from 1 to 2^31 - 1, or false, not ${pingInterval}`);
   const serverId = options.serverId ?? Math.random().toString(36).slice(2, 8);
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageSize, clientTracking: false, handleProtocols: (offered) => (offered.has(CHAT_PROTOCOL) ? CHAT_PROTOCOL : false) });

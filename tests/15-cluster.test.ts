@@ -502,6 +502,7 @@ describe("Step 4 — the cluster chat server: health and a graceful shutdown", (
     // Three pings: the second and the third each checked that the one before was answered.
     await eventually(() => pings >= 3, 5_000, "three pings to the member that answers them");
     expect(live.closed, "the member that answers every ping is still connected").toBeUndefined();
+    for (const bad of [0, -1, Number.NaN, 2 ** 31]) expect(() => createClusterChatServer({ pingInterval: bad }), `misuse by the caller is a RangeError: pingInterval ${bad}`).toThrow(RangeError);
   });
 
   test("§7.4.1 (1001, going away): shutdown closes every member with 1001, spread over drainMs; /health answers 503 before the first close; new upgrades are refused", async () => {
