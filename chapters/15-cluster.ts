@@ -161,6 +161,12 @@ export interface ClusterChatServerOptions {
   onClose?: (info: { id: string; code: number; reason: string }) => void;
   /** Told when the bus goes down or comes back. */
   onBusHealth?: (up: boolean, reason: string) => void;
+  /**
+   * The heartbeat (RFC 6455 §5.5.2, §5.5.3): every `pingInterval` ms each member
+   * is sent a ping, and a member that has not answered the previous one with a
+   * pong is dropped. Default 30 s; false turns it off.
+   */
+  pingInterval?: number | false;
 }
 
 export interface ShutdownOptions {
@@ -259,7 +265,8 @@ export interface ReconnectingChat {
  * A chat.v1 client that comes back by itself: after any closure it did not
  * ask for, it waits `backoffDelay(attempt)` and connects again (to the next
  * URL, if given several), then joins each of its rooms with `since` = the last
- * seq it saw. The attempt count goes back to 0 once a connection opens. A
+ * seq it saw. The attempt count goes back to 0 once the server answers a join
+ * with "joined" (once a connection opens, for a client with no rooms). A
  * message whose seq it has already seen is dropped; a "joined" below the last
  * seq it saw means the room's count started over (a Redis that lost its data),
  * and it starts over from 0.

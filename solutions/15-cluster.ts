@@ -374,6 +374,12 @@ export interface ClusterChatServerOptions {
   onClose?: (info: { id: string; code: number; reason: string }) => void;
   /** Told when the bus goes down or comes back. */
   onBusHealth?: (up: boolean, reason: string) => void;
+  /**
+   * The heartbeat (RFC 6455 §5.5.2, §5.5.3): every `pingInterval` ms each member
+   * is sent a ping, and a member that has not answered the previous one with a
+   * pong is dropped. Default 30 s; false turns it off.
+   */
+  pingInterval?: number | false;
 }
 
 export interface ShutdownOptions {
@@ -427,7 +433,7 @@ interface LocalRoom {
   queue: Promise<void>;
   listener: BusListener;
 }
-const SERVER_DEFAULTS = { history: 100, now: Date.now, rate: { burst: 20, perSecond: 10 } as const, maxQueuedBytes: 1024 * 1024, maxMessageSize: 64 * 1024 };
+const SERVER_DEFAULTS = { history: 100, now: Date.now, rate: { burst: 20, perSecond: 10 } as const, maxQueuedBytes: 1024 * 1024, maxMessageSize: 64 * 1024, pingInterval: 30_000 };
 /** The gap to announce when `kept` should start right after `after` but starts later (or is empty while `last` is past it). */
 function gapAfter(room: string, after: number, kept: readonly ChatMessage[], last: number): ServerMessage | undefined {
   const first = kept[0]?.seq ?? last + 1;
@@ -464,6 +470,9 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
     onClose: options.onClose,
     onBusHealth: options.onBusHealth,
   };
+  const pingInterval = options.pingInterval ?? SERVER_DEFAULTS.pingInterval;
+  // (Above 2^31 - 1 ms, Node's timers fire after 1 ms instead: a ping storm, not a slow heartbeat.)
+  if (pingInterval !== false && !(pingInterval > 0 && pingInterval <= 2 ** 31 - 1)) throw new RangeError(`pingInterval must be a number of ms from 1 to 2^31 - 1, or false, not ${pingInterval}`);
   const serverId = options.serverId ?? Math.random().toString(36).slice(2, 8);
   const http = createServer();
   const wss = new WebSocketServer({ noServer: true, maxPayload: settings.maxMessageSize, clientTracking: false, handleProtocols: (offered) => (offered.has(CHAT_PROTOCOL) ? CHAT_PROTOCOL : false) });
@@ -647,6 +656,20 @@ export function createClusterChatServer(options: ClusterChatServerOptions = {}):
     };
     members.add(member);
     ws.on("error", () => {}); // "close" follows
+    // The heartbeat: a peer that vanished without a FIN (a laptop closed, a NAT
+    // that forgot the mapping) is found only by asking. §5.5.3: a pong answers
+    // a ping; none since the last ping means nobody is there. It is also what
+    // keeps a quiet member's connection busy enough for a balancer's idle timeout.
+    if (pingInterval !== false) {
+      let answered = true;
+      ws.on("pong", () => (answered = true));
+      const heartbeat = setInterval(() => {
+        if (!answered) return ws.terminate(); // "close" follows, with 1006
+        answered = false;
+        ws.ping();
+      }, pingInterval);
+      void member.closed.then(() => clearInterval(heartbeat));
+    }
     ws.on("message", (data, isBinary) => {
       if (member.closing) return;
       // Fairness first, as in chapter 13: a message over the rate is not read at all.
@@ -794,7 +817,8 @@ export interface ReconnectingChat {
  * A chat.v1 client that comes back by itself: after any closure it did not
  * ask for, it waits `backoffDelay(attempt)` and connects again (to the next
  * URL, if given several), then joins each of its rooms with `since` = the last
- * seq it saw. The attempt count goes back to 0 once a connection opens. A
+ * seq it saw. The attempt count goes back to 0 once the server answers a join
+ * with "joined" (once a connection opens, for a client with no rooms). A
  * message whose seq it has already seen is dropped; a "joined" below the last
  * seq it saw means the room's count started over (a Redis that lost its data),
  * and it starts over from 0.
@@ -828,6 +852,9 @@ export function connectChat(url: string | readonly string[], options: ConnectCha
       last.set(message.room, message.seq);
     } else if (message.type === "joined") {
       const seen = last.get(message.room);
+      // The server answered a join: this connection really works, so the next failure starts the
+      // schedule over. (Not at "open": a server that accepts and closes at once would be retried in a tight loop.)
+      attempt = 0;
       if (seen === undefined) last.set(message.room, message.seq); // from now on; an earlier seq stays to resume from
       else if (message.seq < seen) last.set(message.room, 0); // the room's count started over: what follows is all new
     } else if (message.type === "gap") {
@@ -854,7 +881,7 @@ export function connectChat(url: string | readonly string[], options: ConnectCha
     socket.on("error", () => {}); // "close" follows
     socket.on("open", () => {
       clearTimeout(deadline);
-      attempt = 0; // success: the next failure starts the schedule over
+      if (rooms.size === 0) attempt = 0; // no join to wait for: an open connection is the only success there is
       state({ state: "open", url: target });
       for (const room of rooms) sendJoin(socket, room);
     });

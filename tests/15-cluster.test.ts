@@ -1,4 +1,7 @@
+import { once } from "node:events";
 import { get } from "node:http";
+import type { AddressInfo } from "node:net";
+import { WebSocketServer } from "ws";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import {
@@ -453,8 +456,9 @@ describe("Step 4 — the cluster chat server: when the bus goes down", () => {
       await own.stop();
       await eventually(() => servers.every((s) => s.bus?.up === false), 10_000, "both servers' buses reporting down");
       expect(health.filter((up) => !up).length, "onBusHealth told each server: down").toBeGreaterThanOrEqual(2);
-      const health503 = await httpGet(urls[0] as string, "/health");
-      expect(JSON.parse(health503.body).bus, "/health names the bus as down").toBe("down");
+      const healthWhileDown = await httpGet(urls[0] as string, "/health");
+      expect(healthWhileDown.status, "/health while the bus is down: still 200 (the server serves its members)").toBe(200);
+      expect(JSON.parse(healthWhileDown.body).bus, "/health names the bus as down").toBe("down");
       onA.send({ type: "say", room: "lobby", text: "while down" });
       await onA.until((r) => r.some((m) => m.type === "error"), "an error answering a say while the bus is down");
       expect(onA.closed ?? onB.closed, "every member still connected").toBeUndefined();
@@ -474,7 +478,7 @@ describe("Step 4 — the cluster chat server: when the bus goes down", () => {
 });
 
 describe("Step 4 — the cluster chat server: health and a graceful shutdown", () => {
-  test("the workbook's policy: GET /health answers 200 while serving; chat.v1 is required (400 without it), as in chapter 13", async () => {
+  test("the workbook's policy: GET /health answers 200 while serving; an upgrade that does not offer chat.v1 is refused with 400 (§4.2.2 would let a server accept it with no subprotocol)", async () => {
     const { urls } = await cluster(1, "local");
     const url = urls[0] as string;
     expect((await httpGet(url, "/health")).status, "health while serving").toBe(200);
@@ -482,6 +486,23 @@ describe("Step 4 — the cluster chat server: health and a graceful shutdown", (
     started.raw.push(refused);
     await eventually(() => refused.response.length > 0, 5_000, "an answer to an upgrade without chat.v1");
     expect(refused.response, "no chat.v1 offered: 400").toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  test("the workbook's policy: a heartbeat every pingInterval (§5.5.2 MUST: a ping is answered with a pong): a member that never answers is dropped, one that answers stays", async () => {
+    const { urls } = await cluster(1, "local", { pingInterval: 150 });
+    const url = urls[0] as string;
+    const [live] = (await clients(url, 1)) as [ChatClient];
+    let pings = 0;
+    live.ws.on("ping", () => (pings += 1));
+    const silent = await RawClient.connect(url, upgradeRequest(url, ["Sec-WebSocket-Protocol: chat.v1"]));
+    started.raw.push(silent);
+    await eventually(() => silent.response.startsWith("HTTP/1.1 101"), 5_000, "the silent member's 101");
+    await eventually(() => silent.frames.some((f) => f.opcode === 0x9), 5_000, "a ping (opcode 0x9) to the member that never answers");
+    await eventually(() => silent.closed || silent.ended, 5_000, "the member that never answered its ping dropped");
+    // Three pings: the second and the third each checked that the one before was answered.
+    await eventually(() => pings >= 3, 5_000, "three pings to the member that answers them");
+    expect(live.closed, "the member that answers every ping is still connected").toBeUndefined();
+    for (const bad of [0, -1, Number.NaN, 2 ** 31]) expect(() => createClusterChatServer({ pingInterval: bad }), `misuse by the caller is a RangeError: pingInterval ${bad}`).toThrow(RangeError);
   });
 
   test("§7.4.1 (1001, going away): shutdown closes every member with 1001, spread over drainMs; /health answers 503 before the first close; new upgrades are refused", async () => {
@@ -528,7 +549,7 @@ describe("Step 4 — the cluster chat server: health and a graceful shutdown", (
 // ---------------------------------------------------------------------------
 
 describe("Step 5 — the reconnecting client: connectChat", () => {
-  test("§7.2.3 SHOULD: back off before reconnecting: the schedule of step 1 with its random source, reset once a connection opens", async () => {
+  test("§7.2.3 SHOULD: back off after an abnormal closure (the schedule of step 1 with its random source); the workbook's policy: also after a 1001, and the schedule starts over once a connection opened and joined", async () => {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/`;
     const states: ChatClientState[] = [];
@@ -546,12 +567,31 @@ describe("Step 5 — the reconnecting client: connectChat", () => {
     const server = createClusterChatServer({ rate: false, bus: (await makeBuses("local", 1))[0] });
     started.servers.push(server);
     await server.listen(port, "127.0.0.1");
-    await eventually(() => chat.connected, 10_000, "the client connecting once a server listens");
+    await eventually(() => chat.lastSeq("lobby") !== undefined, 10_000, "the client connecting and joined once a server listens");
     const before = waits().length;
     await within(server.close(), 10_000, "the server closing");
     await eventually(() => waits().length > before, 10_000, "the client waiting to reconnect after the server went away");
     expect(waits()[before]?.attempt, "after a connection that opened, the count starts over at attempt 0").toBe(0);
     expect(states.some((s) => s.state === "closed" && s.code === 1001), "it saw the server's 1001").toBe(true);
+  });
+
+  test("the workbook's policy: the schedule starts over only once a join was answered, so a server that accepts and closes at once is still backed off from", async () => {
+    const wss = new WebSocketServer({ port: 0, host: "127.0.0.1", handleProtocols: () => "chat.v1" });
+    wss.on("connection", (ws) => ws.close(1001, "going away at once"));
+    try {
+      await within(once(wss, "listening"), 5_000, "a ws server listening");
+      const { port } = wss.address() as AddressInfo;
+      const states: ChatClientState[] = [];
+      const chat = connectChat(`ws://127.0.0.1:${port}/`, { rooms: ["lobby"], backoff: { baseMs: 10, capMs: 10_000 }, random: () => 0.5, onState: (s) => states.push(s), connectTimeoutMs: 2_000 });
+      started.chats.push(chat);
+      const waits = () => states.filter((s) => s.state === "waiting") as Extract<ChatClientState, { state: "waiting" }>[];
+      await eventually(() => waits().length >= 4, 10_000, "four reconnections to a server that closes every connection at once");
+      expect(states.filter((s) => s.state === "open").length, "every attempt opened").toBeGreaterThanOrEqual(4);
+      expect(waits().slice(0, 4).map((w) => w.attempt), "opened, but never joined: attempts 0, 1, 2, 3, not 0 again and again").toEqual([0, 1, 2, 3]);
+    } finally {
+      for (const ws of wss.clients) ws.terminate();
+      wss.close();
+    }
   });
 
   test("the workbook's policy: after a server's shutdown the client reconnects (to the next URL) and resumes each room with since: every message exactly once, in order", async () => {
