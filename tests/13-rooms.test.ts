@@ -222,6 +222,8 @@ describe("Step 3 — the hub: rooms, join and leave, fan-out", () => {
     expect(inboxes(hub.receive("boss", text({ type: "join", room: "staff" }))).get("boss"), "mayJoin allows boss in staff").toEqual([{ type: "joined", room: "staff", seq: 0 }]);
     const said = inboxes(hub.receive("boss", text({ type: "say", room: "staff", text: "staff only" })));
     expect([...said.keys()], "a say in staff reaches boss alone").toEqual(["boss"]);
+    onlyErrorTo(hub.receive("a", text({ type: "join", room: "staff" })), "a");
+    expect(hub.members("staff"), "mayJoin is asked for a room that exists too").toEqual(["boss"]);
   });
 
   test("the workbook's policy: a refused join makes no room (it does not count against maxRooms)", () => {

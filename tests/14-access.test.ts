@@ -366,8 +366,10 @@ describe("Step 4 — the server on real sockets: credentials before 101", () => 
     expect(await bob.join("staff"), "bob may join staff").toMatchObject({ type: "joined", room: "staff" });
     bob.send({ type: "say", room: "staff", text: "staff only" });
     await bob.until((r) => r.some((m) => m.type === "message" && m.text === "staff only"), "bob's own message in staff back");
+    alice.send({ type: "join", room: "staff" });
     alice.send({ type: "say", room: "staff", text: "let me in" });
-    await alice.until((r) => r.slice(before).filter((m) => m.type === "error").length === 2, "an error for alice's say in staff");
+    await alice.until((r) => r.slice(before).filter((m) => m.type === "error").length === 3, "errors for alice's second join of staff (it exists now) and her say in it");
+    expect(alice.received.slice(before).map((m) => m.type), "alice never joined staff").toEqual(["error", "error", "error"]);
     await stillChats(alice, "lobby is fine");
     expect(alice.received.some((m) => m.room === "staff" && m.type === "message"), "alice hears nothing said in staff").toBe(false);
     expect(closed, "no one was closed").toEqual([]);
