@@ -77,6 +77,13 @@ export interface HubOptions {
   rate?: { burst: number; perSecond: number } | false;
   /** How many rooms may exist; joining one more is answered with an error. Default 10,000. */
   maxRooms?: number;
+  /**
+   * Who may join which room (chapter 14 gives it): asked on each join, before
+   * the room is made or joined. A refused join is answered with an error to
+   * that connection alone: no membership, no room made, and the connection
+   * stays (it may be in other rooms). Default: everyone may join every room.
+   */
+  mayJoin?: (id: string, room: string) => boolean;
 }
 
 /** The room-name rule of chat.v1: 1 to 64 characters, each a letter, a digit, `.`, `_` or `-`. */
@@ -182,6 +189,13 @@ export interface ChatServerOptions extends HubOptions {
    * socket has gone.
    */
   onClose?: (info: { id: string; code: number; reason: string }) => void;
+  /**
+   * Who may join which room, by the member's upgrade request (its cookie,
+   * its URL...): the shell keeps each member's request and answers the hub's
+   * `mayJoin` with it (a join passes only if both allow, when both are given).
+   * Chapter 14 uses it for rooms per user. Default: everyone.
+   */
+  authorizeJoin?: (request: IncomingMessage, room: string) => boolean;
 }
 
 export interface ChatServer {

@@ -222,6 +222,12 @@ export interface AccessServerOptions extends ChatServerOptions, LimitOptions {
   sessionTtl?: number;
   /** Told of each refusal and of nothing else: each refused handshake (the status and reason the client got), each refused POST /login and POST /ticket. */
   onRefused?: (info: { address: string; status: number; reason: string }) => void;
+  /**
+   * Who may join which room, by the user the gate admitted (undefined without
+   * `users`): asked on each join (chapter 13's `authorizeJoin`). A refused join
+   * gets an error message, and the connection stays. Default: everyone.
+   */
+  mayJoin?: (user: string | undefined, room: string) => boolean;
 }
 
 /**

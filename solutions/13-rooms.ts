@@ -76,11 +76,18 @@ export interface HubOptions {
   rate?: { burst: number; perSecond: number } | false;
   /** How many rooms may exist; joining one more is answered with an error. Default 10,000. */
   maxRooms?: number;
+  /**
+   * Who may join which room (chapter 14 gives it): asked on each join, before
+   * the room is made or joined. A refused join is answered with an error to
+   * that connection alone: no membership, no room made, and the connection
+   * stays (it may be in other rooms). Default: everyone may join every room.
+   */
+  mayJoin?: (id: string, room: string) => boolean;
 }
 
 // #region reference-only
 const ROOM_NAME = /^[A-Za-z0-9._-]{1,64}$/;
-const HUB_DEFAULTS: Required<HubOptions> = { history: 100, now: Date.now, rate: { burst: 20, perSecond: 10 }, maxRooms: 10_000 };
+const HUB_DEFAULTS: Required<HubOptions> = { history: 100, now: Date.now, rate: { burst: 20, perSecond: 10 }, maxRooms: 10_000, mayJoin: () => true };
 const isObject = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value);
 // #endregion
 
@@ -271,6 +278,8 @@ export class ChatHub {
   }
 
   #join(id: string, name: string, since: number | undefined): HubAction[] {
+    // Asked first: a refused join makes no room and no membership (chapter 14 decides who may).
+    if (!this.#options.mayJoin(id, name)) return [this.#error(id, `not allowed in room ${name}`)];
     let room = this.#rooms.get(name);
     if (room === undefined) {
       if (this.#rooms.size >= this.#options.maxRooms) return [this.#error(id, `no room for room ${name}: this server holds ${this.#options.maxRooms}`)];
@@ -330,6 +339,13 @@ export interface ChatServerOptions extends HubOptions {
    * socket has gone.
    */
   onClose?: (info: { id: string; code: number; reason: string }) => void;
+  /**
+   * Who may join which room, by the member's upgrade request (its cookie,
+   * its URL...): the shell keeps each member's request and answers the hub's
+   * `mayJoin` with it (a join passes only if both allow, when both are given).
+   * Chapter 14 uses it for rooms per user. Default: everyone.
+   */
+  authorizeJoin?: (request: IncomingMessage, room: string) => boolean;
 }
 
 export interface ChatServer {
@@ -362,7 +378,15 @@ interface MemberHooks {
 export function createChatServer(options: ChatServerOptions = {}, server: HttpServer = createServer()): ChatServer {
   // #region solution step 4
   const settings: ShellSettings = { ...SHELL_DEFAULTS, ...options };
-  const hub = new ChatHub(options);
+  /** Each member's upgrade request, for authorizeJoin: who it is lives in the request, not in the hub. */
+  const requests = new Map<string, IncomingMessage>();
+  const { authorizeJoin, mayJoin = () => true } = options;
+  /** The hub asks by id; the shell answers with that member's request (both must allow, if both are given). */
+  const joinRule = (id: string, room: string) => {
+    const request = requests.get(id);
+    return request !== undefined && authorizeJoin !== undefined && authorizeJoin(request, room) && mayJoin(id, room);
+  };
+  const hub = new ChatHub(authorizeJoin === undefined ? options : { ...options, mayJoin: joinRule });
   const members = new Map<string, Member>();
   const sockets = new Set<Socket>();
   /** The handshake deadline of each socket still in its HTTP phase. */
@@ -413,11 +437,13 @@ export function createChatServer(options: ChatServerOptions = {}, server: HttpSe
     socket.write(handshakeResponse(decision, { "Sec-WebSocket-Protocol": CHAT_PROTOCOL }));
     const id = `c${nextId++}`;
     hub.connect(id);
+    requests.set(id, req);
     const member = new Member(id, socket, settings, {
       received: (message) => carryOut(hub.receive(id, message)),
       gone: () => {
         hub.disconnect(id);
         members.delete(id);
+        requests.delete(id);
       },
     });
     members.set(id, member);

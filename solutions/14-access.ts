@@ -382,6 +382,12 @@ export interface AccessServerOptions extends ChatServerOptions, LimitOptions {
   sessionTtl?: number;
   /** Told of each refusal and of nothing else: each refused handshake (the status and reason the client got), each refused POST /login and POST /ticket. */
   onRefused?: (info: { address: string; status: number; reason: string }) => void;
+  /**
+   * Who may join which room, by the user the gate admitted (undefined without
+   * `users`): asked on each join (chapter 13's `authorizeJoin`). A refused join
+   * gets an error message, and the connection stays. Default: everyone.
+   */
+  mayJoin?: (user: string | undefined, room: string) => boolean;
 }
 
 // #region reference-only
@@ -439,7 +445,12 @@ export function createAccessServer(options: AccessServerOptions = {}): ChatServe
   const gate = new AccessGate({ ...options, now, auth: users === undefined ? undefined : { tickets, sessions } });
 
   const server = createServer();
-  const chat = createChatServer(options, server);
+  // Who each upgrade request is, once the gate has admitted it: chapter 13 asks by request on each join.
+  const admitted = new WeakMap<IncomingMessage, string | undefined>();
+  const { mayJoin = () => true, ...chatOptions } = options;
+  const authorizeJoin = (req: IncomingMessage, room: string) =>
+    admitted.has(req) && mayJoin(admitted.get(req), room) && (chatOptions.authorizeJoin?.(req, room) ?? true);
+  const chat = createChatServer({ ...chatOptions, authorizeJoin }, server);
   // Chapter 13's listeners, taken off the server: the gate decides first.
   const chatUpgrade = server.listeners("upgrade") as ((req: IncomingMessage, socket: Socket, head: Buffer) => void)[];
   const chatRequest = server.listeners("request") as ((req: IncomingMessage, res: ServerResponse) => void)[];
@@ -458,6 +469,7 @@ export function createAccessServer(options: AccessServerOptions = {}): ChatServe
       return;
     }
     socket.once("close", verdict.release);
+    admitted.set(req, verdict.user);
     for (const listener of chatUpgrade) listener.call(server, req, socket, head);
   });
 

@@ -202,6 +202,36 @@ describe("Step 3 — the hub: rooms, join and leave, fan-out", () => {
       { numRuns: 300 },
     );
   });
+
+  test("the workbook's policy: a join mayJoin refuses gets an error, no membership, and the member stays connected", () => {
+    const asked: [string, string][] = [];
+    const { hub } = hubAt({
+      mayJoin: (id, room) => {
+        asked.push([id, room]);
+        return room !== "staff" || id === "boss";
+      },
+    });
+    for (const id of ["a", "boss"]) hub.connect(id);
+    hub.receive("a", text({ type: "join", room: "lobby" }));
+    expect(asked, "mayJoin is asked with the connection's id and the room").toEqual([["a", "lobby"]]);
+    onlyErrorTo(hub.receive("a", text({ type: "join", room: "staff" })), "a");
+    expect(hub.members("staff"), "a refused join is no membership").toEqual([]);
+    expect(hub.roomsOf("a"), "a is still in lobby, and only there").toEqual(["lobby"]);
+    onlyErrorTo(hub.receive("a", text({ type: "say", room: "staff", text: "let me in" })), "a");
+    expect(inboxes(hub.receive("a", text({ type: "say", room: "lobby", text: "still here" }))).get("a"), "a still chats in lobby").toHaveLength(1);
+    expect(inboxes(hub.receive("boss", text({ type: "join", room: "staff" }))).get("boss"), "mayJoin allows boss in staff").toEqual([{ type: "joined", room: "staff", seq: 0 }]);
+    const said = inboxes(hub.receive("boss", text({ type: "say", room: "staff", text: "staff only" })));
+    expect([...said.keys()], "a say in staff reaches boss alone").toEqual(["boss"]);
+    onlyErrorTo(hub.receive("a", text({ type: "join", room: "staff" })), "a");
+    expect(hub.members("staff"), "mayJoin is asked for a room that exists too").toEqual(["boss"]);
+  });
+
+  test("the workbook's policy: a refused join makes no room (it does not count against maxRooms)", () => {
+    const { hub } = hubAt({ maxRooms: 1, mayJoin: (_id, room) => room !== "secret" });
+    hub.connect("a");
+    onlyErrorTo(hub.receive("a", text({ type: "join", room: "secret" })), "a");
+    expect(inboxes(hub.receive("a", text({ type: "join", room: "lobby" }))).get("a"), "the one room allowed is still free").toEqual([{ type: "joined", room: "lobby", seq: 0 }]);
+  });
 });
 
 describe("Step 3 — the hub: limits and misuse", () => {
@@ -434,6 +464,28 @@ describe("Step 4 — the server on real sockets: createChatServer", () => {
     calm.send({ type: "say", room: "lobby", text: "still here" });
     await calm.until((r) => r.some((m) => m.text === "still here"), "the calm member's own message back");
     expect(calm.closed).toBeUndefined();
+  });
+  test("the workbook's policy: authorizeJoin is asked with the joining member's own upgrade request; a refused join gets an error and the member stays", async () => {
+    const asked: string[] = [];
+    const { url, closed } = await chatServer({
+      authorizeJoin: (request, room) => {
+        asked.push(`${request.url} ${room}`);
+        return new URL(request.url ?? "/", "http://any/").searchParams.get("may") === room;
+      },
+    });
+    const lobbyOnly = await ChatClient.connect(`${url}?may=lobby`);
+    const staffOnly = await ChatClient.connect(`${url}?may=staff`);
+    started.clients.push(lobbyOnly, staffOnly);
+    expect(await lobbyOnly.join("lobby")).toMatchObject({ type: "joined", room: "lobby" });
+    const before = lobbyOnly.received.length;
+    lobbyOnly.send({ type: "join", room: "staff" });
+    await lobbyOnly.until((r) => r.slice(before).some((m) => m.type === "error"), "an error for a refused join");
+    expect(lobbyOnly.received.slice(before).map((m) => m.type), "an error, not joined").toEqual(["error"]);
+    expect(await staffOnly.join("staff"), "the other member's request allows staff").toMatchObject({ type: "joined", room: "staff" });
+    expect(asked, "each join asked with its own member's request").toEqual(["/?may=lobby lobby", "/?may=lobby staff", "/?may=staff staff"]);
+    lobbyOnly.send({ type: "say", room: "lobby", text: "still in lobby" });
+    expect(await lobbyOnly.messages(1), "the refused member still chats in lobby").toMatchObject([{ type: "message", room: "lobby", text: "still in lobby" }]);
+    expect(closed, "no one was closed").toEqual([]);
   });
 });
 

@@ -360,6 +360,33 @@ describe("Step 4 — the server on real sockets: credentials before 101", () => 
     expect(refused.map((r) => r.status)).toEqual([401, 401, 401]);
     await stillChats(alice, "still here");
   });
+
+  test("the workbook's policy: mayJoin decides per user and room; a refused join gets an error, the member stays and still chats, an allowed user joins", async () => {
+    const asked: [string | undefined, string][] = [];
+    const mayJoin = (user: string | undefined, room: string) => {
+      asked.push([user, room]);
+      return room !== "staff" || user === "bob";
+    };
+    const { url, closed } = await accessServer({ mayJoin });
+    const alice = await member(url, "alice");
+    expect(asked, "mayJoin is asked with the user the gate admitted and the room").toEqual([["alice", "lobby"]]);
+    const before = alice.received.length;
+    alice.send({ type: "join", room: "staff" });
+    await alice.until((r) => r.slice(before).some((m) => m.type === "error"), "an error for alice's join of staff");
+    expect(alice.received.slice(before).map((m) => m.type), "alice's join of staff gets an error, not joined").toEqual(["error"]);
+    const bob = await member(url, "bob");
+    expect(bob.received.at(-1), "bob joined lobby").toMatchObject({ type: "joined", room: "lobby" });
+    expect(await bob.join("staff"), "bob may join staff").toMatchObject({ type: "joined", room: "staff" });
+    bob.send({ type: "say", room: "staff", text: "staff only" });
+    await bob.until((r) => r.some((m) => m.type === "message" && m.text === "staff only"), "bob's own message in staff back");
+    alice.send({ type: "join", room: "staff" });
+    alice.send({ type: "say", room: "staff", text: "let me in" });
+    await alice.until((r) => r.slice(before).filter((m) => m.type === "error").length === 3, "errors for alice's second join of staff (it exists now) and her say in it");
+    expect(alice.received.slice(before).map((m) => m.type), "alice never joined staff").toEqual(["error", "error", "error"]);
+    await stillChats(alice, "lobby is fine");
+    expect(alice.received.some((m) => m.room === "staff" && m.type === "message"), "alice hears nothing said in staff").toBe(false);
+    expect(closed, "no one was closed").toEqual([]);
+  });
 });
 
 describe("Step 4 — the server on real sockets: Origin", () => {
