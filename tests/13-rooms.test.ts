@@ -1,9 +1,9 @@
-import { spawnSync } from "node:child_process";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { Socket } from "node:net";
 import fc from "fast-check";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
+import { CHROMIUM, CHROMIUM_ARGS, peer, skipNote } from "../scripts/lib/system-peers.ts";
 import {
   createChatServer,
   ChatHub,
@@ -580,9 +580,7 @@ describe("Step 4 — the server on real sockets: a member that stops reading", (
 });
 
 describe("Step 4 — the server on real sockets: two Chromium pages talking through it", () => {
-  const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  const haveChromium = peer("chromium").present();
   let browser: Promise<Browser> | undefined;
   afterAll(async () => {
     if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
@@ -619,7 +617,7 @@ describe("Step 4 — the server on real sockets: two Chromium pages talking thro
   }
 
   test.skipIf(!haveChromium)(
-    `interop, §1.9: two Chromium pages select chat.v1, join one room and each hears the other${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    `interop, §1.9: two Chromium pages select chat.v1, join one room and each hears the other${skipNote("chromium", haveChromium)}`,
     async () => {
       const { url } = await chatServer();
       browser ??= chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });

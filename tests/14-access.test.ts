@@ -1,8 +1,8 @@
-import { spawnSync } from "node:child_process";
 import { createServer, type Server as HttpServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, afterEach, describe, expect, test } from "vitest";
+import { CHROMIUM, CHROMIUM_ARGS, peer, skipNote } from "../scripts/lib/system-peers.ts";
 import {
   AccessGate,
   authenticate,
@@ -576,9 +576,7 @@ describe("Step 4 — the server on real sockets: bad data (§10.4, §10.7)", () 
 });
 
 describe("Step 4 — the server on real sockets: cross-site WebSocket hijacking in Chromium", () => {
-  const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
-  const CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run", "--disable-background-networking", "--disable-component-update", "--disable-sync"];
-  const haveChromium = spawnSync(CHROMIUM, ["--version"], { timeout: 10_000 }).status === 0;
+  const haveChromium = peer("chromium").present();
   let browser: Promise<Browser> | undefined;
   afterAll(async () => {
     if (browser !== undefined) await within((await browser).close(), 10_000, "closing Chromium");
@@ -645,7 +643,7 @@ describe("Step 4 — the server on real sockets: cross-site WebSocket hijacking 
   }
 
   test.skipIf(!haveChromium)(
-    `§10.2: without an allow-list, a page on a sibling origin (same site: SameSite=Lax still sends the cookie) reads and writes the chat as the victim${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    `§10.2: without an allow-list, a page on a sibling origin (same site: SameSite=Lax still sends the cookie) reads and writes the chat as the victim${skipNote("chromium", haveChromium)}`,
     async () => {
       const { url, refused } = await accessServer();
       const bob = await member(url, "bob");
@@ -663,7 +661,7 @@ describe("Step 4 — the server on real sockets: cross-site WebSocket hijacking 
   );
 
   test.skipIf(!haveChromium)(
-    `§10.2 SHOULD: with the allow-list, the same page is refused with 403; nothing is read or sent${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    `§10.2 SHOULD: with the allow-list, the same page is refused with 403; nothing is read or sent${skipNote("chromium", haveChromium)}`,
     async () => {
       const port = await attackerSite();
       // The chat's own page is the only origin allowed; its port is known once it listens, so a free one is found first.
@@ -681,7 +679,7 @@ describe("Step 4 — the server on real sockets: cross-site WebSocket hijacking 
   );
 
   test.skipIf(!haveChromium)(
-    `the workbook's policy (SameSite=Lax): a page on another site (localhost, not 127.0.0.1) gets no cookie, so 401 even without an allow-list${haveChromium ? "" : " (skipped: no Chromium at /usr/bin/chromium)"}`,
+    `the workbook's policy (SameSite=Lax): a page on another site (localhost, not 127.0.0.1) gets no cookie, so 401 even without an allow-list${skipNote("chromium", haveChromium)}`,
     async () => {
       const { url, refused } = await accessServer();
       const port = await attackerSite();

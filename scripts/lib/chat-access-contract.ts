@@ -7,21 +7,10 @@
  */
 import { spawn } from "node:child_process";
 import WebSocket from "ws";
+import { bounded, GUARD_MS, type Check } from "./chat-contract.ts";
 import { root } from "./workbook.ts";
 
-/** A hang guard: the server prints its URL in a second or two, a handshake takes milliseconds. */
-const GUARD_MS = 120_000;
 const ALLOWED = "http://allowed.example";
-
-type Check = (ok: boolean, what: string, detail?: string) => void;
-
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  return Promise.race([
-    promise,
-    new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`hung: ${what} within ${GUARD_MS / 1000} s`)), GUARD_MS))),
-  ]).finally(() => clearTimeout(timer));
-}
 
 /** Opens a chat.v1 client with this Origin: the protocol it got, or the HTTP status it was refused with. */
 function attempt(url: string, origin: string): Promise<{ protocol: string } | { status: number }> {

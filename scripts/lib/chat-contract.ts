@@ -9,11 +9,12 @@ import WebSocket from "ws";
 import { root } from "./workbook.ts";
 
 /** A hang guard: the server prints its URL in a second or two, a message arrives in milliseconds. */
-const GUARD_MS = 120_000;
+export const GUARD_MS = 120_000;
 
-type Check = (ok: boolean, what: string, detail?: string) => void;
+export type Check = (ok: boolean, what: string, detail?: string) => void;
 
-function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
+/** `promise`, or a rejection naming `what` once the guard has passed. */
+export function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([
     promise,
