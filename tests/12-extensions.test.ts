@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
@@ -40,6 +41,19 @@ import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from ".
 import { readFrames, wireFrame } from "./helpers/wire.ts";
 import { formatResult, summary } from "../scripts/lib/conformance.ts";
 import { letters, runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
+import { zlibStreams, type RawZlibStream } from "../lib/zlib-streams.ts";
+
+/** ws's own permessage-deflate (the class its sockets use), driven directly: a real peer's inflate. */
+interface WsDeflate {
+  params: Record<string, boolean | number>;
+  decompress(data: Buffer, fin: boolean, callback: (error: Error | null, data?: Buffer) => void): void;
+  cleanup(): void;
+}
+const WsPerMessageDeflate = (() => {
+  const require = createRequire(import.meta.url);
+  // Not among ws's exported paths: loaded by its file, next to ws's own index.js.
+  return require(resolve(require.resolve("ws"), "../lib/permessage-deflate.js")) as new (options: { isServer: boolean; maxPayload: number }) => WsDeflate;
+})();
 
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -660,6 +674,128 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
       );
     });
   }
+
+  test("RFC 7692 §7.2.1, §7.2.2: random messages, window sizes 8..15, context takeover or not: what send() compresses never reaches past the agreed window, and PerMessageDeflate and ws inflate it to the message (the fast path and the per-message code alike)", async () => {
+    // The reference keeps one zlib stream per direction (lib/zlib-streams.ts); switched
+    // off, it runs the per-message code a reader writes. Both run here, side by side, on
+    // the same messages; a reader's code runs the same way twice.
+    const run = <T,>(streams: boolean, work: () => T): T => {
+      zlibStreams.enabled = streams;
+      try {
+        return work();
+      } finally {
+        zlibStreams.enabled = true;
+      }
+    };
+    const message = fc.oneof(
+      { arbitrary: fc.tuple(fc.nat({ max: 300 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 5 },
+      { arbitrary: fc.uint8Array({ maxLength: 200 }), weight: 2 },
+      { arbitrary: fc.tuple(fc.integer({ min: 1000, max: 5000 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 2 },
+      { arbitrary: fc.tuple(fc.integer({ min: 16_000, max: 70_000 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 1 },
+    );
+    const params = fc.record({
+      serverNoContextTakeover: fc.boolean(),
+      clientNoContextTakeover: fc.boolean(),
+      serverMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+      clientMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(params, fc.constantFrom("client", "server"), fc.array(fc.tuple(message, fc.nat()), { minLength: 1, maxLength: 10 }), async (agreed, role, messages) => {
+        const peerRole = role === "server" ? "client" : "server";
+        const bits = role === "server" ? agreed.serverMaxWindowBits : agreed.clientMaxWindowBits;
+        const takeover = !(role === "server" ? agreed.serverNoContextTakeover : agreed.clientNoContextTakeover);
+        for (const streams of [true, false]) {
+          const path = streams ? "the fast path" : "the per-message code";
+          const sender = new PerMessageDeflate(role, agreed);
+          const receivers = [true, false].map((on) => ({ on, deflate: new PerMessageDeflate(peerRole, agreed) }));
+          // ws's own permessage-deflate, with the agreed parameters, in the peer's role.
+          const ws = new WsPerMessageDeflate({ isServer: peerRole === "server", maxPayload: 0 });
+          ws.params = {
+            server_no_context_takeover: agreed.serverNoContextTakeover,
+            client_no_context_takeover: agreed.clientNoContextTakeover,
+            server_max_window_bits: agreed.serverMaxWindowBits,
+            client_max_window_bits: agreed.clientMaxWindowBits,
+          };
+          // The test's receiver: a window of exactly 2^bits bytes, of what went compressed, only with takeover.
+          let window = new Uint8Array(0);
+          try {
+            for (const [i, [payload, cut]] of messages.entries()) {
+              const what = `${path}, ${role} sending with ${JSON.stringify(agreed)}: message ${i + 1} (${payload.length} bytes)`;
+              const sent = run(streams, () => sender.send(0x2, payload));
+              if (!sent.rsv1) {
+                expect(toHex(sent.payload) === toHex(payload), `${what}: sent uncompressed, as it is`).toBe(true);
+              } else {
+                let strict: Buffer;
+                try {
+                  strict = inflateWithin(bits, sent.payload, takeover ? window : undefined);
+                } catch (error) {
+                  assert.fail(`${what}: reaches past the agreed ${2 ** bits}-byte window${takeover ? "" : " (no context takeover: an empty one)"}: ${(error as Error).message}`);
+                }
+                expect(strict.equals(payload), `${what}: inflates to itself from the agreed window`).toBe(true);
+                if (takeover) window = concat(window, payload).slice(-(2 ** bits));
+                const inflatedByWs = await within(
+                  new Promise<Buffer>((resolve, reject) => ws.decompress(Buffer.from(sent.payload), true, (error, data) => (error ? reject(error) : resolve(data!)))),
+                  10_000,
+                  `${what}: ws inflating it`,
+                );
+                expect(inflatedByWs.equals(payload), `${what}: ws inflates it to the message`).toBe(true);
+              }
+              // The peer, fast path or not, in one frame or in two.
+              const at = sent.payload.length < 2 ? 0 : 1 + (cut % (sent.payload.length - 1));
+              const frames = at === 0 ? [frame(0x2, sent.payload, { rsv1: sent.rsv1 })] : [frame(0x2, sent.payload.subarray(0, at), { fin: false, rsv1: sent.rsv1 }), frame(0x0, sent.payload.subarray(at))];
+              for (const receiver of receivers) {
+                // A compressed message comes out as one frame; an uncompressed one frame by frame.
+                const out = run(receiver.on, () => frames.map((f) => receiver.deflate.receive(f))).filter((f) => f !== undefined);
+                const how = `${what}, received by ${receiver.on ? "the fast path" : "the per-message code"} in ${frames.length} frame(s)`;
+                expect(out.length, `${how}: frames handed on`).toBe(sent.rsv1 ? 1 : frames.length);
+                expect(toHex(concat(...out.map((f) => f.payload))) === toHex(payload), `${how}: the message, byte for byte`).toBe(true);
+              }
+            }
+          } finally {
+            ws.cleanup();
+            sender.close();
+            for (const receiver of receivers) receiver.deflate.close();
+          }
+        }
+      }),
+      { numRuns: 25 },
+    );
+  }, 60_000);
+
+  test("the workbook's policy: close() frees the zlib streams a PerMessageDeflate kept for its connection (the reference keeps one per direction; per-message code keeps none)", () => {
+    const made: RawZlibStream[] = [];
+    const { deflater, inflater } = zlibStreams;
+    zlibStreams.deflater = (bits) => made[made.push(deflater(bits)) - 1]!;
+    zlibStreams.inflater = () => made[made.push(inflater()) - 1]!;
+    try {
+      const text = utf8("to be or not to be, ".repeat(50));
+      const server = new PerMessageDeflate("server", DEFAULTS);
+      const client = new PerMessageDeflate("client", DEFAULTS);
+      const sent = server.send(0x1, text);
+      expect(client.receive(frame(0x1, sent.payload, { rsv1: sent.rsv1 }))?.payload, "a message goes through").toEqual(text);
+      client.send(0x1, text);
+      expect(made.filter((s) => s.closed), "open while the connection lasts").toEqual([]);
+      server.close();
+      client.close();
+      expect(made.filter((s) => !s.closed).length, "none left open once both are closed").toBe(0);
+    } finally {
+      Object.assign(zlibStreams, { deflater, inflater });
+    }
+  });
+
+  test("the workbook's policy (RFC 6455 §10.4): maxMessageSize is the largest message accepted once inflated: exactly the limit passes and one byte more fails with 1009, message after message", () => {
+    for (const limit of [0, 1, 1000, 16_384, 70_000]) {
+      for (const params of [DEFAULTS, { ...DEFAULTS, clientNoContextTakeover: true }]) {
+        const receiver = new PerMessageDeflate("server", params, { maxMessageSize: limit });
+        for (const size of [limit, Math.max(0, limit - 1), limit]) {
+          const message = new Uint8Array(size).fill(0x61);
+          const compressed = deflateMessage(message); // from an empty window: understood with takeover or without
+          expect(receiver.receive(frame(0x2, compressed, { rsv1: true }))?.payload.length, `limit ${limit}: a message of ${size} bytes passes`).toBe(size);
+        }
+        expectProtocolError(() => receiver.receive(frame(0x2, deflateMessage(new Uint8Array(limit + 1).fill(0x61)), { rsv1: true })), 1009, `limit ${limit}: ${limit + 1} bytes inflated`);
+      }
+    }
+  });
 
   test("RFC 6455 §10.4: maxMessageSize bounds the inflated size: 1009 however small the compressed message", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 64 * 1024 });
