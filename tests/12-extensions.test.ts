@@ -55,6 +55,22 @@ const WsPerMessageDeflate = (() => {
   return require(resolve(require.resolve("ws"), "../lib/permessage-deflate.js")) as new (options: { isServer: boolean; maxPayload: number }) => WsDeflate;
 })();
 
+/**
+ * Runs `work` twice: with the reference's zlib streams (lib/zlib-streams.ts) and
+ * without them, on the per-message code a reader writes. A reader's code has no
+ * such streams, and simply runs twice.
+ */
+function onBothPaths(work: (path: string) => void): void {
+  for (const streams of [true, false]) {
+    zlibStreams.enabled = streams;
+    try {
+      work(streams ? "kept zlib streams" : "per-message code");
+    } finally {
+      zlibStreams.enabled = true;
+    }
+  }
+}
+
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
 /** The four context-takeover combinations, with their names. */
@@ -569,19 +585,19 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
   test("RFC 7692 §7.2.1 MUST: with server_no_context_takeover the server starts each message it sends from an empty window", () => startsEmpty("server"));
   test("RFC 7692 §7.2.1 MUST: with client_no_context_takeover the client starts each message it sends from an empty window", () => startsEmpty("client"));
 
-  test("RFC 7692 §7.2.1 MAY, the workbook's policy: with context takeover allowed, send() compresses from the window of the messages before", () => {
+  test("RFC 7692 §7.2.1 MAY, the workbook's policy: with context takeover allowed, send() compresses from the window of the messages before", () => onBothPaths((path) => {
     const message = utf8("a message that repeats itself, a message that repeats itself");
     for (const role of ["server", "client"] as const) {
       // Only the other side's no_context_takeover: this side may take its window over.
       const takeover = new PerMessageDeflate(role, { ...DEFAULTS, [role === "server" ? "clientNoContextTakeover" : "serverNoContextTakeover"]: true });
       const a1 = takeover.send(0x1, message).payload;
       const a2 = takeover.send(0x1, message).payload;
-      expect(a2.length, `the ${role}'s second copy points back into the first: much shorter`).toBeLessThan(a1.length / 2);
+      expect(a2.length, `${path}: the ${role}'s second copy points back into the first: much shorter`).toBeLessThan(a1.length / 2);
       expect(inflateWithin(15, a2, message).equals(message), "and inflates from the first").toBe(true);
     }
-  });
+  }));
 
-  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before; without, a message from an empty window still inflates", () => {
+  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before; without, a message from an empty window still inflates", () => onBothPaths(() => {
     const deflate = new PerMessageDeflate("client", DEFAULTS);
     expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "RFC 7692 §7.2.3.2, first message").toEqual(utf8("Hello"));
     expect(deflate.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the second message points into the first").toEqual(utf8("Hello"));
@@ -597,9 +613,9 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
     for (const i of [1, 2, 3]) {
       expect(noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, `message ${i}, compressed from an empty window`).toEqual(utf8("Hello"));
     }
-  });
+  }));
 
-  test("RFC 7692 §7.2.2 MUST: the window is the last 2^n bytes the peer's compressed messages inflated to, whatever their sizes; uncompressed messages stay out of it", () => {
+  test("RFC 7692 §7.2.2 MUST: the window is the last 2^n bytes the peer's compressed messages inflated to, whatever their sizes; uncompressed messages stay out of it", () => onBothPaths((path) => {
     // The peer, written by the test: each message compressed with the exact window
     // it may use (the last 2^bits bytes of the messages before), many pointing back
     // across several messages; one message in three sent uncompressed.
@@ -620,14 +636,14 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
         const window = history.subarray(Math.max(0, history.length - size));
         const compressed = deflateRawSync(message, { windowBits: bits, finishFlush: zlib.Z_SYNC_FLUSH, ...(window.length > 0 ? { dictionary: window } : {}) }).subarray(0, -4);
         const got = receiver.receive(frame(0x2, compressed, { rsv1: true }));
-        expect(got && toHex(got.payload) === toHex(message), `${role}, peer's window 2^${bits}: message ${i} (${message.length} bytes) inflates from the window of the ones before`).toBe(true);
+        expect(got && toHex(got.payload) === toHex(message), `${path}: ${role}, peer's window 2^${bits}: message ${i} (${message.length} bytes) inflates from the window of the ones before`).toBe(true);
         history = concat(history, message);
       }
     }
-  });
+  }));
 
   for (const [bits, role] of [[8, "server"], [9, "server"], [9, "client"], [12, "client"]] as const) {
-    test(`RFC 7692 §7.1.2.1, §7.1.2.2 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => {
+    test(`RFC 7692 §7.1.2.1, §7.1.2.2 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => onBothPaths((path) => {
       const params = role === "server" ? { ...DEFAULTS, serverMaxWindowBits: bits } : { ...DEFAULTS, clientMaxWindowBits: bits };
       const sender = new PerMessageDeflate(role, params);
       const run = letters(24 * 1024, 3);
@@ -643,13 +659,13 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
         try {
           inflated = inflateWithin(bits, sent.payload, window);
         } catch (error) {
-          assert.fail(`message ${i + 1} (${message.length} bytes) reaches back further than the ${2 ** bits}-byte window agreed: ${(error as Error).message}`);
+          assert.fail(`${path}: message ${i + 1} (${message.length} bytes) reaches back further than the ${2 ** bits}-byte window agreed: ${(error as Error).message}`);
         }
         expect(inflated.equals(message), `message ${i + 1} inflates to itself`).toBe(true);
         window = concat(window, message).slice(-(2 ** bits));
       }
       expect(compressed, "these messages all shrink").toBe(messages.length);
-    });
+    }));
   }
 
   for (const { name, params } of TAKEOVER) {
