@@ -52,11 +52,17 @@ function load(url: string, size: number, connections: number, seconds: number, p
     const child = spawn(command[0]!, command.slice(1), { cwd: root, stdio: ["ignore", "pipe", "inherit"] });
     let out = "";
     child.stdout.on("data", (c: Buffer) => (out += c.toString()));
-    const timer = setTimeout(() => child.kill("SIGKILL"), (seconds + 30) * 1000);
+    // A hang guard, generous: on a busy machine starting tsx alone can take tens of seconds.
+    const bound = seconds + 180;
+    let hung = false;
+    const timer = setTimeout(() => {
+      hung = true;
+      child.kill("SIGKILL");
+    }, bound * 1000);
     child.once("exit", (code) => {
       clearTimeout(timer);
       if (code === 0) resolve(JSON.parse(out.trim().split("\n").at(-1) ?? "{}"));
-      else reject(new Error(`the load generator exited with ${code}`));
+      else reject(new Error(hung ? `the load generator (${size} B × ${connections}, ${payload}) gave no result within ${bound} s and was stopped` : `the load generator exited with ${code}`));
     });
   });
 }
