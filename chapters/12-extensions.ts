@@ -27,7 +27,6 @@ import { HandshakeError, ProtocolError } from "../lib/errors.ts";
 import type { DeflateParams, DeflateTrace, ExtensionElement, ExtensionParam, MessageExtension } from "../lib/extensions.ts";
 import { isControl, Opcode, type Frame } from "../lib/frame.ts";
 import { DEFAULT_MAX_MESSAGE_SIZE } from "../lib/message.ts";
-import { zlibStreams, type RawZlibStream } from "../lib/zlib-streams.ts";
 
 /** The extension's registered name (RFC 7692 §7). */
 export const PERMESSAGE_DEFLATE = "permessage-deflate";
