@@ -30,8 +30,9 @@
  *                      for idle capacity), after a first 1000 that are not counted
  *   --cpu-prof         servers run under `node --cpu-prof`; where each spent its busy
  *                      time is printed at the end (profiles in .cache/profiles/)
- *   --deflate          permessage-deflate on (chapter 12): the reference against ws, on
- *                      compressible text (scripts/lib/bench/deflate.ts)
+ *   --deflate          permessage-deflate on (chapter 12): the reference (and its per-message
+ *                      path) against ws, on compressible text and binary, 16 B to 1 MiB
+ *                      (scripts/lib/bench/deflate.ts)
  *   --fanout           broadcast (chapter 13): one publisher, 10/100/1000 subscribers, the
  *                      reference chat server against ws (scripts/lib/bench/fanout.ts)
  *   --cluster          fan-out through Redis (chapter 15): one process, one process with

@@ -372,17 +372,17 @@ export class EchoSession {
     this.#socket = socket;
     this.#settings = settings;
     const trace = settings.trace;
+    // Chapter 12: permessage-deflate, if it was agreed; the same limit applies to the inflated size.
+    const extension =
+      deflate === undefined
+        ? undefined
+        : new PerMessageDeflate("server", deflate, {
+            maxMessageSize: settings.maxMessageSize,
+            ...(trace === undefined ? {} : { onMessage: (t: DeflateTrace) => trace(describeDeflate(t, t.direction === "in" ? "← client" : "→ client")) }),
+          });
     this.#connection = new Connection("server", {
       maxMessageSize: settings.maxMessageSize,
-      // Chapter 12: permessage-deflate, if it was agreed; the same limit applies to the inflated size.
-      ...(deflate === undefined
-        ? {}
-        : {
-            extension: new PerMessageDeflate("server", deflate, {
-              maxMessageSize: settings.maxMessageSize,
-              ...(trace === undefined ? {} : { onMessage: (t: DeflateTrace) => trace(describeDeflate(t, t.direction === "in" ? "← client" : "→ client")) }),
-            }),
-          }),
+      ...(extension === undefined ? {} : { extension }),
       onFrame: settings.trace && ((frame, way) => settings.trace?.(describeFrame(frame, way === "in" ? "← client" : "→ client"))),
       // Performance: an echo never reads the text it sends back, so keep it as
       // the (validated) bytes it came in: no decoding to a string, no encoding back.
@@ -397,6 +397,7 @@ export class EchoSession {
     socket.on("error", ignore); // ECONNRESET and the like: "close" follows, and reports 1006
     socket.on("close", () => {
       this.#handle(this.#connection.receiveEnd()); // a reset or a destroy: 1006 unless already closed
+      extension?.close(); // chapter 12: its zlib streams, freed now (no frame comes or goes any more)
       clearTimeout(this.#closeTimer); // last: nothing may outlive the socket
       clearTimeout(this.#heartbeat);
     });

@@ -1,5 +1,6 @@
 import { spawn, spawnSync } from "node:child_process";
 import { createHash, randomBytes } from "node:crypto";
+import { createRequire } from "node:module";
 import { createServer as createTcpServer, type Socket } from "node:net";
 import { resolve } from "node:path";
 import { constants as zlib, deflateRawSync, inflateRawSync } from "node:zlib";
@@ -41,6 +42,35 @@ import { rsv1Summary, WireTap, type TappedConnection, type TappedFrame } from ".
 import { readFrames, wireFrame } from "./helpers/wire.ts";
 import { formatResult, summary } from "../scripts/lib/conformance.ts";
 import { letters, runDeflateConformance } from "../scripts/lib/conformance-deflate.ts";
+import { zlibStreams, type RawZlibStream } from "../lib/zlib-streams.ts";
+
+/** ws's own permessage-deflate (the class its sockets use), driven directly: a real peer's inflate. */
+interface WsDeflate {
+  params: Record<string, boolean | number>;
+  decompress(data: Buffer, fin: boolean, callback: (error: Error | null, data?: Buffer) => void): void;
+  cleanup(): void;
+}
+const WsPerMessageDeflate = (() => {
+  const require = createRequire(import.meta.url);
+  // Not among ws's exported paths: loaded by its file, next to ws's own index.js.
+  return require(resolve(require.resolve("ws"), "../lib/permessage-deflate.js")) as new (options: { isServer: boolean; maxPayload: number }) => WsDeflate;
+})();
+
+/**
+ * Runs `work` twice: with the reference's zlib streams (lib/zlib-streams.ts) and
+ * without them, on the per-message code a reader writes. A reader's code has no
+ * such streams, and simply runs twice.
+ */
+function onBothPaths(work: (path: string) => void): void {
+  for (const streams of [true, false]) {
+    zlibStreams.enabled = streams;
+    try {
+      work(streams ? "kept zlib streams" : "per-message code");
+    } finally {
+      zlibStreams.enabled = true;
+    }
+  }
+}
 
 const KEY = hex("37 fa 21 3d");
 const DEFAULTS: DeflateParams = { serverNoContextTakeover: false, clientNoContextTakeover: false, serverMaxWindowBits: 15, clientMaxWindowBits: 15 };
@@ -578,19 +608,19 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
   test("RFC 7692 §7.2.1 MUST: with server_no_context_takeover the server starts each message it sends from an empty window", () => startsEmpty("server"));
   test("RFC 7692 §7.2.1 MUST: with client_no_context_takeover the client starts each message it sends from an empty window", () => startsEmpty("client"));
 
-  test("RFC 7692 §7.2.1 MAY, the workbook's policy: with context takeover allowed, send() compresses from the window of the messages before", () => {
+  test("RFC 7692 §7.2.1 MAY, the workbook's policy: with context takeover allowed, send() compresses from the window of the messages before", () => onBothPaths((path) => {
     const message = utf8("a message that repeats itself, a message that repeats itself");
     for (const role of ["server", "client"] as const) {
       // Only the other side's no_context_takeover: this side may take its window over.
       const takeover = new PerMessageDeflate(role, { ...DEFAULTS, [role === "server" ? "clientNoContextTakeover" : "serverNoContextTakeover"]: true });
       const a1 = takeover.send(0x1, message).payload;
       const a2 = takeover.send(0x1, message).payload;
-      expect(a2.length, `the ${role}'s second copy points back into the first: much shorter`).toBeLessThan(a1.length / 2);
+      expect(a2.length, `${path}: the ${role}'s second copy points back into the first: much shorter`).toBeLessThan(a1.length / 2);
       expect(inflateWithin(15, a2, message).equals(message), "and inflates from the first").toBe(true);
     }
-  });
+  }));
 
-  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before; without, a message from an empty window still inflates", () => {
+  test("RFC 7692 §7.2.2 MUST: with context takeover the receiver inflates from the window of the messages before; without, a message from an empty window still inflates", () => onBothPaths(() => {
     const deflate = new PerMessageDeflate("client", DEFAULTS);
     expect(deflate.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, "RFC 7692 §7.2.3.2, first message").toEqual(utf8("Hello"));
     expect(deflate.receive(frame(0x1, hex("f2 00 11 00 00"), { rsv1: true }))?.payload, "the second message points into the first").toEqual(utf8("Hello"));
@@ -606,9 +636,9 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
     for (const i of [1, 2, 3]) {
       expect(noTakeover.receive(frame(0x1, hex("f2 48 cd c9 c9 07 00"), { rsv1: true }))?.payload, `message ${i}, compressed from an empty window`).toEqual(utf8("Hello"));
     }
-  });
+  }));
 
-  test("RFC 7692 §7.2.2 MUST: the window is the last 2^n bytes the peer's compressed messages inflated to, whatever their sizes; uncompressed messages stay out of it", () => {
+  test("RFC 7692 §7.2.2 MUST: the window is the last 2^n bytes the peer's compressed messages inflated to, whatever their sizes; uncompressed messages stay out of it", () => onBothPaths((path) => {
     // The peer, written by the test: each message compressed with the exact window
     // it may use (the last 2^bits bytes of the messages before), many pointing back
     // across several messages; one message in three sent uncompressed.
@@ -629,14 +659,14 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
         const window = history.subarray(Math.max(0, history.length - size));
         const compressed = deflateRawSync(message, { windowBits: bits, finishFlush: zlib.Z_SYNC_FLUSH, ...(window.length > 0 ? { dictionary: window } : {}) }).subarray(0, -4);
         const got = receiver.receive(frame(0x2, compressed, { rsv1: true }));
-        expect(got && toHex(got.payload) === toHex(message), `${role}, peer's window 2^${bits}: message ${i} (${message.length} bytes) inflates from the window of the ones before`).toBe(true);
+        expect(got && toHex(got.payload) === toHex(message), `${path}: ${role}, peer's window 2^${bits}: message ${i} (${message.length} bytes) inflates from the window of the ones before`).toBe(true);
         history = concat(history, message);
       }
     }
-  });
+  }));
 
   for (const [bits, role] of [[8, "server"], [9, "server"], [9, "client"], [12, "client"]] as const) {
-    test(`RFC 7692 §7.2.1 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => {
+    test(`RFC 7692 §7.2.1 MUST NOT: send() never reaches back further than the agreed window (the ${role}'s, 2^${bits} bytes), over many messages up to 72 KiB`, () => onBothPaths((path) => {
       const params = role === "server" ? { ...DEFAULTS, serverMaxWindowBits: bits } : { ...DEFAULTS, clientMaxWindowBits: bits };
       const sender = new PerMessageDeflate(role, params);
       const run = letters(24 * 1024, 3);
@@ -652,13 +682,13 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
         try {
           inflated = inflateWithin(bits, sent.payload, window);
         } catch (error) {
-          assert.fail(`message ${i + 1} (${message.length} bytes) reaches back further than the ${2 ** bits}-byte window agreed: ${(error as Error).message}`);
+          assert.fail(`${path}: message ${i + 1} (${message.length} bytes) reaches back further than the ${2 ** bits}-byte window agreed: ${(error as Error).message}`);
         }
         expect(inflated.equals(message), `message ${i + 1} inflates to itself`).toBe(true);
         window = concat(window, message).slice(-(2 ** bits));
       }
       expect(compressed, "these messages all shrink").toBe(messages.length);
-    });
+    }));
   }
 
   for (const { name, params } of TAKEOVER) {
@@ -683,6 +713,133 @@ describe("Step 5 — compressed messages on the wire: PerMessageDeflate (RFC 769
       );
     });
   }
+
+  test("RFC 7692 §7.2.1, §7.2.2: random messages, window sizes 8..15, context takeover or not: what send() compresses never reaches past the agreed window, and PerMessageDeflate and ws inflate it to the message (the fast path and the per-message code alike)", async () => {
+    // The reference keeps one zlib stream per direction (lib/zlib-streams.ts); switched
+    // off, it runs the per-message code a reader writes. Both run here, side by side, on
+    // the same messages; a reader's code runs the same way twice.
+    const run = <T,>(streams: boolean, work: () => T): T => {
+      zlibStreams.enabled = streams;
+      try {
+        return work();
+      } finally {
+        zlibStreams.enabled = true;
+      }
+    };
+    const message = fc.oneof(
+      { arbitrary: fc.tuple(fc.nat({ max: 300 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 5 },
+      { arbitrary: fc.uint8Array({ maxLength: 200 }), weight: 2 },
+      { arbitrary: fc.tuple(fc.integer({ min: 1000, max: 5000 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 2 },
+      { arbitrary: fc.tuple(fc.integer({ min: 16_000, max: 70_000 }), fc.nat()).map(([n, seed]) => letters(n, seed % 7)), weight: 1 },
+    );
+    const params = fc.record({
+      serverNoContextTakeover: fc.boolean(),
+      clientNoContextTakeover: fc.boolean(),
+      serverMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+      clientMaxWindowBits: fc.integer({ min: 8, max: 15 }),
+    });
+    await fc.assert(
+      fc.asyncProperty(params, fc.constantFrom("client", "server"), fc.array(fc.tuple(message, fc.nat()), { minLength: 1, maxLength: 8 }), async (agreed, role, messages) => {
+        const peerRole = role === "server" ? "client" : "server";
+        const bits = role === "server" ? agreed.serverMaxWindowBits : agreed.clientMaxWindowBits;
+        const takeover = !(role === "server" ? agreed.serverNoContextTakeover : agreed.clientNoContextTakeover);
+        for (const streams of [true, false]) {
+          const path = streams ? "the fast path" : "the per-message code";
+          const sender = new PerMessageDeflate(role, agreed);
+          const receivers = [true, false].map((on) => ({ on, deflate: new PerMessageDeflate(peerRole, agreed) }));
+          // ws's own permessage-deflate, with the agreed parameters, in the peer's role.
+          const ws = new WsPerMessageDeflate({ isServer: peerRole === "server", maxPayload: 0 });
+          ws.params = {
+            server_no_context_takeover: agreed.serverNoContextTakeover,
+            client_no_context_takeover: agreed.clientNoContextTakeover,
+            server_max_window_bits: agreed.serverMaxWindowBits,
+            client_max_window_bits: agreed.clientMaxWindowBits,
+          };
+          // The test's receiver: a window of exactly 2^bits bytes, of what went compressed, only with takeover.
+          let window = new Uint8Array(0);
+          try {
+            for (const [i, [payload, cut]] of messages.entries()) {
+              const what = `${path}, ${role} sending with ${JSON.stringify(agreed)}: message ${i + 1} (${payload.length} bytes)`;
+              const sent = run(streams, () => sender.send(0x2, payload));
+              if (!sent.rsv1) {
+                expect(toHex(sent.payload) === toHex(payload), `${what}: sent uncompressed, as it is`).toBe(true);
+              } else {
+                let strict: Buffer;
+                try {
+                  strict = inflateWithin(bits, sent.payload, takeover ? window : undefined);
+                } catch (error) {
+                  assert.fail(`${what}: reaches past the agreed ${2 ** bits}-byte window${takeover ? "" : " (no context takeover: an empty one)"}: ${(error as Error).message}`);
+                }
+                expect(strict.equals(payload), `${what}: inflates to itself from the agreed window`).toBe(true);
+                if (takeover) window = concat(window, payload).slice(-(2 ** bits));
+                // ws, on the fast path's output (the per-message code's meets ws in the interop tests below):
+                // each inflate is a trip through zlib's thread pool, slow on a busy machine.
+                if (streams) {
+                  const inflatedByWs = await within(
+                    new Promise<Buffer>((resolve, reject) => ws.decompress(Buffer.from(sent.payload), true, (error, data) => (error ? reject(error) : resolve(data!)))),
+                    10_000,
+                    `${what}: ws inflating it`,
+                  );
+                  expect(inflatedByWs.equals(payload), `${what}: ws inflates it to the message`).toBe(true);
+                }
+              }
+              // The peer, fast path or not, in one frame or in two.
+              const at = sent.payload.length < 2 ? 0 : 1 + (cut % (sent.payload.length - 1));
+              const frames = at === 0 ? [frame(0x2, sent.payload, { rsv1: sent.rsv1 })] : [frame(0x2, sent.payload.subarray(0, at), { fin: false, rsv1: sent.rsv1 }), frame(0x0, sent.payload.subarray(at))];
+              for (const receiver of receivers) {
+                // A compressed message comes out as one frame; an uncompressed one frame by frame.
+                const out = run(receiver.on, () => frames.map((f) => receiver.deflate.receive(f))).filter((f) => f !== undefined);
+                const how = `${what}, received by ${receiver.on ? "the fast path" : "the per-message code"} in ${frames.length} frame(s)`;
+                expect(out.length, `${how}: frames handed on`).toBe(sent.rsv1 ? 1 : frames.length);
+                expect(toHex(concat(...out.map((f) => f.payload))) === toHex(payload), `${how}: the message, byte for byte`).toBe(true);
+              }
+            }
+          } finally {
+            ws.cleanup();
+            sender.close();
+            for (const receiver of receivers) receiver.deflate.close();
+          }
+        }
+      }),
+      // No shrinking: a failure is reported at once, with the messages that failed (shrinking through ws takes minutes).
+      { numRuns: 15, endOnFailure: true },
+    );
+  }, 120_000);
+
+  test("the workbook's policy: close() frees the zlib streams a PerMessageDeflate kept for its connection (the reference keeps one per direction; per-message code keeps none)", () => {
+    const made: RawZlibStream[] = [];
+    const { deflater, inflater } = zlibStreams;
+    zlibStreams.deflater = (bits) => made[made.push(deflater(bits)) - 1]!;
+    zlibStreams.inflater = () => made[made.push(inflater()) - 1]!;
+    try {
+      const text = utf8("to be or not to be, ".repeat(50));
+      const server = new PerMessageDeflate("server", DEFAULTS);
+      const client = new PerMessageDeflate("client", DEFAULTS);
+      const sent = server.send(0x1, text);
+      expect(client.receive(frame(0x1, sent.payload, { rsv1: sent.rsv1 }))?.payload, "a message goes through").toEqual(text);
+      client.send(0x1, text);
+      expect(made.filter((s) => s.closed), "open while the connection lasts").toEqual([]);
+      server.close();
+      client.close();
+      expect(made.filter((s) => !s.closed).length, "none left open once both are closed").toBe(0);
+    } finally {
+      Object.assign(zlibStreams, { deflater, inflater });
+    }
+  });
+
+  test("the workbook's policy (RFC 6455 §10.4): maxMessageSize is the largest message accepted once inflated: exactly the limit passes and one byte more fails with 1009, message after message", () => {
+    for (const limit of [0, 1, 1000, 16_384, 70_000]) {
+      for (const params of [DEFAULTS, { ...DEFAULTS, clientNoContextTakeover: true }]) {
+        const receiver = new PerMessageDeflate("server", params, { maxMessageSize: limit });
+        for (const size of [limit, Math.max(0, limit - 1), limit]) {
+          const message = new Uint8Array(size).fill(0x61);
+          const compressed = deflateMessage(message); // from an empty window: understood with takeover or without
+          expect(receiver.receive(frame(0x2, compressed, { rsv1: true }))?.payload.length, `limit ${limit}: a message of ${size} bytes passes`).toBe(size);
+        }
+        expectProtocolError(() => receiver.receive(frame(0x2, deflateMessage(new Uint8Array(limit + 1).fill(0x61)), { rsv1: true })), 1009, `limit ${limit}: ${limit + 1} bytes inflated`);
+      }
+    }
+  });
 
   test("RFC 6455 §10.4: maxMessageSize bounds the inflated size: 1009 however small the compressed message", () => {
     const deflate = new PerMessageDeflate("server", DEFAULTS, { maxMessageSize: 64 * 1024 });

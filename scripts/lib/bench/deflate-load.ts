@@ -5,11 +5,13 @@
  * compressible text in flight for `seconds`, after a warm-up. The same client
  * for every server, so only the server differs. Prints one JSON line.
  *
- *   deflate-load.ts URL SIZE CONNECTIONS SECONDS
+ * `binary`: the same bytes sent as binary messages.
+ *
+ *   deflate-load.ts URL SIZE CONNECTIONS SECONDS [text|binary]
  */
 import WebSocket from "ws";
 
-const [url = "", sizeText = "1024", connectionsText = "1", secondsText = "2"] = process.argv.slice(2);
+const [url = "", sizeText = "1024", connectionsText = "1", secondsText = "2", kind = "text"] = process.argv.slice(2);
 const size = Number(sizeText);
 const connections = Number(connectionsText);
 const seconds = Number(secondsText);
@@ -25,17 +27,19 @@ function words(n: number, seed: number): string {
 async function client(deadline: { warm: number; end: number }) {
   const ws = new WebSocket(url, { perMessageDeflate: { threshold: 0 }, maxPayload: 64 * 1024 * 1024 });
   await new Promise((resolve, reject) => ws.once("open", resolve).once("error", reject));
-  const messages = Array.from({ length: 8 }, (_, i) => words(size, i * 1000));
+  const messages = Array.from({ length: 8 }, (_, i) => (kind === "binary" ? Buffer.from(words(size, i * 1000)) : words(size, i * 1000)));
   let sent = 0;
   let counted = 0;
   const latencies: number[] = [];
   const times: number[] = [];
-  return new Promise<{ counted: number; latencies: number[] }>((resolve) => {
+  let echoed = 0;
+  return new Promise<{ counted: number; latencies: number[]; echoed: number }>((resolve) => {
     const send = () => {
       times.push(performance.now());
       ws.send(messages[sent++ % messages.length]!);
     };
     ws.on("message", () => {
+      echoed++;
       const now = performance.now();
       const started = times.shift() ?? now;
       if (now >= deadline.warm && now < deadline.end) {
@@ -45,7 +49,7 @@ async function client(deadline: { warm: number; end: number }) {
       if (now < deadline.end) send();
       else if (times.length === 0) {
         ws.close();
-        resolve({ counted, latencies });
+        resolve({ counted, latencies, echoed });
       }
     });
     for (let i = 0; i < window; i++) send();
@@ -58,5 +62,6 @@ const results = await Promise.all(Array.from({ length: connections }, () => clie
 const latencies = results.flatMap((r) => r.latencies).sort((a, b) => a - b);
 const counted = results.reduce((n, r) => n + r.counted, 0);
 const at = (p: number) => latencies[Math.min(latencies.length - 1, Math.floor(p * latencies.length))] ?? NaN;
-console.log(JSON.stringify({ messagesPerSecond: counted / seconds, mbPerSecond: (counted * size) / seconds / 1e6, p50: at(0.5), p99: at(0.99) }));
+// Every message sent is echoed: `echoed` counts them all, warm-up included (the server CPU is measured over the whole run).
+console.log(JSON.stringify({ messagesPerSecond: counted / seconds, mbPerSecond: (counted * size) / seconds / 1e6, p50: at(0.5), p99: at(0.99), echoed: results.reduce((n, r) => n + r.echoed, 0) }));
 process.exit(0);
