@@ -222,3 +222,78 @@ export class ClientConnection implements WebSocketClient {
     throw new NotImplementedError("ClientConnection.close in chapters/09-echo-client.ts");
   }
 }
+
+// ---------------------------------------------------------------------------
+// Step 3 — coming back after a connection is lost (RFC 6455 §7.2.3)
+
+/** The backoff between reconnection attempts: full jitter under a doubling, capped ceiling. */
+export interface BackoffOptions {
+  /** The first attempt's ceiling, in ms. */
+  baseMs: number;
+  /** No delay is ever longer than this, in ms. */
+  capMs: number;
+}
+
+/**
+ * How long to wait before reconnection attempt `attempt` (0 for the first):
+ * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
+ * `random` returns a number in [0, 1) like Math.random (tests pass their own).
+ * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
+  throw new NotImplementedError("backoffDelay in chapters/09-echo-client.ts");
+}
+
+/**
+ * Whether a client should connect again after its WebSocket closed this way,
+ * without its application asking: after an abnormal closure (no closing
+ * handshake, §7.2.3), and after a server's clean "come back later" (1001
+ * going away, 1012 service restart, 1013 try again later: the workbook's
+ * policy). Any other clean close is the server's decision to end: honoured.
+ */
+export function shouldReconnect(close: CloseInfo): boolean {
+  throw new NotImplementedError("shouldReconnect in chapters/09-echo-client.ts");
+}
+
+export interface ReconnectOptions extends ClientOptions {
+  /** The backoff's ceilings, in ms. Default { baseMs: 1000, capMs: 30 000 } (§7.2.3: a first delay of 0 to 5 s is reasonable). */
+  backoff?: BackoffOptions;
+  /** A number in [0, 1), like Math.random (the default); tests pass their own. */
+  random?: () => number;
+  /** A connection open at least this long counts as a success: the next loss starts again at attempt 0. Default 5 000 ms. */
+  stableMs?: number;
+  /** Gives up once this many connection attempts in a row failed (the first one counts). Default: never. */
+  maxAttempts?: number;
+  /** Called with each WebSocket once it is open: the first, and every one after a reconnection. */
+  onOpen?: (client: WebSocketClient) => void;
+  /** Called before each wait: the attempt number (from 0 since the last success), the delay, and what was lost. */
+  onRetry?: (attempt: number, delayMs: number, why: string) => void;
+}
+
+/** Why a `reconnecting()` loop ended: `stop()` was called, the server closed for good, or too many attempts failed. */
+export type ReconnectEnd =
+  | { reason: "stopped" }
+  | { reason: "closed"; close: CloseInfo }
+  | { reason: "gave up"; error: unknown };
+
+export interface Reconnecting {
+  /** The open WebSocket, or undefined while connecting or waiting. */
+  readonly current: WebSocketClient | undefined;
+  /** Resolves once no attempt will be made any more, saying why; never rejects. */
+  readonly ended: Promise<ReconnectEnd>;
+  /** Cancels a wait, closes the open WebSocket (default 1000) and ends; resolves as `ended` does. */
+  stop(code?: number, reason?: string): Promise<ReconnectEnd>;
+}
+
+/**
+ * A client that stays connected: it connects to `url`, hands each open
+ * WebSocket to `onOpen`, and when one closes without the application asking
+ * (and `shouldReconnect` says so), or an attempt to connect fails, it waits
+ * `backoffDelay(attempt)` and connects again (§7.2.3). The attempt count
+ * starts at 0 after each stable connection (open for `stableMs`).
+ * A URL that is not a WebSocket URI is a SyntaxError, and bad `backoff`,
+ * `stableMs` or `maxAttempts` a RangeError, at once.
+ */
+export function reconnecting(url: string, options: ReconnectOptions = {}): Reconnecting {
+  throw new NotImplementedError("reconnecting in chapters/09-echo-client.ts");
+}

@@ -5,20 +5,18 @@
  * said on server A never reaches a member connected to server B. This chapter
  * puts a bus between the servers, and makes restarts lose nothing:
  *
- * 1. backoffDelay: how long a client waits before reconnecting, exponential
- *    with full jitter and a cap (RFC 6455 §7.2.3 asks clients to back off).
- * 2. the bus, in one process (createLocalBus): publish gives each room's
+ * 1. the bus, in one process (createLocalBus): publish gives each room's
  *    message its seq, keeps it in the room's history and hands it to every
  *    subscriber of the room, in seq order.
- * 3. the same bus on Redis (createRedisBus): a channel per room for the live
+ * 2. the same bus on Redis (createRedisBus): a channel per room for the live
  *    flow, a capped Stream per room for history, and one Lua script that
  *    counts, appends and publishes in one atomic step, so seq order is stream
  *    order is delivery order on every server.
- * 4. the cluster chat server (createClusterChatServer): chapter 13's chat.v1
+ * 3. the cluster chat server (createClusterChatServer): chapter 13's chat.v1
  *    on the bus, `since` resumed without a gap or a duplicate at the seam, a
  *    GET /health, and a graceful shutdown with 1001 (RFC 6455 §7.4.1).
- * 5. the reconnecting client (connectChat): resumes every room with `since`
- *    after each reconnect, and backs off with your step 1.
+ * 4. the reconnecting client (connectChat): resumes every room with `since`
+ *    after each reconnect, and backs off with your chapter 09's backoffDelay.
  *
  * The sockets are the `ws` package of chapter 10: what is new here is all
  * between the servers. chat.v1 and the rate limit are your chapter 13's.
@@ -32,6 +30,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { createClient } from "redis";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { CloseCode } from "../lib/close-codes.ts";
+// The reconnection schedule is your chapter 09's (its step 3): the same full jitter, for Redis and for chat clients.
+import { backoffDelay, type BackoffOptions } from "./09-echo-client.ts";
 import { CHAT_PROTOCOL, parseClientMessage, TokenBucket, type ServerMessage } from "./13-rooms.ts";
 
 /** A chat message as chat.v1 sends it: `seq` per room, from 1, across every server of the cluster. */
@@ -94,25 +94,8 @@ export interface RedisBusOptions extends BusOptions {
   prefix?: string;
   /** How long to wait for the first connection, in ms, before giving up with an error. Default 5 s. */
   connectTimeoutMs?: number;
-  /** The backoff between reconnection attempts to Redis (your step 1). Default { baseMs: 50, capMs: 2000 }. */
+  /** The backoff between reconnection attempts to Redis (chapter 09's backoffDelay). Default { baseMs: 50, capMs: 2000 }. */
   reconnect?: BackoffOptions;
-}
-
-export interface BackoffOptions {
-  /** The first attempt's ceiling, in ms. */
-  baseMs: number;
-  /** No delay is ever longer than this, in ms. */
-  capMs: number;
-}
-
-/**
- * How long to wait before reconnection attempt `attempt` (0 for the first):
- * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
- * `random` returns a number in [0, 1) like Math.random (tests pass their own).
- * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
- */
-export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
-  throw new NotImplementedError("backoffDelay in chapters/15-cluster.ts");
 }
 
 /**
@@ -230,7 +213,7 @@ export interface ConnectChatOptions {
   onMessage?: (message: ServerMessage) => void;
   /** What the connection is doing: "open", "closed" (with the close code), "waiting" (with the delay before the next attempt), "stopped". */
   onState?: (state: ChatClientState) => void;
-  /** The backoff between attempts (step 1). Default { baseMs: 100, capMs: 10_000 }. */
+  /** The backoff between attempts (chapter 09's backoffDelay). Default { baseMs: 100, capMs: 10_000 }. */
   backoff?: BackoffOptions;
   /** The random source for the jitter. Default Math.random. */
   random?: () => number;

@@ -963,7 +963,7 @@ export const requirements: readonly Requirement[] = [
     role: "client",
     statement: "Back off when reconnecting after an abnormal closure, so that many clients don't overwhelm a recovering server.",
     match: /back ?off/,
-    note: "Chapter 09's client never reconnects on its own (reconnecting is the application's decision); chapter 15's reconnecting chat client does, and backs off.",
+    note: "Chapter 09's connect() never reconnects on its own; its reconnecting() loop (step 3) does, and backs off, and chapter 15's chat client uses the same schedule.",
   },
   {
     id: "7.2.3-random-first",

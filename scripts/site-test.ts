@@ -870,9 +870,15 @@ export async function runSiteTest(options: { build?: boolean; yoursOnly?: boolea
     const echoUrl = await echo.listen(0, "127.0.0.1");
     cleanups.push(() => echo.close());
     // Chapter 13's chat room widget talks to a reference chat server.
-    const chat = createChatServer({ handshakeTimeout: 30_000 });
+    let chat = createChatServer({ handshakeTimeout: 30_000 });
     const chatUrl = await chat.listen(0, "127.0.0.1");
     cleanups.push(() => chat.close());
+    /** A restart of that server on the same port: every member gets 1001, and the widget must come back by itself. */
+    const restartChat = async () => {
+      await chat.close();
+      chat = createChatServer({ handshakeTimeout: 30_000 });
+      await chat.listen(Number(new URL(chatUrl).port), "127.0.0.1");
+    };
 
     const profile = mkdtempSync(join(tmpdir(), "workbook-chromium-"));
     cleanups.push(() => rmSync(profile, { recursive: true, force: true }));
@@ -979,7 +985,7 @@ export async function runSiteTest(options: { build?: boolean; yoursOnly?: boolea
 
     if (pages.includes("/tools")) await doing("the widget checks on /tools", () => widgetChecks(context, origin, echoUrl, serverCloses));
     else check(false, "the widgets page /tools exists (docs/tools.md)");
-    if (pages.includes("/chapters/13-rooms")) await doing("the chat room checks on /chapters/13-rooms", () => chatRoomChecks(context, origin, chatUrl, check));
+    if (pages.includes("/chapters/13-rooms")) await doing("the chat room checks on /chapters/13-rooms", () => chatRoomChecks(context, origin, chatUrl, restartChat, check));
     if (pages.includes("/tools")) await doing("the widgets with WebAssembly on and off", () => wasmOffChecks(origin, check));
     await doing('the "yours" checks on the dev server', () => yoursChecks(context));
   } catch (error) {

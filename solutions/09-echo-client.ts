@@ -623,3 +623,186 @@ export class ClientConnection implements WebSocketClient {
   }
   // #endregion
 }
+
+// ---------------------------------------------------------------------------
+// Step 3 — coming back after a connection is lost (RFC 6455 §7.2.3)
+
+/** The backoff between reconnection attempts: full jitter under a doubling, capped ceiling. */
+export interface BackoffOptions {
+  /** The first attempt's ceiling, in ms. */
+  baseMs: number;
+  /** No delay is ever longer than this, in ms. */
+  capMs: number;
+}
+
+// #region reference-only
+const isWhole = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
+// #endregion
+
+/**
+ * How long to wait before reconnection attempt `attempt` (0 for the first):
+ * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
+ * `random` returns a number in [0, 1) like Math.random (tests pass their own).
+ * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
+ */
+export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
+  // #region solution step 3
+  const { baseMs, capMs } = options;
+  if (!isWhole(attempt)) throw new RangeError(`attempt is a whole number from 0, not ${attempt}`);
+  if (!(baseMs > 0) || !(capMs >= baseMs) || !Number.isFinite(capMs)) throw new RangeError(`backoff needs 0 < baseMs ≤ capMs, not ${baseMs} and ${capMs}`);
+  // 2 ** attempt grows past any cap quickly; Math.min keeps the ceiling finite.
+  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52));
+  // Full jitter: anywhere from 0 to the ceiling, so clients dropped together come back apart.
+  return Math.floor(random() * ceiling);
+  // #endregion
+}
+
+/**
+ * Whether a client should connect again after its WebSocket closed this way,
+ * without its application asking: after an abnormal closure (no closing
+ * handshake, §7.2.3), and after a server's clean "come back later" (1001
+ * going away, 1012 service restart, 1013 try again later: the workbook's
+ * policy). Any other clean close is the server's decision to end: honoured.
+ */
+export function shouldReconnect(close: CloseInfo): boolean {
+  // #region solution step 3
+  if (!close.clean) return true;
+  return close.code === CloseCode.GoingAway || close.code === CloseCode.ServiceRestart || close.code === CloseCode.TryAgainLater;
+  // #endregion
+}
+
+export interface ReconnectOptions extends ClientOptions {
+  /** The backoff's ceilings, in ms. Default { baseMs: 1000, capMs: 30 000 } (§7.2.3: a first delay of 0 to 5 s is reasonable). */
+  backoff?: BackoffOptions;
+  /** A number in [0, 1), like Math.random (the default); tests pass their own. */
+  random?: () => number;
+  /** A connection open at least this long counts as a success: the next loss starts again at attempt 0. Default 5 000 ms. */
+  stableMs?: number;
+  /** Gives up once this many connection attempts in a row failed (the first one counts). Default: never. */
+  maxAttempts?: number;
+  /** Called with each WebSocket once it is open: the first, and every one after a reconnection. */
+  onOpen?: (client: WebSocketClient) => void;
+  /** Called before each wait: the attempt number (from 0 since the last success), the delay, and what was lost. */
+  onRetry?: (attempt: number, delayMs: number, why: string) => void;
+}
+
+/** Why a `reconnecting()` loop ended: `stop()` was called, the server closed for good, or too many attempts failed. */
+export type ReconnectEnd =
+  | { reason: "stopped" }
+  | { reason: "closed"; close: CloseInfo }
+  | { reason: "gave up"; error: unknown };
+
+export interface Reconnecting {
+  /** The open WebSocket, or undefined while connecting or waiting. */
+  readonly current: WebSocketClient | undefined;
+  /** Resolves once no attempt will be made any more, saying why; never rejects. */
+  readonly ended: Promise<ReconnectEnd>;
+  /** Cancels a wait, closes the open WebSocket (default 1000) and ends; resolves as `ended` does. */
+  stop(code?: number, reason?: string): Promise<ReconnectEnd>;
+}
+
+/**
+ * A client that stays connected: it connects to `url`, hands each open
+ * WebSocket to `onOpen`, and when one closes without the application asking
+ * (and `shouldReconnect` says so), or an attempt to connect fails, it waits
+ * `backoffDelay(attempt)` and connects again (§7.2.3). The attempt count
+ * starts at 0 after each stable connection (open for `stableMs`).
+ * A URL that is not a WebSocket URI is a SyntaxError, and bad `backoff`,
+ * `stableMs` or `maxAttempts` a RangeError, at once.
+ */
+export function reconnecting(url: string, options: ReconnectOptions = {}): Reconnecting {
+  // #region solution step 3
+  parseWebSocketUrl(url); // a SyntaxError now, not an endless loop of them later
+  const backoff = options.backoff ?? { baseMs: 1_000, capMs: 30_000 };
+  const stableMs = options.stableMs ?? 5_000;
+  const maxAttempts = options.maxAttempts ?? Infinity;
+  backoffDelay(0, backoff, () => 0); // checks the backoff's numbers
+  if (!(stableMs >= 0) || !Number.isFinite(stableMs)) throw new RangeError(`stableMs is a duration in ms, not ${stableMs}`);
+  if (!(maxAttempts >= 1)) throw new RangeError(`maxAttempts is at least 1, not ${maxAttempts}`);
+
+  let current: WebSocketClient | undefined;
+  let stopped = false;
+  let wake: (() => void) | undefined;
+  let end!: (why: ReconnectEnd) => void;
+  const ended = new Promise<ReconnectEnd>((resolve) => (end = resolve));
+
+  /** Waits `ms`, or less if stop() comes first. */
+  const pause = (ms: number) =>
+    new Promise<void>((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done(): void {
+        clearTimeout(timer);
+        wake = undefined;
+        resolve();
+      }
+      wake = done;
+    });
+
+  const run = async (): Promise<ReconnectEnd> => {
+    let attempt = 0; // waits since the last stable connection: the backoff's exponent
+    let failures = 0; // connection attempts in a row that did not open
+    let why = "";
+    for (let first = true; ; first = false) {
+      if (!first) {
+        const delayMs = backoffDelay(attempt, backoff, options.random);
+        options.onRetry?.(attempt, delayMs, why);
+        attempt += 1;
+        await pause(delayMs);
+      }
+      if (stopped) return { reason: "stopped" };
+      let client: WebSocketClient;
+      try {
+        client = await connect(url, options);
+      } catch (error) {
+        failures += 1;
+        if (stopped) return { reason: "stopped" };
+        if (failures >= maxAttempts) return { reason: "gave up", error };
+        why = error instanceof Error ? error.message : String(error);
+        continue;
+      }
+      failures = 0;
+      if (stopped) {
+        await client.close();
+        return { reason: "stopped" };
+      }
+      const openedAt = performance.now();
+      current = client;
+      try {
+        options.onOpen?.(client);
+      } catch (error) {
+        await client.close(CloseCode.InternalError);
+        return { reason: "gave up", error };
+      }
+      const close = await client.closed;
+      current = undefined;
+      if (stopped) return { reason: "stopped" };
+      if (!shouldReconnect(close)) return { reason: "closed", close };
+      // Only a connection that lasted resets the schedule: one that a server
+      // accepts and drops at once must not be retried at the first delay forever.
+      if (performance.now() - openedAt >= stableMs) attempt = 0;
+      why = `closed with ${close.code}${close.reason === "" ? "" : ` "${close.reason}"`}`;
+    }
+  };
+  void run().then(end, (error: unknown) => end({ reason: "gave up", error }));
+
+  return {
+    get current() {
+      return current;
+    },
+    ended,
+    async stop(code: number = CloseCode.Normal, reason = "") {
+      if (!stopped) {
+        stopped = true;
+        wake?.();
+        try {
+          await current?.close(code, reason);
+        } catch (error) {
+          await current?.close(); // a code that may not be sent: close with 1000 anyway, then say why
+          throw error;
+        }
+      }
+      return ended;
+    },
+  };
+  // #endregion
+}

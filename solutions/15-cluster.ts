@@ -5,20 +5,18 @@
  * said on server A never reaches a member connected to server B. This chapter
  * puts a bus between the servers, and makes restarts lose nothing:
  *
- * 1. backoffDelay: how long a client waits before reconnecting, exponential
- *    with full jitter and a cap (RFC 6455 §7.2.3 asks clients to back off).
- * 2. the bus, in one process (createLocalBus): publish gives each room's
+ * 1. the bus, in one process (createLocalBus): publish gives each room's
  *    message its seq, keeps it in the room's history and hands it to every
  *    subscriber of the room, in seq order.
- * 3. the same bus on Redis (createRedisBus): a channel per room for the live
+ * 2. the same bus on Redis (createRedisBus): a channel per room for the live
  *    flow, a capped Stream per room for history, and one Lua script that
  *    counts, appends and publishes in one atomic step, so seq order is stream
  *    order is delivery order on every server.
- * 4. the cluster chat server (createClusterChatServer): chapter 13's chat.v1
+ * 3. the cluster chat server (createClusterChatServer): chapter 13's chat.v1
  *    on the bus, `since` resumed without a gap or a duplicate at the seam, a
  *    GET /health, and a graceful shutdown with 1001 (RFC 6455 §7.4.1).
- * 5. the reconnecting client (connectChat): resumes every room with `since`
- *    after each reconnect, and backs off with your step 1.
+ * 4. the reconnecting client (connectChat): resumes every room with `since`
+ *    after each reconnect, and backs off with your chapter 09's backoffDelay.
  *
  * The sockets are the `ws` package of chapter 10: what is new here is all
  * between the servers. chat.v1 and the rate limit are your chapter 13's.
@@ -31,6 +29,8 @@ import type { AddressInfo, Socket } from "node:net";
 import { createClient } from "redis";
 import { WebSocket, WebSocketServer, type RawData } from "ws";
 import { CloseCode } from "../lib/close-codes.ts";
+// The reconnection schedule is your chapter 09's (its step 3): the same full jitter, for Redis and for chat clients.
+import { backoffDelay, type BackoffOptions } from "./09-echo-client.ts";
 import { CHAT_PROTOCOL, parseClientMessage, TokenBucket, type ServerMessage } from "./13-rooms.ts";
 
 /** A chat message as chat.v1 sends it: `seq` per room, from 1, across every server of the cluster. */
@@ -93,15 +93,8 @@ export interface RedisBusOptions extends BusOptions {
   prefix?: string;
   /** How long to wait for the first connection, in ms, before giving up with an error. Default 5 s. */
   connectTimeoutMs?: number;
-  /** The backoff between reconnection attempts to Redis (your step 1). Default { baseMs: 50, capMs: 2000 }. */
+  /** The backoff between reconnection attempts to Redis (chapter 09's backoffDelay). Default { baseMs: 50, capMs: 2000 }. */
   reconnect?: BackoffOptions;
-}
-
-export interface BackoffOptions {
-  /** The first attempt's ceiling, in ms. */
-  baseMs: number;
-  /** No delay is ever longer than this, in ms. */
-  capMs: number;
 }
 
 // #region reference-only
@@ -113,30 +106,12 @@ const checkRoomHistory = (history: number) => {
 // #endregion
 
 /**
- * How long to wait before reconnection attempt `attempt` (0 for the first):
- * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
- * `random` returns a number in [0, 1) like Math.random (tests pass their own).
- * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
- */
-export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
-  // #region solution step 1
-  const { baseMs, capMs } = options;
-  if (!isWhole(attempt)) throw new RangeError(`attempt is a whole number from 0, not ${attempt}`);
-  if (!(baseMs > 0) || !(capMs >= baseMs) || !Number.isFinite(capMs)) throw new RangeError(`backoff needs 0 < baseMs ≤ capMs, not ${baseMs} and ${capMs}`);
-  // 2 ** attempt grows past any cap quickly; Math.min keeps the ceiling finite.
-  const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52));
-  // Full jitter: anywhere from 0 to the ceiling, so clients dropped together come back apart.
-  return Math.floor(random() * ceiling);
-  // #endregion
-}
-
-/**
  * The bus inside one process: the default, needing nothing else. Every server
  * given the same bus shares its rooms (two servers in one test process).
  * Delivery is asynchronous (a microtask later), as it is over a network.
  */
 export function createLocalBus(options: BusOptions = {}): Bus {
-  // #region solution step 2
+  // #region solution step 1
   const keep = options.history ?? 100;
   checkRoomHistory(keep);
   const rooms = new Map<string, { seq: number; kept: ChatMessage[]; listeners: Set<BusListener> }>();
@@ -235,7 +210,7 @@ const fromBody = (room: string, seq: number, body: string): ChatMessage => {
  * a queue); the client reconnects with backoff and subscribes again by itself.
  */
 export async function createRedisBus(url: string, options: RedisBusOptions = {}): Promise<Bus> {
-  // #region solution step 3
+  // #region solution step 2
   const keep = options.history ?? 100;
   checkRoomHistory(keep);
   const prefix = options.prefix ?? "chat";
@@ -460,7 +435,7 @@ function gapAfter(room: string, after: number, kept: readonly ChatMessage[], las
  *   its members get "joined" with the new count, then what is kept of it.
  */
 export function createClusterChatServer(options: ClusterChatServerOptions = {}): ClusterChatServer {
-  // #region solution step 4
+  // #region solution step 3
   // Each default on its own (an option given as undefined still gets its default).
   const settings = {
     history: options.history ?? SERVER_DEFAULTS.history,
@@ -782,7 +757,7 @@ export interface ConnectChatOptions {
   onMessage?: (message: ServerMessage) => void;
   /** What the connection is doing: "open", "closed" (with the close code), "waiting" (with the delay before the next attempt), "stopped". */
   onState?: (state: ChatClientState) => void;
-  /** The backoff between attempts (step 1). Default { baseMs: 100, capMs: 10_000 }. */
+  /** The backoff between attempts (chapter 09's backoffDelay). Default { baseMs: 100, capMs: 10_000 }. */
   backoff?: BackoffOptions;
   /** The random source for the jitter. Default Math.random. */
   random?: () => number;
@@ -824,7 +799,7 @@ export interface ReconnectingChat {
  * and it starts over from 0.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
-  // #region solution step 5
+  // #region solution step 4
   const urls = typeof url === "string" ? [url] : [...url];
   if (urls.length === 0) throw new RangeError("connectChat needs at least one URL");
   const backoff = options.backoff ?? { baseMs: 100, capMs: 10_000 };

@@ -10,7 +10,17 @@ import { createServer as createTlsServer, type TLSSocket } from "node:tls";
 import { fileURLToPath } from "node:url";
 import { afterEach, describe, expect, test } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
-import { connect, TimeoutError, type ClientOptions, type WebSocketClient } from "@workbook/09-echo-client";
+import {
+  backoffDelay,
+  connect,
+  reconnecting,
+  shouldReconnect,
+  TimeoutError,
+  type ClientOptions,
+  type Reconnecting,
+  type ReconnectOptions,
+  type WebSocketClient,
+} from "@workbook/09-echo-client";
 import { HandshakeError, InvalidStateError } from "../lib/errors.ts";
 import { Opcode, type Frame } from "../lib/frame.ts";
 import { escapeRegExp, expectRejects, expectThrows } from "./helpers/errors.ts";
@@ -1161,5 +1171,197 @@ describe("Step 2 — ping, heartbeats and a real Python peer: ping()", () => {
     const client = await open(await wsServer());
     const payload = await client.ping(text("are you there?"), 1000);
     expect(Buffer.from(payload).toString(), "a pong carries the ping's payload back").toBe("are you there?");
+  });
+});
+
+// ---------------------------------------------------------------------------
+// Step 3 — come back after a loss (§7.2.3)
+// ---------------------------------------------------------------------------
+
+describe("Step 3 — come back after a loss: backoffDelay, full jitter", () => {
+  const options = { baseMs: 100, capMs: 1_000 };
+  const ceilings = [100, 200, 400, 800, 1_000, 1_000, 1_000];
+
+  test("§7.2.3 SHOULD: each further attempt may wait longer (exponential: the ceiling doubles from baseMs), and never longer than capMs", () => {
+    for (const [attempt, ceiling] of ceilings.entries()) {
+      const top = backoffDelay(attempt, options, () => 0.999_999);
+      expect(top, `attempt ${attempt} with random() near 1: just under min(capMs, baseMs × 2^${attempt}) = ${ceiling}`).toBeGreaterThanOrEqual(ceiling - 1);
+      expect(top, `attempt ${attempt}: never more than its ceiling ${ceiling}`).toBeLessThanOrEqual(ceiling);
+      const half = backoffDelay(attempt, options, () => 0.5);
+      expect(Math.abs(half - ceiling / 2), `attempt ${attempt} with random() = 0.5: half the ceiling, ${ceiling / 2}`).toBeLessThanOrEqual(1);
+    }
+    for (const attempt of [60, 1_100, 1e6]) {
+      const delay = backoffDelay(attempt, options, () => 0.999_999);
+      expect(Number.isFinite(delay) && delay <= 1_000, `attempt ${attempt}: 2^attempt overflows, the delay is still capped (got ${delay})`).toBe(true);
+    }
+  });
+
+  test("§7.2.3 SHOULD: the first reconnection waits a random time; the workbook's policy is full jitter, anywhere from 0 to the ceiling", () => {
+    for (const attempt of [0, 3, 9]) {
+      const ceiling = Math.min(1_000, 100 * 2 ** attempt);
+      expect(backoffDelay(attempt, options, () => 0), `attempt ${attempt} with random() = 0: no wait at all (full jitter starts at 0)`).toBeLessThanOrEqual(1);
+      const draws = [0.1, 0.25, 0.75, 0.9].map((r) => backoffDelay(attempt, options, () => r));
+      for (const [i, r] of [0.1, 0.25, 0.75, 0.9].entries()) {
+        expect(Math.abs((draws[i] ?? NaN) - r * ceiling), `attempt ${attempt}, random() = ${r}: ${r} of the ceiling ${ceiling}`).toBeLessThanOrEqual(1);
+      }
+    }
+    let calls = 0;
+    backoffDelay(2, options, () => (calls++, 0.3));
+    expect(calls, "one random draw per delay").toBe(1);
+    for (let i = 0; i < 200; i++) {
+      const delay = backoffDelay(4, options);
+      expect(delay >= 0 && delay <= 1_000, `Math.random by default: within [0, 1000], got ${delay}`).toBe(true);
+    }
+  });
+
+  test("misuse by the caller is a RangeError: a negative or fractional attempt, baseMs 0, capMs below baseMs", () => {
+    expect(() => backoffDelay(-1, options), "attempt -1").toThrow(RangeError);
+    expect(() => backoffDelay(1.5, options), "attempt 1.5").toThrow(RangeError);
+    expect(() => backoffDelay(0, { baseMs: 0, capMs: 100 }), "baseMs 0").toThrow(RangeError);
+    expect(() => backoffDelay(0, { baseMs: 100, capMs: 50 }), "capMs 50 < baseMs 100").toThrow(RangeError);
+  });
+});
+
+
+describe("Step 3 — come back after a loss: shouldReconnect", () => {
+  test("§7.2.3: after an abnormal closure (no closing handshake completed), connect again, whatever the code says", () => {
+    for (const code of [1006, 1000, 1002, 1011]) {
+      expect(shouldReconnect({ code, reason: "", clean: false }), `closed with ${code}, clean: false`).toBe(true);
+    }
+  });
+
+  test("the workbook's policy: a clean 1001, 1012 or 1013 means 'come back later'; any other clean close is the server's decision to end", () => {
+    for (const code of [1001, 1012, 1013]) expect(shouldReconnect({ code, reason: "", clean: true }), `a clean ${code}`).toBe(true);
+    for (const code of [1000, 1002, 1003, 1007, 1008, 1009, 1011, 1014, 4000]) {
+      expect(shouldReconnect({ code, reason: "", clean: true }), `a clean ${code}`).toBe(false);
+    }
+  });
+});
+
+describe("Step 3 — come back after a loss: reconnecting", () => {
+  /** A port nothing listens on (it did a moment ago): connecting to it is refused. */
+  async function freePort(): Promise<number> {
+    const server = createServer();
+    server.listen(0, "127.0.0.1");
+    await once(server, "listening");
+    const { port } = server.address() as AddressInfo;
+    await new Promise((resolve) => server.close(resolve));
+    return port;
+  }
+
+  /** `reconnecting` with what the tests read: every open WebSocket, every wait (attempt, delay); stopped at clean-up. */
+  function watch(url: string, options: ReconnectOptions) {
+    const opens: WebSocketClient[] = [];
+    const waits: [attempt: number, delayMs: number][] = [];
+    const r: Reconnecting = reconnecting(url, {
+      ...options,
+      onOpen: (client) => opens.push(client),
+      onRetry: (attempt, delayMs) => waits.push([attempt, delayMs]),
+    });
+    teardown.push(async () => void (await within(r.stop(), 6_000, "stop() at clean-up")));
+    return { r, opens, waits };
+  }
+
+  /** A `ws` server whose n-th connection (from 0) gets `handlers[n]`, and the last handler after that; counts them. */
+  async function serverWith(...handlers: ((ws: WebSocket) => void)[]): Promise<{ url: string; count: () => number }> {
+    let n = 0;
+    const url = await wsServer((ws) => (handlers[Math.min(n++, handlers.length - 1)] ?? echo)(ws));
+    return { url, count: () => n };
+  }
+
+  test("§7.2.3 SHOULD: after an abnormal closure it waits backoffDelay(0) (a random time, from your random source), connects again, and hands the new WebSocket to onOpen", async () => {
+    const lost = (ws: WebSocket) => setTimeout(() => ws.terminate(), 50); // TCP ends without a close frame: 1006
+    const server = await serverWith(lost, echo);
+    const { r, opens, waits } = watch(server.url, { backoff: { baseMs: 40, capMs: 400 }, random: () => 0.5, stableMs: 10_000 });
+    await eventually(() => opens.length === 2, 3_000, "a second WebSocket after the first was lost");
+    expect(waits, "one wait before the reconnection: attempt 0, random() 0.5 × baseMs 40").toEqual([[0, 20]]);
+    expect(r.current, "current is the WebSocket open now").toBe(opens[1]);
+    opens[1]?.send("again");
+    expect(await within(opens[1]!.receive(), 2_000, "the echo on the new WebSocket"), "the new WebSocket works").toEqual({ type: "text", data: "again" });
+  });
+
+  test("§7.2.3 SHOULD: a refused attempt waits longer each time (attempts 0, 1, 2, 3: 10, 20, 40, then the cap 40 ms); a connection that lasted stableMs starts the count again at 0", async () => {
+    const port = await freePort();
+    const { opens, waits } = watch(`ws://127.0.0.1:${port}/`, { backoff: { baseMs: 20, capMs: 80 }, random: () => 0.5, stableMs: 100 });
+    await eventually(() => waits.length >= 4, 3_000, "four waits while nothing listens");
+    expect(waits.slice(0, 4), "(attempt, delay) with random() 0.5: half of min(80, 20 × 2^attempt)").toEqual([[0, 10], [1, 20], [2, 40], [3, 40]]);
+    // Now a server on that port that keeps each connection 300 ms (longer than stableMs), then drops it.
+    const server = new WebSocketServer({ host: "127.0.0.1", port });
+    await once(server, "listening");
+    server.on("connection", (ws) => setTimeout(() => ws.terminate(), 300));
+    teardown.push(() => {
+      for (const ws of server.clients) ws.terminate();
+      return new Promise((resolve) => server.close(() => resolve()));
+    });
+    await eventually(() => opens.length >= 1, 3_000, "a WebSocket once the server listens");
+    const before = waits.length;
+    await eventually(() => waits.length > before, 3_000, "a wait after the server dropped the stable connection");
+    expect(waits[before]?.[0], "the first wait after a connection that lasted stableMs is attempt 0 again (reset on success)").toBe(0);
+  });
+
+  test("the workbook's policy: a connection shorter than stableMs is no success: against a server that accepts and drops at once, the attempts go on growing (0, 1, 2, 3)", async () => {
+    const server = await serverWith((ws) => ws.terminate());
+    const { waits } = watch(server.url, { backoff: { baseMs: 10, capMs: 1_000 }, random: () => 0.5, stableMs: 5_000 });
+    await eventually(() => waits.length >= 4, 3_000, "four waits against a server that drops every connection");
+    expect(waits.slice(0, 4).map(([attempt]) => attempt), "the attempt numbers").toEqual([0, 1, 2, 3]);
+    expect(server.count(), "every attempt reached the server").toBeGreaterThanOrEqual(4);
+  });
+
+  test("the workbook's policy: a clean close that is not 'come back later' ends it (here 1008): ended says closed, with the code, and no attempt follows", async () => {
+    const server = await serverWith((ws) => ws.close(1008, "not you"));
+    const { r, waits } = watch(server.url, { backoff: { baseMs: 5, capMs: 10 }, random: () => 0.5 });
+    const end = await within(r.ended, 3_000, "ended after the server's clean 1008");
+    expect(end, "the server's decision to end").toEqual({ reason: "closed", close: { code: 1008, reason: "not you", clean: true } });
+    await sleep(100);
+    expect(waits, "no wait").toEqual([]);
+    expect(server.count(), "no second connection").toBe(1);
+  });
+
+  test("the workbook's policy: after a clean 1001 (a server going away) it reconnects, starting at attempt 0", async () => {
+    const server = await serverWith((ws) => ws.close(1001, "restarting"), echo);
+    const { opens, waits } = watch(server.url, { backoff: { baseMs: 20, capMs: 200 }, random: () => 0.5, stableMs: 10_000 });
+    await eventually(() => opens.length === 2, 3_000, "a second WebSocket after the 1001");
+    expect(waits, "one wait, attempt 0").toEqual([[0, 10]]);
+  });
+
+  test("stop() cancels a wait at once (here 30 s), closes nothing more and connects no more; ended says stopped", async () => {
+    const server = await serverWith((ws) => ws.terminate());
+    const { r, waits } = watch(server.url, { backoff: { baseMs: 60_000, capMs: 60_000 }, random: () => 0.5 });
+    await eventually(() => waits.length === 1, 3_000, "the first wait");
+    expect(await within(r.stop(), 1_000, "stop() during a 30 s wait"), "why it ended").toEqual({ reason: "stopped" });
+    expect(await r.ended, "ended agrees").toEqual({ reason: "stopped" });
+    expect(r.current, "no WebSocket").toBeUndefined();
+    expect(server.count(), "no connection after the first").toBe(1);
+  });
+
+  test("stop() on an open WebSocket closes it with the code given (default 1000), as the server sees, and never reconnects", async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const server = await serverWith((ws) => {
+      seen = closeSeenBy(ws);
+      echo(ws);
+    });
+    const { r, opens, waits } = watch(server.url, { backoff: { baseMs: 5, capMs: 10 }, random: () => 0.5 });
+    await eventually(() => opens.length === 1, 3_000, "the first WebSocket");
+    expect(await within(r.stop(), 3_000, "stop() on an open WebSocket"), "why it ended").toEqual({ reason: "stopped" });
+    expect(await within(seen!, 2_000, "the server to see the close"), "what the server saw").toEqual({ code: 1000, reason: "" });
+    await sleep(100);
+    expect(waits, "no wait after stop()").toEqual([]);
+    expect(server.count(), "no second connection").toBe(1);
+  });
+
+  test("maxAttempts: it gives up once that many attempts in a row failed (the first counts), with the last error", async () => {
+    const port = await freePort();
+    const { r, waits } = watch(`ws://127.0.0.1:${port}/`, { backoff: { baseMs: 5, capMs: 10 }, random: () => 0.5, maxAttempts: 3 });
+    const end = await within(r.ended, 3_000, "ended after three refused attempts");
+    expect(end.reason, "why it ended").toBe("gave up");
+    expect(end.reason === "gave up" && (end.error as NodeJS.ErrnoException).code, "the last attempt's own error, unchanged").toBe("ECONNREFUSED");
+    expect(waits.map(([attempt]) => attempt), "two waits between three attempts").toEqual([0, 1]);
+  });
+
+  test("misuse is an error at once, not a loop of them: a URL that is not ws: or wss: (SyntaxError), a bad backoff, maxAttempts below 1, a negative stableMs (RangeError)", () => {
+    expectThrows(() => reconnecting("http://127.0.0.1/"), SyntaxError, "an http: URL");
+    expect(() => reconnecting("ws://127.0.0.1/", { backoff: { baseMs: 0, capMs: 10 } }), "baseMs 0").toThrow(RangeError);
+    expect(() => reconnecting("ws://127.0.0.1/", { maxAttempts: 0 }), "maxAttempts 0").toThrow(RangeError);
+    expect(() => reconnecting("ws://127.0.0.1/", { stableMs: -1 }), "stableMs -1").toThrow(RangeError);
   });
 });

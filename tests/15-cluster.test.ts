@@ -5,7 +5,6 @@ import { WebSocketServer } from "ws";
 import { createClient } from "redis";
 import { afterAll, afterEach, beforeAll, describe, expect, test } from "vitest";
 import {
-  backoffDelay,
   connectChat,
   createClusterChatServer,
   createLocalBus,
@@ -116,58 +115,10 @@ function httpGet(wsUrl: string, path: string): Promise<{ status: number; body: s
 }
 
 // ---------------------------------------------------------------------------
-// Step 1
+// Steps 1 and 2: one contract, two buses
 // ---------------------------------------------------------------------------
 
-describe("Step 1 — back off with full jitter: backoffDelay", () => {
-  const options = { baseMs: 100, capMs: 1_000 };
-  const ceilings = [100, 200, 400, 800, 1_000, 1_000, 1_000];
-
-  test("§7.2.3 SHOULD: each further attempt may wait longer (exponential: the ceiling doubles from baseMs), and never longer than capMs", () => {
-    for (const [attempt, ceiling] of ceilings.entries()) {
-      const top = backoffDelay(attempt, options, () => 0.999_999);
-      expect(top, `attempt ${attempt} with random() near 1: just under min(capMs, baseMs × 2^${attempt}) = ${ceiling}`).toBeGreaterThanOrEqual(ceiling - 1);
-      expect(top, `attempt ${attempt}: never more than its ceiling ${ceiling}`).toBeLessThanOrEqual(ceiling);
-      const half = backoffDelay(attempt, options, () => 0.5);
-      expect(Math.abs(half - ceiling / 2), `attempt ${attempt} with random() = 0.5: half the ceiling, ${ceiling / 2}`).toBeLessThanOrEqual(1);
-    }
-    for (const attempt of [60, 1_100, 1e6]) {
-      const delay = backoffDelay(attempt, options, () => 0.999_999);
-      expect(Number.isFinite(delay) && delay <= 1_000, `attempt ${attempt}: 2^attempt overflows, the delay is still capped (got ${delay})`).toBe(true);
-    }
-  });
-
-  test("§7.2.3 SHOULD: the first reconnection waits a random time; the workbook's policy is full jitter, anywhere from 0 to the ceiling", () => {
-    for (const attempt of [0, 3, 9]) {
-      const ceiling = Math.min(1_000, 100 * 2 ** attempt);
-      expect(backoffDelay(attempt, options, () => 0), `attempt ${attempt} with random() = 0: no wait at all (full jitter starts at 0)`).toBeLessThanOrEqual(1);
-      const draws = [0.1, 0.25, 0.75, 0.9].map((r) => backoffDelay(attempt, options, () => r));
-      for (const [i, r] of [0.1, 0.25, 0.75, 0.9].entries()) {
-        expect(Math.abs((draws[i] ?? NaN) - r * ceiling), `attempt ${attempt}, random() = ${r}: ${r} of the ceiling ${ceiling}`).toBeLessThanOrEqual(1);
-      }
-    }
-    let calls = 0;
-    backoffDelay(2, options, () => (calls++, 0.3));
-    expect(calls, "one random draw per delay").toBe(1);
-    for (let i = 0; i < 200; i++) {
-      const delay = backoffDelay(4, options);
-      expect(delay >= 0 && delay <= 1_000, `Math.random by default: within [0, 1000], got ${delay}`).toBe(true);
-    }
-  });
-
-  test("misuse by the caller is a RangeError: a negative or fractional attempt, baseMs 0, capMs below baseMs", () => {
-    expect(() => backoffDelay(-1, options), "attempt -1").toThrow(RangeError);
-    expect(() => backoffDelay(1.5, options), "attempt 1.5").toThrow(RangeError);
-    expect(() => backoffDelay(0, { baseMs: 0, capMs: 100 }), "baseMs 0").toThrow(RangeError);
-    expect(() => backoffDelay(0, { baseMs: 100, capMs: 50 }), "capMs 50 < baseMs 100").toThrow(RangeError);
-  });
-});
-
-// ---------------------------------------------------------------------------
-// Steps 2 and 3: one contract, two buses
-// ---------------------------------------------------------------------------
-
-/** The contract every Bus keeps, whatever carries it: the same tests for the local bus (step 2) and the Redis bus (step 3). */
+/** The contract every Bus keeps, whatever carries it: the same tests for the local bus (step 1) and the Redis bus (step 2). */
 function busContract(kind: BusKind) {
   test("the bus: publish gives each room its own seq, from 1, +1 per message, and resolves with the message as delivered", async () => {
     const [bus] = (await makeBuses(kind, 1)) as [Bus];
@@ -254,11 +205,11 @@ function busContract(kind: BusKind) {
   });
 }
 
-describe("Step 2 — the bus in one process: createLocalBus", () => {
+describe("Step 1 — the bus in one process: createLocalBus", () => {
   busContract("local");
 });
 
-describe("Step 3 — the bus on Redis: createRedisBus", () => {
+describe("Step 2 — the bus on Redis: createRedisBus", () => {
   busContract("redis");
 
   test("the workbook's policy: a server is subscribed at Redis to a room while it has listeners there, and unsubscribed when the last one goes", async () => {
@@ -335,11 +286,11 @@ describe("Step 3 — the bus on Redis: createRedisBus", () => {
 });
 
 // ---------------------------------------------------------------------------
-// Step 4: the cluster chat server
+// Step 3: the cluster chat server
 // ---------------------------------------------------------------------------
 
 for (const kind of ["local", "redis"] as const) {
-  describe(`Step 4 — the cluster chat server (${kind} bus): one chat across servers`, () => {
+  describe(`Step 3 — the cluster chat server (${kind} bus): one chat across servers`, () => {
     test("chat.v1: a message said on server A reaches the members on A and on B, the sender included, with one seq", async () => {
       const { urls } = await cluster(2, kind);
       const [alice, bob] = (await clients(urls[0] as string, 2)) as [ChatClient, ChatClient];
@@ -435,7 +386,7 @@ for (const kind of ["local", "redis"] as const) {
   });
 }
 
-describe("Step 4 — the cluster chat server: when the bus goes down", () => {
+describe("Step 3 — the cluster chat server: when the bus goes down", () => {
   test("the workbook's policy: while Redis is down a say is answered with an error and every member stays; when it comes back (empty), the rooms go on by themselves on both servers", async () => {
     const own = await RedisServer.start();
     try {
@@ -477,7 +428,7 @@ describe("Step 4 — the cluster chat server: when the bus goes down", () => {
   });
 });
 
-describe("Step 4 — the cluster chat server: health and a graceful shutdown", () => {
+describe("Step 3 — the cluster chat server: health and a graceful shutdown", () => {
   test("the workbook's policy: GET /health answers 200 while serving; an upgrade that does not offer chat.v1 is refused with 400 (§4.2.2 would let a server accept it with no subprotocol)", async () => {
     const { urls } = await cluster(1, "local");
     const url = urls[0] as string;
@@ -545,11 +496,11 @@ describe("Step 4 — the cluster chat server: health and a graceful shutdown", (
 });
 
 // ---------------------------------------------------------------------------
-// Step 5: the reconnecting client
+// Step 4: the reconnecting client
 // ---------------------------------------------------------------------------
 
-describe("Step 5 — the reconnecting client: connectChat", () => {
-  test("§7.2.3 SHOULD: back off after an abnormal closure (the schedule of step 1 with its random source); the workbook's policy: also after a 1001, and the schedule starts over once a connection opened and joined", async () => {
+describe("Step 4 — the reconnecting client: connectChat", () => {
+  test("§7.2.3 SHOULD: back off after an abnormal closure (chapter 09's schedule with its random source); the workbook's policy: also after a 1001, and the schedule starts over once a connection opened and joined", async () => {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/`;
     const states: ChatClientState[] = [];

@@ -122,7 +122,7 @@ export const curriculum: readonly Chapter[] = [
     rfc: "§4.1, §7",
     notice:
       "Your client is a thin shell around chapter 07: the only new protocol knowledge is where the HTTP head ends (read it byte-exact and hand whatever follows to the Connection) and who closes TCP. " +
-      "The server closes first; the client waits, but never forever.",
+      "The server closes first; the client waits, but never forever. And when a connection is lost, the client comes back apart from the others: a random wait under a doubling, capped ceiling.",
   },
   {
     number: 10,

@@ -8,10 +8,12 @@
  * it is the tests' own client, not the reader's.
  */
 import WebSocket from "ws";
+// The reference schedule (chapter 09, step 3): the test's members back off as a reader's client does.
+import { backoffDelay, type BackoffOptions } from "../../../solutions/09-echo-client.ts";
 
 export interface MemberOptions {
   /** Reconnect backoff: the first delay's ceiling and the cap (full jitter: a random delay in [0, ceiling]). */
-  backoff?: { baseMs: number; capMs: number };
+  backoff?: BackoffOptions;
   /** Called for every message received (the bench times them). */
   onMessage?: (message: ChatMessage, member: ChatMember) => void;
 }
@@ -110,10 +112,9 @@ export class ChatMember {
         return;
       }
       // §7.2.3: after an abnormal closure, back off before reconnecting; full jitter spreads the herd.
-      const { baseMs, capMs } = this.options.backoff ?? { baseMs: 100, capMs: 2_000 };
-      const ceiling = Math.min(capMs, baseMs * 2 ** this.#attempt);
+      const delayMs = backoffDelay(this.#attempt, this.options.backoff ?? { baseMs: 100, capMs: 2_000 });
       this.#attempt++;
-      this.#timer = setTimeout(() => this.#connect(), Math.random() * ceiling);
+      this.#timer = setTimeout(() => this.#connect(), delayMs);
     });
   }
 
