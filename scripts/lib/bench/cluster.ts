@@ -217,9 +217,14 @@ export async function benchCluster(args: string[]): Promise<void> {
       }
     }
 
-    const members = values.quick ? 1000 : 2000;
-    const perMember = await memoryPerMember(withRedis[0]!, members);
-    console.log(bold(`\nMemory per joined, idle member of one server (--redis): ${fmt(perMember / 1024, 1)} KiB`) + dim(` (RSS growth over ${members} members, no forced GC)`));
+    // A server of its own, fresh: the fan-out above grew the others' heaps, and a collection
+    // shrinking one of them during the count would hide what a member costs (it did: a negative figure).
+    const fresh = await ChatServerProcess.start("memory", { impl: "solutions", redisUrl: redis.url, extraArgs });
+    started.push(fresh);
+    const members = values.quick ? 2000 : 5000;
+    const perMember = await memoryPerMember(fresh, members);
+    const shown = perMember > 0 ? `${fmt(perMember / 1024, 1)} KiB` : "not measured (the server's RSS shrank during the count: run it again)";
+    console.log(bold(`\nMemory per joined, idle member of one server (--redis): ${shown}`) + dim(` (RSS growth of a fresh server over ${members} members, after 200 not counted; no forced GC)`));
     let range = "unknown (no /proc/sys/net/ipv4/ip_local_port_range)";
     try {
       const [low = 0, high = 0] = readFileSync("/proc/sys/net/ipv4/ip_local_port_range", "utf8").trim().split(/\s+/).map(Number);
