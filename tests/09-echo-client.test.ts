@@ -1253,13 +1253,14 @@ describe("Step 3 — come back after a loss: reconnecting", () => {
   function watch(url: string, options: ReconnectOptions) {
     const opens: WebSocketClient[] = [];
     const waits: [attempt: number, delayMs: number][] = [];
+    const whys: string[] = [];
     const r: Reconnecting = reconnecting(url, {
       ...options,
       onOpen: (client) => opens.push(client),
-      onRetry: (attempt, delayMs) => waits.push([attempt, delayMs]),
+      onRetry: (attempt, delayMs, why) => (waits.push([attempt, delayMs]), whys.push(why)),
     });
-    teardown.push(async () => void (await within(r.stop(), 6_000, "stop() at clean-up")));
-    return { r, opens, waits };
+    teardown.push(async () => void (await within(r.stop().catch(() => r.ended), 6_000, "stop() at clean-up")));
+    return { r, opens, waits, whys };
   }
 
   /** A `ws` server whose n-th connection (from 0) gets `handlers[n]`, and the last handler after that; counts them. */
@@ -1319,9 +1320,10 @@ describe("Step 3 — come back after a loss: reconnecting", () => {
 
   test("the workbook's policy: after a clean 1001 (a server going away) it reconnects, starting at attempt 0", async () => {
     const server = await serverWith((ws) => ws.close(1001, "restarting"), echo);
-    const { opens, waits } = watch(server.url, { backoff: { baseMs: 20, capMs: 200 }, random: () => 0.5, stableMs: 10_000 });
+    const { opens, waits, whys } = watch(server.url, { backoff: { baseMs: 20, capMs: 200 }, random: () => 0.5, stableMs: 10_000 });
     await eventually(() => opens.length === 2, 3_000, "a second WebSocket after the 1001");
     expect(waits, "one wait, attempt 0").toEqual([[0, 10]]);
+    expect(whys[0], "onRetry's why names what was lost: the server's code and its reason").toMatch(/1001[^]*restarting|restarting[^]*1001/);
   });
 
   test("stop() cancels a wait at once (here 30 s), closes nothing more and connects no more; ended says stopped", async () => {
@@ -1356,6 +1358,87 @@ describe("Step 3 — come back after a loss: reconnecting", () => {
     expect(end.reason, "why it ended").toBe("gave up");
     expect(end.reason === "gave up" && (end.error as NodeJS.ErrnoException).code, "the last attempt's own error, unchanged").toBe("ECONNREFUSED");
     expect(waits.map(([attempt]) => attempt), "two waits between three attempts").toEqual([0, 1]);
+    const once = watch(`ws://127.0.0.1:${port}/`, { backoff: { baseMs: 5, capMs: 10 }, maxAttempts: 1 });
+    expect((await within(once.r.ended, 3_000, "ended after one refused attempt")).reason, "maxAttempts: 1 gives up after the first attempt").toBe("gave up");
+    expect(once.waits, "no wait at all").toEqual([]);
+  });
+
+  test("the defaults (no backoff, no callbacks given): a dropped connection comes back within the first default delay, 0 to 1 s", async () => {
+    const server = await serverWith((ws) => setTimeout(() => ws.terminate(), 50), echo);
+    const r = reconnecting(server.url);
+    teardown.push(async () => void (await within(r.stop(), 6_000, "stop() at clean-up")));
+    await eventually(() => r.current !== undefined, 3_000, "the first WebSocket");
+    const first = r.current;
+    await eventually(() => r.current !== undefined && r.current !== first, 4_000, "a second WebSocket after the first was dropped");
+    expect(server.count(), "two connections").toBe(2);
+  });
+
+  test("stop() while an attempt is connecting: a failed attempt is not followed by a wait, and a WebSocket that opens after stop() is closed at once (1000), never handed to onOpen", async () => {
+    let requests = 0;
+    const silent = await rawServer(() => void requests++); // reads the request, never answers
+    const quiet = watch(silent, { handshakeTimeout: 300, backoff: { baseMs: 5, capMs: 10 } });
+    await eventually(() => requests === 1, 2_000, "the request of the first attempt");
+    const stopping = quiet.r.stop();
+    expect(await within(quiet.r.ended, 3_000, "ended after the attempt timed out"), "why it ended").toEqual({ reason: "stopped" });
+    await stopping;
+    expect(quiet.waits, "no wait after a failure that came after stop()").toEqual([]);
+
+    let answer = () => {};
+    let frames: ((what: string) => Promise<Frame>) | undefined;
+    const late = await rawServer((peer) => {
+      frames = frameReader(peer.socket);
+      answer = () => peer.socket.write(switching(peer.key));
+    });
+    const slow = watch(late, { backoff: { baseMs: 5, capMs: 10 }, closeTimeout: 300 }); // this raw peer never answers the close
+    await eventually(() => frames !== undefined, 2_000, "the request of the first attempt");
+    const stopped = slow.r.stop();
+    answer(); // the 101 arrives after stop()
+    const close = await frames!("the close frame of a WebSocket opened after stop()");
+    expect([close.opcode, closeCode(close)], "a close frame with 1000").toEqual([Opcode.Close, 1000]);
+    expect(await within(slow.r.ended, 3_000, "ended"), "why it ended").toEqual({ reason: "stopped" });
+    void stopped;
+    expect(slow.opens, "onOpen never called").toEqual([]);
+  });
+
+  test("an application callback that throws ends the loop with its error, never a hang: onOpen's (its WebSocket closed with 1011), or random's", async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const server = await serverWith((ws) => {
+      seen = closeSeenBy(ws);
+      echo(ws);
+    });
+    const bug = new Error("a bug in onOpen");
+    const r = reconnecting(server.url, {
+      onOpen: () => {
+        throw bug;
+      },
+    });
+    teardown.push(async () => void (await within(r.stop(), 6_000, "stop() at clean-up")));
+    expect(await within(r.ended, 3_000, "ended after onOpen threw"), "why it ended").toEqual({ reason: "gave up", error: bug });
+    expect((await within(seen!, 2_000, "the server to see the close")).code, "the WebSocket closed with 1011").toBe(1011);
+
+    const dropping = await serverWith((ws) => ws.terminate());
+    const noEntropy = new Error("no random numbers");
+    const r2 = reconnecting(dropping.url, {
+      backoff: { baseMs: 5, capMs: 10 },
+      random: () => {
+        throw noEntropy;
+      },
+    });
+    teardown.push(async () => void (await within(r2.stop(), 6_000, "stop() at clean-up")));
+    expect(await within(r2.ended, 3_000, "ended after random() threw"), "why it ended").toEqual({ reason: "gave up", error: noEntropy });
+  });
+
+  test("stop(code) with a code that may not be sent rejects with a RangeError, and the WebSocket is closed anyway, with 1000", async () => {
+    let seen: Promise<{ code: number; reason: string }> | undefined;
+    const server = await serverWith((ws) => {
+      seen = closeSeenBy(ws);
+      echo(ws);
+    });
+    const { r, opens } = watch(server.url, { backoff: { baseMs: 5, capMs: 10 } });
+    await eventually(() => opens.length === 1, 3_000, "the first WebSocket");
+    await expectRejects(r.stop(1005), RangeError, "§7.4.1: 1005 may not be sent in a close frame");
+    expect((await within(seen!, 2_000, "the server to see the close")).code, "closed with 1000 instead").toBe(1000);
+    expect(await within(r.ended, 3_000, "ended"), "why it ended").toEqual({ reason: "stopped" });
   });
 
   test("misuse is an error at once, not a loop of them: a URL that is not ws: or wss: (SyntaxError), a bad backoff, maxAttempts below 1, a negative stableMs (RangeError)", () => {
@@ -1363,5 +1446,13 @@ describe("Step 3 — come back after a loss: reconnecting", () => {
     expect(() => reconnecting("ws://127.0.0.1/", { backoff: { baseMs: 0, capMs: 10 } }), "baseMs 0").toThrow(RangeError);
     expect(() => reconnecting("ws://127.0.0.1/", { maxAttempts: 0 }), "maxAttempts 0").toThrow(RangeError);
     expect(() => reconnecting("ws://127.0.0.1/", { stableMs: -1 }), "stableMs -1").toThrow(RangeError);
+  });
+
+  test("the edges are allowed: stableMs 0 (every connection resets the count) and maxAttempts 1", async () => {
+    const port = await freePort();
+    for (const options of [{ stableMs: 0 }, { maxAttempts: 1 }]) {
+      const r = reconnecting(`ws://127.0.0.1:${port}/`, { ...options, backoff: { baseMs: 5, capMs: 10 } });
+      expect(await within(r.stop(), 3_000, `stop() with ${JSON.stringify(options)}`), `${JSON.stringify(options)} is accepted`).toBeDefined();
+    }
   });
 });

@@ -20,8 +20,9 @@
  * case that provokes it.
  */
 import { request } from "node:http";
-import { connect, type Socket } from "node:net";
+import { connect } from "node:net";
 import type { Outcome, Result } from "./conformance-kit.ts";
+import { rawHandshake as handshake, waitFor, type RawAnswer } from "./raw-handshake.ts";
 
 const ok = (): Outcome => ({ verdict: "OK", detail: "" });
 const nonStrict = (detail: string): Outcome => ({ verdict: "NON-STRICT", detail });
@@ -48,63 +49,9 @@ interface SecurityCase {
 // ---------------------------------------------------------------------------
 // Raw clients
 
-interface Answer {
-  /** The HTTP status, or 0 if the server closed without answering. */
-  status: number;
-  headers: Record<string, string>;
-  socket: Socket;
-  /** Bytes after the head (frames, after a 101). */
-  rest: number[];
-  closed: () => boolean;
-}
-
 const loopback = (url: string) => /^127\./.test(new URL(url).hostname);
 /** A source address of its own for case `n`, when the server is on loopback. */
 const from = (url: string, n: number) => (loopback(url) ? `127.0.1.${n}` : undefined);
-
-function waitFor(condition: () => boolean, ms: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const until = Date.now() + ms;
-    const poll = () => (condition() ? resolve(true) : Date.now() > until ? resolve(false) : setTimeout(poll, 10));
-    poll();
-  });
-}
-
-async function handshake(url: string, options: { path?: string; headers?: string[]; localAddress?: string | undefined } = {}): Promise<Answer> {
-  const { hostname, port, host } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port), ...(options.localAddress ? { localAddress: options.localAddress } : {}) });
-  let closed = false;
-  let head = "";
-  const rest: number[] = [];
-  socket.on("close", () => (closed = true)).on("error", () => {});
-  socket.on("data", (chunk: Buffer) => {
-    if (head.includes("\r\n\r\n")) return void rest.push(...chunk);
-    head += chunk.toString("latin1");
-    const end = head.indexOf("\r\n\r\n");
-    if (end !== -1) {
-      rest.push(...Buffer.from(head.slice(end + 4), "latin1"));
-      head = head.slice(0, end + 4);
-    }
-  });
-  const lines = [
-    `GET ${options.path ?? new URL(url).pathname} HTTP/1.1`,
-    `Host: ${host}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Version: 13",
-    "Sec-WebSocket-Protocol: chat.v1",
-    ...(options.headers ?? []),
-  ];
-  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
-  await waitFor(() => head.includes("\r\n\r\n") || closed, 5_000);
-  const headers: Record<string, string> = {};
-  for (const line of head.split("\r\n").slice(1)) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return { status: Number(/^HTTP\/1\.1 (\d{3})/.exec(head)?.[1] ?? 0), headers, socket, rest, closed: () => closed };
-}
 
 function post(url: string, path: string, body: string, headers: Record<string, string> = {}): Promise<{ status: number; setCookie: string | undefined; body: string }> {
   const { hostname, port } = new URL(url);
@@ -157,7 +104,7 @@ function closeCodeIn(bytes: readonly number[]): number | undefined {
 }
 
 /** A refusal judged against the status chapter 14 documents. */
-function refusal(answer: Answer, expected: number, opened: () => Outcome): Outcome {
+function refusal(answer: RawAnswer, expected: number, opened: () => Outcome): Outcome {
   if (answer.status === expected) return ok();
   if (answer.status === 101) return opened();
   if (answer.status === 0) return nonStrict(`the server closed the connection without an HTTP answer (expected ${expected})`);
@@ -238,7 +185,7 @@ export const securityCases: readonly SecurityCase[] = [
     title: "60 connections held open from one address: refused once over the per-address cap (429)",
     async run(target) {
       const cookie = await credentials(target);
-      const held: Answer[] = [];
+      const held: RawAnswer[] = [];
       try {
         for (let n = 0; n < 60; n++) {
           const answer = await handshake(target.url, { headers: cookie, localAddress: from(target.url, 9) });
@@ -282,11 +229,11 @@ export const securityCases: readonly SecurityCase[] = [
       try {
         if (answer.status !== 101) return nonStrict(`not run: the handshake was refused with ${answer.status}${target.user === undefined ? " (give --user)" : ""}`);
         answer.socket.write(Buffer.from([0x82, 0xff, 0x10, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3, 4]));
-        await waitFor(() => closeCodeIn(answer.rest) !== undefined || answer.closed(), 5_000);
+        await waitFor(() => closeCodeIn(answer.rest) !== undefined || answer.closed, 5_000);
         const code = closeCodeIn(answer.rest);
         if (code === 1009) return ok();
         if (code !== undefined) return nonStrict(`closed with ${code}, not 1009`);
-        return answer.closed() ? nonStrict("TCP closed without a close frame") : failed("no reaction in 5 s: the server waits for 2^60 bytes (§10.4 MUST)");
+        return answer.closed ? nonStrict("TCP closed without a close frame") : failed("no reaction in 5 s: the server waits for 2^60 bytes (§10.4 MUST)");
       } finally {
         answer.socket.destroy();
       }
@@ -302,11 +249,11 @@ export const securityCases: readonly SecurityCase[] = [
         const join = masked(0x81, new TextEncoder().encode(JSON.stringify({ type: "join", room: "flood" })));
         const say = masked(0x81, new TextEncoder().encode(JSON.stringify({ type: "say", room: "flood", text: "flood" })));
         answer.socket.write(Buffer.concat([join, ...Array.from({ length: 500 }, () => say)]));
-        await waitFor(() => closeCodeIn(answer.rest) !== undefined || answer.closed(), 5_000);
+        await waitFor(() => closeCodeIn(answer.rest) !== undefined || answer.closed, 5_000);
         const code = closeCodeIn(answer.rest);
         if (code === 1008) return ok();
         if (code !== undefined) return nonStrict(`closed with ${code}, not 1008`);
-        return answer.closed() ? nonStrict("TCP closed without a close frame") : nonStrict("exposed: 500 messages taken at once, the connection still open (the RFC sets no rate)");
+        return answer.closed ? nonStrict("TCP closed without a close frame") : nonStrict("exposed: 500 messages taken at once, the connection still open (the RFC sets no rate)");
       } finally {
         answer.socket.destroy();
       }

@@ -5,61 +5,22 @@
  * fetch a ticket). Every wait is bounded.
  */
 import { request } from "node:http";
-import { connect, type Socket } from "node:net";
-import { eventually, within } from "./peers.ts";
+import { rawHandshake, type RawAnswer } from "../../scripts/lib/raw-handshake.ts";
+import { within } from "./peers.ts";
 
-/** What a server answered to an upgrade request: the status, the headers (lower-case names), and the socket. */
-export interface HandshakeAnswer {
-  status: number;
-  headers: Record<string, string>;
-  socket: Socket;
-  /** The socket has been closed (by either side). */
-  readonly closed: boolean;
-}
+/** What a server answered to an upgrade request: the status, the headers (lower-case names), the socket. */
+export type HandshakeAnswer = RawAnswer;
 
 /**
- * Opens TCP from `localAddress` (any 127.x.y.z on Linux's loopback), sends an
- * upgrade request for `path` with chat.v1 offered and the extra header lines,
- * and resolves with the server's answer once its head has arrived.
+ * Opens TCP from `localAddress` (any 127.x.y.z on Linux's loopback; default
+ * 127.0.0.1), sends an upgrade request for `path` with chat.v1 offered and
+ * the extra header lines, and resolves with the server's answer once its head
+ * has arrived; rejects, naming the path, if none came.
  */
 export async function handshake(url: string, options: { path?: string; headers?: string[]; localAddress?: string } = {}): Promise<HandshakeAnswer> {
-  const { hostname, port, host } = new URL(url);
-  const socket = connect({ host: hostname, port: Number(port), localAddress: options.localAddress ?? "127.0.0.1" });
-  let closed = false;
-  socket.on("close", () => (closed = true));
-  socket.on("error", () => {});
-  await within(new Promise((resolve, reject) => socket.once("connect", resolve).once("error", reject)), 2_000, `TCP connect from ${options.localAddress ?? "127.0.0.1"}`);
-  const lines = [
-    `GET ${options.path ?? "/"} HTTP/1.1`,
-    `Host: ${host}`,
-    "Upgrade: websocket",
-    "Connection: Upgrade",
-    "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==",
-    "Sec-WebSocket-Version: 13",
-    "Sec-WebSocket-Protocol: chat.v1",
-    ...(options.headers ?? []),
-  ];
-  socket.write(`${lines.join("\r\n")}\r\n\r\n`);
-  let head = "";
-  socket.on("data", (chunk: Buffer) => {
-    if (!head.includes("\r\n\r\n")) head += chunk.toString("latin1");
-  });
-  await eventually(() => head.includes("\r\n\r\n") || closed, 5_000, `the server's answer to an upgrade request for ${options.path ?? "/"}`);
-  if (!head.includes("\r\n\r\n")) throw new Error(`the server closed the connection without an HTTP answer (got ${JSON.stringify(head)})`);
-  const [statusLine = "", ...headerLines] = head.slice(0, head.indexOf("\r\n\r\n")).split("\r\n");
-  const headers: Record<string, string> = {};
-  for (const line of headerLines) {
-    const colon = line.indexOf(":");
-    if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return {
-    status: Number(/^HTTP\/1\.1 (\d{3})/.exec(statusLine)?.[1] ?? NaN),
-    headers,
-    socket,
-    get closed() {
-      return closed;
-    },
-  };
+  const answer = await rawHandshake(url, { path: options.path ?? "/", headers: options.headers ?? [], localAddress: options.localAddress ?? "127.0.0.1" });
+  if (answer.status === 0) throw new Error(`no HTTP answer to an upgrade request for ${options.path ?? "/"} (the connection ${answer.closed ? "was closed" : "stayed silent for 5 s"})`);
+  return answer;
 }
 
 /** One plain HTTP request to the chat server: status, headers, body. */
