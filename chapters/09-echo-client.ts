@@ -292,7 +292,10 @@ export interface Reconnecting {
  * `backoffDelay(attempt)` and connects again (§7.2.3). The attempt count
  * starts at 0 after each stable connection (open for `stableMs`).
  * A URL that is not a WebSocket URI is a SyntaxError, and bad `backoff`,
- * `stableMs` or `maxAttempts` a RangeError, at once.
+ * `stableMs` or `maxAttempts` a RangeError, at once. An `onOpen` or `random`
+ * that throws ends it ("gave up", with that error; an open WebSocket is
+ * closed with 1011). `stop(code)` with a code that may not be sent rejects
+ * with a RangeError, after closing with 1000.
  */
 export function reconnecting(url: string, options: ReconnectOptions = {}): Reconnecting {
   throw new NotImplementedError("reconnecting in chapters/09-echo-client.ts");
