@@ -230,15 +230,19 @@ export class ClientConnection implements WebSocketClient {
 export interface BackoffOptions {
   /** The first attempt's ceiling, in ms. */
   baseMs: number;
-  /** No delay is ever longer than this, in ms. */
+  /** No delay is ever longer than this, in ms: at most 2^31 - 1, the longest wait setTimeout keeps. */
   capMs: number;
 }
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days); anything longer fires after 1 ms. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
 
 /**
  * How long to wait before reconnection attempt `attempt` (0 for the first):
  * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
  * `random` returns a number in [0, 1) like Math.random (tests pass their own).
- * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
+ * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs,
+ * capMs > MAX_DELAY_MS) is a RangeError.
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
   throw new NotImplementedError("backoffDelay in chapters/09-echo-client.ts");

@@ -252,7 +252,8 @@ export interface ReconnectingChat {
  * with "joined" (once a connection opens, for a client with no rooms). A
  * message whose seq it has already seen is dropped; a "joined" below the last
  * seq it saw means the room's count started over (a Redis that lost its data),
- * and it starts over from 0.
+ * and it starts over from 0. No URL, or a backoff that chapter 09's
+ * backoffDelay refuses, is a RangeError at once.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
   throw new NotImplementedError("connectChat in chapters/15-cluster.ts");

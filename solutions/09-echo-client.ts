@@ -631,9 +631,12 @@ export class ClientConnection implements WebSocketClient {
 export interface BackoffOptions {
   /** The first attempt's ceiling, in ms. */
   baseMs: number;
-  /** No delay is ever longer than this, in ms. */
+  /** No delay is ever longer than this, in ms: at most 2^31 - 1, the longest wait setTimeout keeps. */
   capMs: number;
 }
+
+/** The longest delay `setTimeout` keeps (2^31 - 1 ms, about 24.8 days); anything longer fires after 1 ms. */
+export const MAX_DELAY_MS = 2 ** 31 - 1;
 
 // #region reference-only
 const isWhole = (n: unknown): n is number => typeof n === "number" && Number.isSafeInteger(n) && n >= 0;
@@ -643,13 +646,16 @@ const isWhole = (n: unknown): n is number => typeof n === "number" && Number.isS
  * How long to wait before reconnection attempt `attempt` (0 for the first):
  * a random delay between 0 and min(capMs, baseMs × 2^attempt), "full jitter".
  * `random` returns a number in [0, 1) like Math.random (tests pass their own).
- * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs) is a RangeError.
+ * Misuse (a negative or fractional attempt, baseMs ≤ 0, capMs < baseMs,
+ * capMs > MAX_DELAY_MS) is a RangeError.
  */
 export function backoffDelay(attempt: number, options: BackoffOptions, random: () => number = Math.random): number {
   // #region solution step 3
   const { baseMs, capMs } = options;
   if (!isWhole(attempt)) throw new RangeError(`attempt is a whole number from 0, not ${attempt}`);
-  if (!(baseMs > 0) || !(capMs >= baseMs) || !Number.isFinite(capMs)) throw new RangeError(`backoff needs 0 < baseMs ≤ capMs, not ${baseMs} and ${capMs}`);
+  if (!(baseMs > 0) || !(capMs >= baseMs)) throw new RangeError(`backoff needs 0 < baseMs ≤ capMs, not ${baseMs} and ${capMs}`);
+  // A delay is for setTimeout, which fires after 1 ms for anything past 2^31 - 1 ms: a hot loop, not a wait.
+  if (!(capMs <= MAX_DELAY_MS)) throw new RangeError(`capMs is at most 2^31 - 1 ms (setTimeout's range), not ${capMs}`);
   // 2 ** attempt grows past any cap quickly; Math.min keeps the ceiling finite.
   const ceiling = Math.min(capMs, baseMs * 2 ** Math.min(attempt, 52));
   // Full jitter: anywhere from 0 to the ceiling, so clients dropped together come back apart.

@@ -796,13 +796,15 @@ export interface ReconnectingChat {
  * with "joined" (once a connection opens, for a client with no rooms). A
  * message whose seq it has already seen is dropped; a "joined" below the last
  * seq it saw means the room's count started over (a Redis that lost its data),
- * and it starts over from 0.
+ * and it starts over from 0. No URL, or a backoff that chapter 09's
+ * backoffDelay refuses, is a RangeError at once.
  */
 export function connectChat(url: string | readonly string[], options: ConnectChatOptions = {}): ReconnectingChat {
   // #region solution step 4
   const urls = typeof url === "string" ? [url] : [...url];
   if (urls.length === 0) throw new RangeError("connectChat needs at least one URL");
   const backoff = options.backoff ?? { baseMs: 100, capMs: 10_000 };
+  backoffDelay(0, backoff, () => 0); // a bad backoff is a RangeError now, not a crash at the first reconnection
   const connectTimeoutMs = options.connectTimeoutMs ?? 5_000;
   const rooms = new Set(options.rooms ?? []);
   const last = new Map<string, number>();

@@ -1214,7 +1214,10 @@ describe("Step 3 — come back after a loss: backoffDelay, full jitter", () => {
     }
   });
 
-  test("misuse by the caller is a RangeError: a negative or fractional attempt, baseMs 0, capMs below baseMs", () => {
+  test("misuse by the caller is a RangeError: a negative or fractional attempt, baseMs 0, capMs below baseMs, capMs past setTimeout's 2^31 - 1 ms", () => {
+    expect(() => backoffDelay(0, { baseMs: 100, capMs: 2 ** 31 }), "capMs 2^31 (setTimeout would fire after 1 ms: a hot loop)").toThrow(RangeError);
+    expect(() => backoffDelay(0, { baseMs: 100, capMs: Infinity }), "capMs Infinity").toThrow(RangeError);
+    expect(backoffDelay(40, { baseMs: 100, capMs: 2 ** 31 - 1 }, () => 0.5), "capMs 2^31 - 1 is allowed: half of it").toBe(Math.floor((2 ** 31 - 1) / 2));
     expect(() => backoffDelay(-1, options), "attempt -1").toThrow(RangeError);
     expect(() => backoffDelay(1.5, options), "attempt 1.5").toThrow(RangeError);
     expect(() => backoffDelay(0, { baseMs: 0, capMs: 100 }), "baseMs 0").toThrow(RangeError);

@@ -500,6 +500,12 @@ describe("Step 3 — the cluster chat server: health and a graceful shutdown", (
 // ---------------------------------------------------------------------------
 
 describe("Step 4 — the reconnecting client: connectChat", () => {
+  test("misuse by the caller is a RangeError at once, not a crash at the first reconnection: no URL, or a backoff chapter 09's backoffDelay refuses", () => {
+    expect(() => connectChat([]), "no URL").toThrow(RangeError);
+    expect(() => connectChat("ws://127.0.0.1:1/", { backoff: { baseMs: 0, capMs: 100 } }), "baseMs 0").toThrow(RangeError);
+    expect(() => connectChat("ws://127.0.0.1:1/", { backoff: { baseMs: 100, capMs: 2 ** 31 } }), "capMs 2^31").toThrow(RangeError);
+  });
+
   test("§7.2.3 SHOULD: back off after an abnormal closure (chapter 09's schedule with its random source); the workbook's policy: also after a 1001, and the schedule starts over once a connection opened and joined", async () => {
     const port = await freePort();
     const url = `ws://127.0.0.1:${port}/`;
