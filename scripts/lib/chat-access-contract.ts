@@ -5,10 +5,8 @@
  * Origin is on it connects with chat.v1, and SIGTERM makes it exit 0. Every
  * wait is bounded and names what hung.
  */
-import { spawn } from "node:child_process";
 import WebSocket from "ws";
-import { bounded, GUARD_MS, type Check } from "./chat-contract.ts";
-import { root } from "./workbook.ts";
+import { bounded, startChat, type Check } from "./chat-contract.ts";
 
 const ALLOWED = "http://allowed.example";
 
@@ -29,32 +27,17 @@ function attempt(url: string, origin: string): Promise<{ protocol: string } | { 
 }
 
 export async function checkChatAccessContract(check: Check): Promise<void> {
-  const chat = spawn(process.execPath, ["--import", "tsx", "scripts/chat.ts", "--port", "0", "--allow-origin", ALLOWED], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
-  let stderr = "";
-  chat.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
-  const exited = new Promise<number | null>((resolve) => chat.once("exit", (code) => resolve(code)));
+  const chat = startChat(["--port", "0", "--allow-origin", ALLOWED]);
   try {
-    const url = await bounded(
-      new Promise<string>((resolve) =>
-        chat.stdout.on("data", (chunk: Buffer) => {
-          const found = /ws:\/\/\S+/.exec(chunk.toString());
-          if (found) resolve(found[0]);
-        }),
-      ),
-      "npm run chat -- --allow-origin printing its URL",
-    ).catch((error: Error) => error);
-    check(typeof url === "string", `npm run chat -- --port 0 --allow-origin ${ALLOWED} prints its ws:// URL (${String(url)})`, stderr);
+    const url = await chat.url;
+    check(typeof url === "string", `npm run chat -- --port 0 --allow-origin ${ALLOWED} prints its ws:// URL (${String(url)})`, chat.stderr());
     if (typeof url !== "string") return;
     const foreign = await bounded(attempt(url, "http://evil.example"), "a handshake from another origin").catch((error: Error) => error);
     check(!(foreign instanceof Error) && "status" in foreign && foreign.status === 403, "npm run chat -- --allow-origin: a handshake from another origin gets 403", JSON.stringify(foreign instanceof Error ? foreign.message : foreign));
     const allowed = await bounded(attempt(url, ALLOWED), "a handshake from the allowed origin").catch((error: Error) => error);
     check(!(allowed instanceof Error) && "protocol" in allowed && allowed.protocol === "chat.v1", "npm run chat -- --allow-origin: a handshake from the allowed origin connects with chat.v1", JSON.stringify(allowed instanceof Error ? allowed.message : allowed));
   } finally {
-    chat.kill("SIGTERM");
-    let guard: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<"hung">((r) => (guard = setTimeout(() => r("hung"), GUARD_MS)))]);
-    clearTimeout(guard);
-    if (code === "hung") chat.kill("SIGKILL");
-    check(code === 0, `npm run chat -- --allow-origin exits 0 on SIGTERM (${code === "hung" ? "hung" : `exit ${code}`})`, stderr);
+    const code = await chat.stop();
+    check(code === 0, `npm run chat -- --allow-origin exits 0 on SIGTERM (${code === "hung" ? "hung" : `exit ${code}`})`, chat.stderr());
   }
 }

@@ -22,21 +22,45 @@ export function bounded<T>(promise: Promise<T>, what: string): Promise<T> {
   ]).finally(() => clearTimeout(timer));
 }
 
-export async function checkChatContract(check: Check): Promise<void> {
-  // As package.json runs it: node with tsx as a loader (the tsx CLI's parent kills a busy child on SIGTERM).
-  const chat = spawn(process.execPath, ["--import", "tsx", "scripts/chat.ts", "--port", "0"], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
+/**
+ * `npm run chat` with `args`, as package.json runs it: node with tsx as a
+ * loader (the tsx CLI's parent kills a busy child on SIGTERM). `url` resolves
+ * with the ws:// URL it prints (or the error of a hang); `stop` sends SIGTERM
+ * and resolves with its exit code, or "hung" after GUARD_MS (then SIGKILL).
+ */
+export function startChat(args: readonly string[]): { url: Promise<string | Error>; stderr: () => string; stop(): Promise<number | null | "hung"> } {
+  const chat = spawn(process.execPath, ["--import", "tsx", "scripts/chat.ts", ...args], { cwd: root, env: { ...process.env, NO_COLOR: "1" } });
   let stderr = "";
   chat.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()));
   const exited = new Promise<number | null>((resolve) => chat.once("exit", (code) => resolve(code)));
-  try {
-    const url = await bounded(
-      new Promise<string>((resolve) => chat.stdout.on("data", (chunk: Buffer) => {
+  const url = bounded(
+    new Promise<string>((resolve) =>
+      chat.stdout.on("data", (chunk: Buffer) => {
         const found = /ws:\/\/\S+/.exec(chunk.toString());
         if (found) resolve(found[0]);
-      })),
-      "npm run chat printing its URL",
-    ).catch((error: Error) => error);
-    check(typeof url === "string", `npm run chat -- --port 0 prints its ws:// URL (${String(url)})`, stderr);
+      }),
+    ),
+    `npm run chat ${args.join(" ")} printing its URL`,
+  ).catch((error: Error) => error);
+  return {
+    url,
+    stderr: () => stderr,
+    async stop() {
+      chat.kill("SIGTERM");
+      let guard: NodeJS.Timeout | undefined;
+      const code = await Promise.race([exited, new Promise<"hung">((r) => (guard = setTimeout(() => r("hung"), GUARD_MS)))]);
+      clearTimeout(guard);
+      if (code === "hung") chat.kill("SIGKILL");
+      return code;
+    },
+  };
+}
+
+export async function checkChatContract(check: Check): Promise<void> {
+  const chat = startChat(["--port", "0"]);
+  try {
+    const url = await chat.url;
+    check(typeof url === "string", `npm run chat -- --port 0 prints its ws:// URL (${String(url)})`, chat.stderr());
     if (typeof url !== "string") return;
 
     const seen: string[][] = [[], []];
@@ -84,11 +108,7 @@ export async function checkChatContract(check: Check): Promise<void> {
     );
     for (const ws of clients) ws.terminate();
   } finally {
-    chat.kill("SIGTERM");
-    let guard: NodeJS.Timeout | undefined;
-    const code = await Promise.race([exited, new Promise<"hung">((r) => (guard = setTimeout(() => r("hung"), GUARD_MS)))]);
-    clearTimeout(guard);
-    if (code === "hung") chat.kill("SIGKILL");
-    check(code === 0, `npm run chat exits 0 on SIGTERM (${code === "hung" ? "hung" : `exit ${code}`})`, stderr);
+    const code = await chat.stop();
+    check(code === 0, `npm run chat exits 0 on SIGTERM (${code === "hung" ? "hung" : `exit ${code}`})`, chat.stderr());
   }
 }
