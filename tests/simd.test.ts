@@ -221,11 +221,11 @@ describe("UTF-8 (RFC 3629 §4, RFC 6455 §8.1): the SIMD kernel gives chapter 05
     }
   });
 
-  it("§8.1: long text of 2-, 3- and 4-byte code points, corrupted or not, cut anywhere, gets the plain validator's verdicts on the same bytes", () => {
-    const k = kernels();
-    const long = fc
+  /** UTF-8 text of `unit` code points, `minLength` to `maxLength` of them, with up to two bytes changed and up to three cuts. */
+  const corruptedAndCut = (unit: fc.Arbitrary<string>, minLength: number, maxLength: number) =>
+    fc
       .tuple(
-        fc.string({ unit: anyCodePoint, minLength: 16, maxLength: 2000, size: "large" }).map((s) => new TextEncoder().encode(s)),
+        fc.string({ unit, minLength, maxLength, size: "large" }).map((s) => new TextEncoder().encode(s)),
         fc.array(fc.tuple(fc.nat(), fc.oneof(edgy, fc.nat({ max: 255 }))), { maxLength: 2 }),
         fc.array(fc.nat(), { maxLength: 3 }),
       )
@@ -233,24 +233,32 @@ describe("UTF-8 (RFC 3629 §4, RFC 6455 §8.1): the SIMD kernel gives chapter 05
         for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
         return { bytes, cuts: [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b) };
       });
+
+  /** The kernel's verdicts piece by piece, against the plain validator's on the whole text: the same failing byte, or none. */
+  function agreesWithPlain(k: SimdKernels, { bytes, cuts }: { bytes: Uint8Array; cuts: number[] }): void {
+    const whole = plainFailure(new Utf8Validator(), bytes);
+    let state = UTF8_START;
+    let from = 0;
+    for (const to of [...cuts, bytes.length]) {
+      const piece = bytes.subarray(from, to);
+      const result = k.utf8(piece, state);
+      if (whole >= from && whole < to) {
+        expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
+        return;
+      }
+      expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
+      // A native check cannot tell ASCII: the flag may stay clear, but is never set wrongly.
+      if ((result & UTF8_ALL_ASCII) !== 0) expect(piece.every((b) => b < 0x80), `bytes ${from}..${to} flagged all ASCII`).toBe(true);
+      state = result & (UTF8_ALL_ASCII - 1);
+      from = to;
+    }
+    expect(whole).toBe(-1);
+  }
+
+  it("§8.1: long text of 2-, 3- and 4-byte code points, corrupted or not, cut anywhere, gets the plain validator's verdicts on the same bytes", () => {
+    const k = kernels();
     fc.assert(
-      fc.property(long, ({ bytes, cuts }) => {
-        // The plain validator on the whole text: where it fails, if it does.
-        const whole = plainFailure(new Utf8Validator(), bytes);
-        let state = UTF8_START;
-        let from = 0;
-        for (const to of [...cuts, bytes.length]) {
-          const result = k.utf8(bytes.subarray(from, to), state);
-          if (whole >= from && whole < to) {
-            expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
-            return;
-          }
-          expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
-          state = result & (UTF8_ALL_ASCII - 1);
-          from = to;
-        }
-        expect(whole).toBe(-1);
-      }),
+      fc.property(corruptedAndCut(anyCodePoint, 16, 2000), (text) => agreesWithPlain(k, text)),
       { numRuns: 300 },
     );
   });
@@ -260,39 +268,11 @@ describe("UTF-8 (RFC 3629 §4, RFC 6455 §8.1): the SIMD kernel gives chapter 05
     // Long enough for the native path (1 KiB and more), short pieces too: JSON-like
     // or 2-4-byte text, corrupted or not, cut anywhere (code points cut at both ends).
     const unit = fc.oneof(fc.constantFrom("{", "\"", "a", " ", "é", "€", "😀"), anyCodePoint);
-    const long = fc
-      .tuple(
-        fc.string({ unit, minLength: 400, maxLength: 3000, size: "large" }).map((s) => new TextEncoder().encode(s)),
-        fc.array(fc.tuple(fc.nat(), fc.oneof(edgy, fc.nat({ max: 255 }))), { maxLength: 2 }),
-        fc.array(fc.nat(), { maxLength: 3 }),
-      )
-      .map(([bytes, changes, cuts]) => {
-        for (const [at, byte] of changes) bytes[at % bytes.length] = byte;
-        return { bytes, cuts: [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b) };
-      });
     let nativeCalls = 0;
     useNativeUtf8((bytes) => (nativeCalls++, isUtf8(bytes)));
     try {
       fc.assert(
-        fc.property(long, ({ bytes, cuts }) => {
-          const whole = plainFailure(new Utf8Validator(), bytes);
-          let state = UTF8_START;
-          let from = 0;
-          for (const to of [...cuts, bytes.length]) {
-            const piece = bytes.subarray(from, to);
-            const result = k.utf8(piece, state);
-            if (whole >= from && whole < to) {
-              expect(result, `the plain loop fails at byte ${whole}`).toBe(-1 - (whole - from));
-              return;
-            }
-            expect(result, `the plain loop accepts bytes ${from}..${to}`).toBeGreaterThanOrEqual(0);
-            // The native check cannot tell ASCII: the flag may stay clear, but is never set wrongly.
-            if ((result & UTF8_ALL_ASCII) !== 0) expect(piece.every((b) => b < 0x80)).toBe(true);
-            state = result & (UTF8_ALL_ASCII - 1);
-            from = to;
-          }
-          expect(whole).toBe(-1);
-        }),
+        fc.property(corruptedAndCut(unit, 400, 3000), (text) => agreesWithPlain(k, text)),
         { numRuns: 300 },
       );
     } finally {
