@@ -29,6 +29,8 @@ import { escapeRegExp, expectRejects, expectThrows } from "./helpers/errors.ts";
 import { WireReader, wireFrame } from "./helpers/wire.ts";
 import { utf8 } from "./helpers/bytes.ts";
 import { makeTestCertificate } from "../lib/test-certificate.ts";
+// A port nothing listens on (something did a moment ago): connecting to it is refused.
+import { freePort } from "../scripts/lib/cluster/ports.ts";
 import { eventually, PYTHON, pythonSkipNote, pythonWebsocketsAvailable, within } from "./helpers/peers.ts";
 
 const text = utf8;
@@ -1242,16 +1244,6 @@ describe("Step 3 — come back after a loss: shouldReconnect", () => {
 });
 
 describe("Step 3 — come back after a loss: reconnecting", () => {
-  /** A port nothing listens on (it did a moment ago): connecting to it is refused. */
-  async function freePort(): Promise<number> {
-    const server = createServer();
-    server.listen(0, "127.0.0.1");
-    await once(server, "listening");
-    const { port } = server.address() as AddressInfo;
-    await new Promise((resolve) => server.close(resolve));
-    return port;
-  }
-
   /** `reconnecting` with what the tests read: every open WebSocket, every wait (attempt, delay); stopped at clean-up. */
   function watch(url: string, options: ReconnectOptions) {
     const opens: WebSocketClient[] = [];
